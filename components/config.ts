@@ -1,0 +1,252 @@
+// Stack config -> LabConfig. Pulumi's requireObject parses but does not check, so the whole
+// namespace is validated here (ajv for shape, then the rules that relate keys to each other)
+// before index.ts declares a single resource. Every problem is reported at once, one line each,
+// naming the config path, what was given and what is allowed.
+import Ajv, { ErrorObject } from "ajv";
+import { CONFIG_NAMESPACE, configSchema } from "./schema";
+import { checkCriuOptions, ConfigProblem, CriuOptions } from "./criu";
+import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "./crio";
+import { planMigrations } from "./plan";
+
+export type Driver = "local" | "vagrant" | "existing";
+export type Role = "master" | "worker";
+
+export interface NodeSpec {
+    readonly name: string;
+    readonly role: Role;
+    readonly address?: string;
+    readonly sshUser: string;
+    readonly sshPort: number;
+}
+
+export interface MigrationRequest {
+    readonly id: string;
+    readonly to: string;
+}
+
+export interface FlinkSpec {
+    readonly version: string;
+    readonly image: string;
+    readonly job: "StateMachineExample" | "TopSpeedWindowing";
+    readonly args: readonly string[];
+    readonly parallelism: number;
+    readonly jobManagerMemory: string;
+    readonly taskManagerMemory: string;
+    readonly checkpointIntervalMs: number;
+    /** The node the job starts on. */
+    readonly node: string;
+}
+
+export interface LabConfig {
+    readonly driver: Driver;
+    readonly nodes: readonly NodeSpec[];
+    /** Whether sshPrivateKey was set, and whether as a Pulumi secret. Its value is read separately. */
+    readonly sshPrivateKey: "absent" | "secret" | "plain";
+    readonly local: { readonly stateDir: string; readonly subnet: string };
+    readonly vagrant: { readonly provider: "libvirt" | "virtualbox"; readonly box: string; readonly cpus: number; readonly memoryMb: number; readonly subnet: string };
+    readonly criu: CriuOptions;
+    readonly crio: {
+        readonly version: string;
+        readonly runtime: "runc" | "crun";
+        readonly checkpointRestore: CheckpointRestoreLevel;
+        readonly settings: Record<string, unknown>;
+    };
+    readonly kubernetes: { readonly version: string; readonly namespace: string };
+    readonly flink: FlinkSpec;
+    readonly migrations: readonly MigrationRequest[];
+    readonly archive: { readonly dir: string; readonly keep: number };
+}
+
+/** Flink minor versions the pod manifest and config renderer support. */
+export const FLINK_VERSIONS = ["1.19", "1.20", "2.0", "2.1", "2.2", "2.3"];
+
+/** The oldest Kubernetes minor with the kubelet checkpoint API (alpha in 1.25). */
+export const KUBERNETES_MIN_MINOR = 25;
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly ConfigProblem[]) {
+        super(
+            `stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"}; nothing was changed:\n` +
+            problems.map(p => `  ${p.path}: ${p.message}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+const key = (path: string) => `${CONFIG_NAMESPACE}:${path}`;
+
+/**
+ * Turns Pulumi's flat config map ("live-migration-lab:nodes" -> JSON text) into one object.
+ * Keys of other namespaces (aws:region, ...) are not ours and are left alone.
+ */
+export function rawConfigFrom(all: Record<string, string>): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(all)) {
+        if (!k.startsWith(`${CONFIG_NAMESPACE}:`)) continue;
+        const name = k.slice(CONFIG_NAMESPACE.length + 1);
+        let value: unknown = v;
+        if (/^\s*[[{]/.test(v)) {
+            try {
+                value = JSON.parse(v);
+            } catch {
+                value = v; // left as text; the schema reports the type
+            }
+        }
+        out[name] = value;
+    }
+    return out;
+}
+
+/** `/nodes/1/role` -> `nodes[1].role` */
+function configPath(instancePath: string, child?: string): string {
+    const parts = instancePath.split("/").slice(1).map(p => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    if (child !== undefined) parts.push(child);
+    return key(parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join(""));
+}
+
+const shown = (path: string, value: unknown) => (path.endsWith(":sshPrivateKey") ? "a value (not shown)" : JSON.stringify(value));
+
+function describeAjvError(e: ErrorObject): ConfigProblem {
+    const path = configPath(e.instancePath);
+    const got = `got ${shown(path, e.data)}`;
+    const p = e.params as Record<string, unknown>;
+    switch (e.keyword) {
+        case "enum":
+            return { path, message: `${got}; allowed: ${(p.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(", ")}` };
+        case "type":
+            return { path, message: `${got}; expected ${p.type}` };
+        case "pattern": {
+            const description = (e.parentSchema as { description?: string } | undefined)?.description;
+            return { path, message: `${got}; expected ${description ?? `a string matching ${p.pattern}`}` };
+        }
+        case "additionalProperties": {
+            const allowed = Object.keys((e.parentSchema as { properties: object }).properties).join(", ");
+            return { path: configPath(e.instancePath, String(p.additionalProperty)), message: `unknown key; allowed here: ${allowed}` };
+        }
+        case "required":
+            return { path: configPath(e.instancePath, String(p.missingProperty)), message: "missing; this key is required" };
+        case "minimum":
+        case "maximum": {
+            const s = e.parentSchema as { minimum?: number; maximum?: number };
+            return { path, message: `${got}; allowed: ${s.minimum ?? "-inf"} to ${s.maximum ?? "+inf"}` };
+        }
+        case "minItems":
+            return { path, message: `has ${(e.data as unknown[]).length} entries; needs at least ${p.limit}` };
+        default:
+            return { path, message: `${got}; ${e.message}` };
+    }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
+const validateShape = ajv.compile(configSchema);
+
+function isPrivateSubnet(subnet: string): boolean {
+    const o = subnet.split("/")[0].split(".").map(Number);
+    if (o.some(n => n > 255)) return false;
+    return o[0] === 10 || (o[0] === 172 && o[1] >= 16 && o[1] <= 31) || (o[0] === 192 && o[1] === 168);
+}
+
+const minor = (version: string) => version.split(".").slice(0, 2).join(".");
+
+/**
+ * Validates the raw config object (see rawConfigFrom). `sshKeyIsSecret` tells whether the
+ * sshPrivateKey config value is stored as a Pulumi secret. Throws ConfigError listing every problem.
+ */
+export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boolean): LabConfig {
+    const data = structuredClone(raw) as Record<string, unknown>;
+    const problems: ConfigProblem[] = [];
+    if (!validateShape(data)) {
+        problems.push(...(validateShape.errors ?? []).map(describeAjvError));
+    }
+    // Cross-key rules. The shape may be wrong in places; each rule checks what it relies on.
+    const c = data as unknown as Omit<LabConfig, "sshPrivateKey" | "flink"> & { sshPrivateKey?: string; flink: { -readonly [K in keyof FlinkSpec]?: FlinkSpec[K] } };
+    const nodes = Array.isArray(c.nodes) ? c.nodes.filter(n => n && typeof n.name === "string") : [];
+    const names = new Set<string>();
+    nodes.forEach((n, i) => {
+        if (names.has(n.name)) {
+            const first = nodes.findIndex(m => m.name === n.name);
+            problems.push({ path: key(`nodes[${i}].name`), message: `got "${n.name}", already used by nodes[${first}]; node names must be unique` });
+        }
+        names.add(n.name);
+        if (c.driver === "existing" && !n.address) {
+            problems.push({ path: key(`nodes[${i}].address`), message: `missing; driver "existing" needs the address (IP or DNS name) of every host` });
+        }
+        if (c.driver !== "existing" && n.address) {
+            problems.push({ path: key(`nodes[${i}].address`), message: `got "${n.address}"; driver "${c.driver}" assigns addresses itself (from ${c.driver}.subnet); remove it` });
+        }
+    });
+    if (Array.isArray(c.nodes)) {
+        const masters = nodes.filter(n => n.role === "master").length;
+        if (masters !== 1) problems.push({ path: key("nodes"), message: `has ${masters} nodes with role "master"; exactly one is allowed` });
+        if (!nodes.some(n => n.role === "worker")) problems.push({ path: key("nodes"), message: `has no node with role "worker"; at least one is needed` });
+    }
+
+    const hasKey = typeof c.sshPrivateKey === "string" && c.sshPrivateKey.length > 0;
+    if (c.driver === "existing" && !hasKey) {
+        problems.push({
+            path: key("sshPrivateKey"),
+            message: `missing; driver "existing" needs the private key for its hosts: pulumi config set --secret ${key("sshPrivateKey")} < ~/.ssh/id_ed25519`,
+        });
+    }
+    if (hasKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(c.sshPrivateKey!)) {
+        problems.push({ path: key("sshPrivateKey"), message: "got a value (not shown) that is not a PEM or OpenSSH private key (no BEGIN ... PRIVATE KEY line)" });
+    }
+
+    for (const d of ["local", "vagrant"] as const) {
+        const subnet = c[d]?.subnet;
+        if (typeof subnet === "string" && /^\d+\.\d+\.\d+\.0\/24$/.test(subnet) && !isPrivateSubnet(subnet)) {
+            problems.push({ path: key(`${d}.subnet`), message: `got "${subnet}"; allowed: a /24 inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16` });
+        }
+    }
+
+    const crio = c.crio ?? ({} as LabConfig["crio"]);
+    const k8s = c.kubernetes ?? ({} as LabConfig["kubernetes"]);
+    const crioKnown = typeof crio.version === "string" && CRIO_VERSIONS.includes(crio.version);
+    if (typeof crio.version === "string" && /^1\.\d+$/.test(crio.version) && !crioKnown) {
+        problems.push({ path: key("crio.version"), message: `got "${crio.version}"; allowed: ${CRIO_VERSIONS.map(v => `"${v}"`).join(", ")}` });
+    }
+    if (typeof k8s.version === "string" && /^1\.\d+\.\d+$/.test(k8s.version)) {
+        const kMinor = Number(k8s.version.split(".")[1]);
+        if (kMinor < KUBERNETES_MIN_MINOR) {
+            problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}"; the kubelet checkpoint API needs 1.${KUBERNETES_MIN_MINOR}.0 or newer` });
+        } else if (crioKnown && minor(k8s.version) !== crio.version) {
+            problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}" with crio.version "${crio.version}"; CRI-O follows Kubernetes minor versions: use kubernetes ${crio.version}.x or crio.version "${minor(k8s.version)}"` });
+        }
+    }
+    if (crioKnown) {
+        if (crio.checkpointRestore) problems.push(...checkCheckpointRestoreLevel(crio.version, crio.checkpointRestore, key("crio.checkpointRestore")));
+        if (crio.settings && typeof crio.settings === "object") problems.push(...checkCrioSettings(crio.settings, crio.version, key("crio.settings")));
+    }
+    if (c.criu && Array.isArray(c.criu.dump) && Array.isArray(c.criu.restore)) {
+        problems.push(...checkCriuOptions(c.criu, key("criu")));
+    }
+
+    const flink = c.flink ?? {};
+    if (typeof flink.version === "string" && /^\d+\.\d+\.\d+$/.test(flink.version) && !FLINK_VERSIONS.includes(minor(flink.version))) {
+        problems.push({ path: key("flink.version"), message: `got "${flink.version}"; allowed: a release of Flink ${FLINK_VERSIONS.join(", ")}` });
+    }
+    if (Array.isArray(flink.args)) {
+        flink.args.forEach((a, i) => {
+            if (a === "--input" || a.startsWith("--input=")) {
+                problems.push({ path: key(`flink.args[${i}]`), message: `got "${a}"; a job reading an input file is bounded and finishes before anything can migrate; leave the built-in generator on` });
+            }
+        });
+    }
+    const firstWorker = nodes.find(n => n.role === "worker")?.name;
+    if (flink.node === undefined && firstWorker) flink.node = firstWorker;
+    if (typeof flink.node === "string" && names.size > 0 && !names.has(flink.node)) {
+        problems.push({ path: key("flink.node"), message: `got "${flink.node}"; allowed: ${[...names].map(n => `"${n}"`).join(", ")}` });
+    }
+    if (flink.image === undefined && typeof flink.version === "string") {
+        // The local lab builds its image with buildah; clusters with a registry use the official one.
+        flink.image = c.driver === "local" ? `localhost/flink-minimal:${flink.version}` : `flink:${flink.version}-java17`;
+    }
+
+    if (Array.isArray(c.migrations) && names.size > 0) {
+        const start = typeof flink.node === "string" && names.has(flink.node) ? flink.node : undefined;
+        problems.push(...planMigrations(start, c.migrations, [...names]).problems);
+    }
+
+    if (problems.length > 0) throw new ConfigError(problems);
+    return { ...c, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
+}

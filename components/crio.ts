@@ -1,0 +1,173 @@
+// The CRI-O drop-in this program writes to /etc/crio/crio.conf.d/.
+//
+// CRI-O decodes its config with a TOML library and discards the "undecoded keys" metadata, so a
+// key it does not have is silently ignored. Every key rendered here, and every key a stack sets
+// through crio.settings, is checked against crio-keys.json: the keys each CRI-O release really
+// decodes, taken from the struct tags of its pkg/config/config.go (see scripts/crio-keys.mjs).
+import * as TOML from "smol-toml";
+import crioKeys from "./crio-keys.json";
+import type { ConfigProblem } from "./criu";
+
+export type CheckpointRestoreLevel = "none" | "checkpoint_only" | "checkpoint_restore";
+
+export const CRIO_DROP_IN_PATH = "/etc/crio/crio.conf.d/60-live-migration-lab.conf";
+
+interface KeyTable {
+    readonly source: string;
+    readonly tables: Readonly<Record<string, readonly string[]>>;
+}
+const KEYS: Readonly<Record<string, KeyTable>> = crioKeys.versions;
+
+/** CRI-O minor versions whose keys this program knows. */
+export const CRIO_VERSIONS: readonly string[] = Object.keys(KEYS).sort((a, b) => minorOf(a) - minorOf(b));
+
+/** The first CRI-O minor with `[crio.checkpoint_restore] container_level_enabled` (cri-o commit 5677c1fa87). */
+export const CHECKPOINT_RESTORE_TABLE_SINCE = 37;
+
+function minorOf(version: string): number {
+    return Number(version.split(".")[1]);
+}
+
+/** Where the key list for a CRI-O version came from. */
+export function crioKeySource(version: string): string {
+    return KEYS[version]?.source ?? "unknown";
+}
+
+/** Keys the program itself owns; a stack may not set them through crio.settings. */
+const MANAGED: Readonly<Record<string, string>> = {
+    "crio.runtime.enable_criu_support": "crio.checkpointRestore",
+    "crio.checkpoint_restore.container_level_enabled": "crio.checkpointRestore",
+    "crio.runtime.default_runtime": "crio.runtime",
+};
+
+/** The seed's and the internet's favourite keys that no CRI-O release has, with what to do instead. */
+const FICTIONAL: readonly [RegExp, string][] = [
+    [/^criu_/, "CRI-O has no criu_* keys; set CRIU options in criu.dump and criu.restore, which this program renders to /etc/criu/runc.conf (the file runc reads)"],
+    [/^(checkpoint_restore_tcp|criu_options|criu-options)$/, "CRI-O has no such key; TCP handling comes from /etc/criu/runc.conf (set tcp-established in criu.dump and criu.restore)"],
+];
+
+/** Explains a key CRI-O does not have, naming the fix where one is known. */
+export function fictionalKeyAdvice(key: string): string | undefined {
+    return FICTIONAL.find(([re]) => re.test(key))?.[1];
+}
+
+function tableKeys(version: string, table: string): readonly string[] | undefined {
+    const tables = KEYS[version].tables;
+    if (tables[table]) return tables[table];
+    if (/^crio\.runtime\.runtimes\.[A-Za-z0-9_-]+$/.test(table)) return tables["crio.runtime.runtimes.*"];
+    return undefined;
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Checks a nested settings object (as it would appear in TOML: { crio: { runtime: { log_level } } })
+ * against the keys CRI-O `version` decodes. `path` is the config path of the settings object.
+ */
+export function checkCrioSettings(settings: Record<string, unknown>, version: string, path: string): ConfigProblem[] {
+    if (!KEYS[version]) return []; // the version itself is reported by the caller
+    const problems: ConfigProblem[] = [];
+    const walk = (node: Record<string, unknown>, table: string, at: string) => {
+        const known = table === "" ? undefined : tableKeys(version, table);
+        for (const [key, value] of Object.entries(node)) {
+            const full = table === "" ? key : `${table}.${key}`;
+            const where = `${at}.${key}`;
+            const advice = fictionalKeyAdvice(key);
+            if (advice) {
+                problems.push({ path: where, message: `"${full}" is not a CRI-O key: ${advice}` });
+                continue;
+            }
+            if (MANAGED[full]) {
+                problems.push({ path: where, message: `"${full}" is set by this program; use ${MANAGED[full]} instead` });
+                continue;
+            }
+            if (known?.includes(key)) continue;
+            if (isTable(value) && tableKeys(version, full) !== undefined) {
+                walk(value, full, where);
+                continue;
+            }
+            if (isTable(value) && full === "crio.runtime.runtimes") {
+                walk(value, full, where);
+                continue;
+            }
+            const allowed = known ? known.join(", ") : "tables " + Object.keys(KEYS[version].tables).join(", ");
+            problems.push({ path: where, message: `"${full}" is not a key CRI-O ${version} has (it would be silently ignored); allowed here: ${allowed}` });
+        }
+    };
+    walk(settings, "", path);
+    return problems;
+}
+
+export interface CrioDropInArgs {
+    /** CRI-O minor version, e.g. "1.34". */
+    readonly version: string;
+    /** Default OCI runtime handler. */
+    readonly runtime: "runc" | "crun";
+    readonly checkpointRestore: CheckpointRestoreLevel;
+    /** Absolute path of the runtime binary where the node's layout needs one (e.g. Debian's /usr/sbin/runc). */
+    readonly runtimePath?: string;
+    /** Extra settings, already checked with checkCrioSettings. */
+    readonly settings?: Record<string, unknown>;
+}
+
+/** Whether CRI-O `version` can express `level` at all. */
+export function checkCheckpointRestoreLevel(version: string, level: CheckpointRestoreLevel, path: string): ConfigProblem[] {
+    if (level === "checkpoint_only" && minorOf(version) < CHECKPOINT_RESTORE_TABLE_SINCE) {
+        return [{
+            path,
+            message: `got "checkpoint_only"; CRI-O ${version} has only enable_criu_support, which turns checkpoint and restore on or off together; allowed for ${version}: "none", "checkpoint_restore"`,
+        }];
+    }
+    return [];
+}
+
+function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
+    for (const [k, v] of Object.entries(from)) {
+        into[k] = isTable(v) && isTable(into[k]) ? deepMerge({ ...(into[k] as Record<string, unknown>) }, v) : v;
+    }
+    return into;
+}
+
+/** The drop-in as a TOML document (object form), version-aware. */
+export function crioDropIn(args: CrioDropInArgs): Record<string, unknown> {
+    const enabled = args.checkpointRestore !== "none";
+    const runtime: Record<string, unknown> = { default_runtime: args.runtime };
+    const doc: Record<string, unknown> = { crio: { runtime } };
+    if (minorOf(args.version) >= CHECKPOINT_RESTORE_TABLE_SINCE) {
+        (doc.crio as Record<string, unknown>).checkpoint_restore = { container_level_enabled: args.checkpointRestore };
+    } else {
+        // Before 1.37 one switch covers both directions. CRI-O also turns it off by itself when
+        // `criu` is not on its PATH, which is why the node runtime checks `criu check` first.
+        runtime.enable_criu_support = enabled;
+    }
+    if (args.runtimePath) {
+        runtime.runtimes = { [args.runtime]: { runtime_path: args.runtimePath, runtime_type: "oci" } };
+    }
+    return args.settings ? deepMerge(doc, args.settings) : doc;
+}
+
+/** Renders the drop-in file. */
+export function renderCrioDropIn(args: CrioDropInArgs): string {
+    const header = [
+        "# Managed by live-migration-lab. Keys checked against the keys CRI-O decodes:",
+        `# ${crioKeySource(args.version)}`,
+        "# CRIU options (tcp-established, ...) are not CRI-O settings: see /etc/criu/runc.conf.",
+        "",
+    ].join("\n");
+    return header + TOML.stringify(crioDropIn(args)) + "\n";
+}
+
+/** Every dotted key in a parsed drop-in, for checking a rendered or hand-edited file. */
+export function dottedKeys(doc: Record<string, unknown>, prefix = ""): string[] {
+    return Object.entries(doc).flatMap(([k, v]) => {
+        const full = prefix ? `${prefix}.${k}` : k;
+        return isTable(v) ? dottedKeys(v, full) : [full];
+    });
+}
+
+/** Whether `dotted` (e.g. crio.runtime.log_level) is a key CRI-O `version` decodes. */
+export function isCrioKey(version: string, dotted: string): boolean {
+    const i = dotted.lastIndexOf(".");
+    const keys = tableKeys(version, dotted.slice(0, i));
+    return keys !== undefined && keys.includes(dotted.slice(i + 1));
+}

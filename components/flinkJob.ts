@@ -1,0 +1,56 @@
+// The flink-minimal pod and its configuration, at the node and image of its current stage.
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { FlinkSpec } from "./config";
+import { flinkPodManifest, renderEntrypoint, renderFlinkConf } from "./flink";
+
+export interface FlinkStage {
+    /** "initial", or the id of the migration that produced this pod. */
+    readonly id: string;
+    readonly node: string;
+    /** The Flink image, or the checkpoint image a migration made. */
+    readonly image: pulumi.Input<string>;
+    readonly pull: boolean;
+}
+
+export interface FlinkJobArgs {
+    readonly spec: FlinkSpec;
+    readonly namespace: string;
+    readonly stage: FlinkStage;
+    readonly provider: k8s.Provider;
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Kubernetes name of the pod of a stage; stages exist side by side while a migration runs. */
+export const podName = (stageId: string) => (stageId === "initial" ? "flink-minimal" : `flink-minimal-${stageId}`);
+
+export class FlinkJob extends pulumi.ComponentResource {
+    /** Kubernetes name of the running pod. */
+    public readonly podName: string;
+    /** The node it runs on. */
+    public readonly node: string;
+    public readonly pod: k8s.core.v1.Pod;
+
+    constructor(name: string, args: FlinkJobArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lab:flink:FlinkJob", name, {}, opts);
+        const conf = new k8s.core.v1.ConfigMap(`${name}-conf`, {
+            metadata: { name: "flink-minimal-conf", namespace: args.namespace },
+            data: { "config.yaml": renderFlinkConf(args.spec), "entrypoint.sh": renderEntrypoint(args.spec) },
+        }, { parent: this, provider: args.provider, dependsOn: args.dependsOn });
+
+        this.podName = podName(args.stage.id);
+        this.node = args.stage.node;
+        // The logical name carries the stage: when a migration adds a stage, Pulumi creates the
+        // new pod first and deletes the old stage's pod only after the whole update succeeded,
+        // so a failed migration leaves the source job running.
+        const manifest = pulumi.output(args.stage.image).apply(image => flinkPodManifest({
+            name: this.podName, namespace: args.namespace, nodeName: args.stage.node, image,
+            configMapName: "flink-minimal-conf", stage: args.stage.id, spec: args.spec, pull: args.stage.pull,
+        }));
+        this.pod = new k8s.core.v1.Pod(`${name}-${args.stage.id}`, {
+            metadata: manifest.metadata,
+            spec: manifest.spec,
+        }, { parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? [])] });
+        this.registerOutputs({ podName: this.podName, node: this.node });
+    }
+}

@@ -1,0 +1,47 @@
+// Kubelet settings the checkpoint API depends on.
+import * as YAML from "yaml";
+
+export const KUBELET_CONFIG_PATH = "/etc/kubernetes/kubelet-config.yaml";
+export const CRIO_SOCKET = "unix:///var/run/crio/crio.sock";
+
+/** ContainerCheckpoint became beta, and on by default, in Kubernetes 1.30 (alpha since 1.25). */
+export const CHECKPOINT_GATE_DEFAULT_ON_SINCE = 30;
+
+export interface KubeletArgs {
+    /** Kubernetes release, e.g. "1.34.1". */
+    readonly kubernetesVersion: string;
+    /** "systemd" on VMs; "cgroupfs" where the node has no systemd (the local lab). */
+    readonly cgroupDriver: "systemd" | "cgroupfs";
+    readonly clientCAFile: string;
+}
+
+/** The feature gates the kubelet needs for `POST /checkpoint/...`. */
+export function checkpointFeatureGates(kubernetesVersion: string): Record<string, boolean> {
+    const minor = Number(kubernetesVersion.split(".")[1]);
+    return minor < CHECKPOINT_GATE_DEFAULT_ON_SINCE ? { ContainerCheckpoint: true } : {};
+}
+
+/** A KubeletConfiguration (kubelet.config.k8s.io/v1beta1) as an object. */
+export function kubeletConfig(args: KubeletArgs): Record<string, unknown> {
+    const gates = checkpointFeatureGates(args.kubernetesVersion);
+    return {
+        apiVersion: "kubelet.config.k8s.io/v1beta1",
+        kind: "KubeletConfiguration",
+        cgroupDriver: args.cgroupDriver,
+        containerRuntimeEndpoint: CRIO_SOCKET,
+        // The checkpoint endpoint is on the authenticated port: callers present a certificate
+        // signed by the cluster CA and the API server authorizes them (nodes/checkpoint).
+        authentication: {
+            anonymous: { enabled: false },
+            webhook: { enabled: true },
+            x509: { clientCAFile: args.clientCAFile },
+        },
+        authorization: { mode: "Webhook" },
+        failSwapOn: false,
+        ...(Object.keys(gates).length > 0 ? { featureGates: gates } : {}),
+    };
+}
+
+export function renderKubeletConfig(args: KubeletArgs): string {
+    return "# Managed by live-migration-lab.\n" + YAML.stringify(kubeletConfig(args));
+}

@@ -1,0 +1,116 @@
+// The whole lab, from a validated LabConfig: nodes -> node runtime -> Kubernetes -> migrations ->
+// the flink-minimal pod at its current stage -> outputs.
+import * as pulumi from "@pulumi/pulumi";
+import type { LabConfig, NodeSpec } from "./config";
+import { LabNodes } from "./nodes";
+import { ManagedFile, NodeRuntime } from "./nodeRuntime";
+import { Cluster, KUBEADM_CONFIG_PATH } from "./cluster";
+import { FlinkJob, FlinkStage, podName } from "./flinkJob";
+import { Migration, MigrationSummary } from "./migration";
+import { criuConfigPaths, renderCriuConf } from "./criu";
+import { CRIO_DROP_IN_PATH, renderCrioDropIn } from "./crio";
+import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet";
+import { nodeAddress, renderKubeadmConfig, renderNodeInstallScript } from "./kubeadm";
+import { planMigrations } from "./plan";
+import { restartIfActive } from "./scripts";
+
+/** Debian's binary paths on local lab nodes; kubeadm hosts use what the cri-o package configures. */
+const DEBIAN_RUNTIME_PATHS = { runc: "/usr/sbin/runc", crun: "/usr/bin/crun" } as const;
+
+/** A node's address as the config determines it (drivers number nodes from .10 of their subnet). */
+export function staticAddress(c: LabConfig, index: number): string {
+    const n = c.nodes[index];
+    if (c.driver === "existing") return n.address!;
+    return nodeAddress(c.driver === "local" ? c.local.subnet : c.vagrant.subnet, index);
+}
+
+/** Files the program manages on a node, rendered from the config. */
+export function managedFiles(c: LabConfig, node: NodeSpec, address: string): ManagedFile[] {
+    const criu = renderCriuConf(c.criu);
+    const files: ManagedFile[] = criuConfigPaths(c.crio.runtime).map(path => ({
+        role: path.endsWith("crun.conf") ? "crun-conf" : "runc-conf", path, content: criu, mode: 0o644,
+    }));
+    files.push({
+        role: "crio-drop-in",
+        path: CRIO_DROP_IN_PATH,
+        content: renderCrioDropIn({
+            version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore, settings: c.crio.settings,
+            runtimePath: c.driver === "local" ? DEBIAN_RUNTIME_PATHS[c.crio.runtime] : undefined,
+        }),
+        mode: 0o644,
+        onChange: restartIfActive("crio"),
+    });
+    const kubelet = renderKubeletConfig({
+        kubernetesVersion: c.kubernetes.version,
+        cgroupDriver: c.driver === "local" ? "cgroupfs" : "systemd",
+        clientCAFile: "/etc/kubernetes/pki/ca.crt",
+    });
+    if (c.driver === "local") {
+        files.push({ role: "kubelet-config", path: KUBELET_CONFIG_PATH, content: kubelet, mode: 0o644 });
+    } else if (node.role === "master") {
+        files.push({
+            role: "kubeadm-config",
+            path: KUBEADM_CONFIG_PATH,
+            content: renderKubeadmConfig({ kubernetesVersion: c.kubernetes.version, advertiseAddress: address, nodeName: node.name, podSubnet: "10.85.0.0/16", kubeletConfigYaml: kubelet }),
+            mode: 0o600,
+        });
+    }
+    return files;
+}
+
+export interface LabOutputs {
+    nodes: pulumi.Output<{ name: string; role: string; address: string }[]>;
+    flink: pulumi.Output<{ pod: string; node: string; image: string }>;
+    migrations: pulumi.Output<MigrationSummary[]>;
+    kubeconfig: pulumi.Output<string>;
+    criuConf: string;
+}
+
+export function buildLab(c: LabConfig, sshPrivateKey: pulumi.Output<string> | undefined, workDir: string): LabOutputs {
+    const lab = new LabNodes("lab", { config: c, sshPrivateKey, workDir });
+    const handle = (name: string) => lab.nodes.find(n => n.name === name)!;
+
+    const runtimes = c.nodes.map((spec, i) => {
+        const node = lab.nodes[i];
+        return new NodeRuntime(spec.name, {
+            node,
+            files: managedFiles(c, spec, staticAddress(c, i)),
+            archiveDir: c.archive.dir,
+            install: c.driver === "local" ? undefined : renderNodeInstallScript({ kubernetesVersion: c.kubernetes.version, crioVersion: c.crio.version }),
+        }, { parent: lab });
+    });
+    const ready = Object.fromEntries(c.nodes.map((n, i) => [n.name, runtimes[i].ready]));
+    const cluster = new Cluster("cluster", { driver: c.driver, nodes: lab.nodes, ready });
+
+    const plan = planMigrations(c.flink.node, c.migrations, c.nodes.map(n => n.name));
+    const master = lab.nodes.find(n => n.role === "master")!;
+    const migrations = plan.hops.map((hop, i) => new Migration(`migrate-${hop.id}`, {
+        hop,
+        namespace: c.kubernetes.namespace,
+        sourcePod: podName(i === 0 ? "initial" : plan.hops[i - 1].id),
+        source: handle(hop.from),
+        target: handle(hop.to),
+        master,
+        archiveDir: c.archive.dir,
+        keep: c.archive.keep,
+        sshPrivateKey: lab.privateKey,
+        dependsOn: [cluster],
+    }));
+    const last = migrations[migrations.length - 1];
+    const stage: FlinkStage = last
+        ? { id: plan.hops[plan.hops.length - 1].id, node: plan.current, image: last.image, pull: false }
+        : { id: "initial", node: c.flink.node, image: c.flink.image, pull: c.driver !== "local" };
+    const flink = new FlinkJob("flink", {
+        spec: c.flink, namespace: c.kubernetes.namespace, stage, provider: cluster.provider, dependsOn: [cluster],
+    });
+    const summaries = migrations.map((m, i) => m.complete(podName(plan.hops[i].id), m === last ? [flink.pod] : []));
+
+    return {
+        nodes: pulumi.all(lab.nodes.map(n => pulumi.output(n.address))).apply(addrs =>
+            lab.nodes.map((n, i) => ({ name: n.name, role: n.role, address: addrs[i] }))),
+        flink: pulumi.output(stage.image).apply(image => ({ pod: flink.podName, node: flink.node, image })),
+        migrations: pulumi.all(summaries),
+        kubeconfig: cluster.kubeconfig,
+        criuConf: renderCriuConf(c.criu),
+    };
+}

@@ -1,0 +1,91 @@
+// A node's checkpoint/restore configuration: CRIU usable, the CRIU config file runc reads, the
+// CRI-O drop-in, the kubelet settings, and the root-only checkpoint archive directory.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { NodeHandle, nodeCommand } from "./command";
+import { criuCheckScript, ensurePrivateDirScript, removeDirScript, removeFileScript, writeFileScript } from "./scripts";
+
+/** A file this program owns on a node: rendered content, path and mode. */
+export interface ManagedFile {
+    readonly role: string;
+    readonly path: string;
+    readonly content: string;
+    readonly mode: number;
+    /** Shell run after the file changed, e.g. restarting the daemon that reads it. */
+    readonly onChange?: string;
+}
+
+export interface NodeRuntimeArgs {
+    readonly node: NodeHandle;
+    readonly files: readonly ManagedFile[];
+    readonly archiveDir: string;
+    /** Installs CRIU, CRI-O and Kubernetes packages first, where the driver's hosts need it. */
+    readonly install?: string;
+}
+
+/** The managed files of one node, checked before any is written. */
+export function checkManagedFiles(files: readonly ManagedFile[]): string[] {
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    for (const f of files) {
+        if (!f.path.startsWith("/")) problems.push(`${f.role}: path "${f.path}" is not absolute`);
+        if (seen.has(f.path)) problems.push(`${f.role}: path "${f.path}" is managed twice`);
+        seen.add(f.path);
+    }
+    return problems;
+}
+
+export class NodeRuntime extends pulumi.ComponentResource {
+    /** `criu check` result on the node: {criu: version, check: "ok"}. */
+    public readonly criu: pulumi.Output<string>;
+    /** Path -> sha256 of what was written. */
+    public readonly files: pulumi.Output<Record<string, string>>;
+    /** Resources later steps wait for. */
+    public readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: NodeRuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lab:node:NodeRuntime", name, {}, opts);
+        const problems = checkManagedFiles(args.files);
+        if (problems.length > 0) throw new pulumi.ResourceError(`node ${args.node.name}: ${problems.join("; ")}`, this);
+        const node = args.node;
+        const install = args.install
+            ? [nodeCommand(`${name}-install`, {
+                node,
+                create: args.install,
+                triggers: [{ lab: "node-check", node: node.name, check: "install" }],
+                timeoutMinutes: 30,
+            }, { parent: this })]
+            : [];
+
+        // CRI-O turns checkpoint support off by itself when criu is missing, and an old CRIU on
+        // a new kernel fails mid-dump: check first, and fail here with CRIU's own message.
+        const criu = nodeCommand(`${name}-criu-check`, {
+            node,
+            create: criuCheckScript(),
+            triggers: [{ lab: "node-check", node: node.name, check: "criu" }],
+        }, { parent: this, dependsOn: install });
+
+        // Content goes on stdin: a change of content is an update (the script rewrites the file),
+        // a change of path or node is a replacement, and deleting the resource removes the file.
+        const written: command.remote.Command[] = args.files.map(f => nodeCommand(`${name}-${f.role}`, {
+            node,
+            create: writeFileScript(f.path, f.mode, f.onChange),
+            delete: removeFileScript(f.path),
+            stdin: f.content,
+            triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
+        }, { parent: this, dependsOn: [criu], deleteBeforeReplace: true }));
+
+        const archive = nodeCommand(`${name}-archive-dir`, {
+            node,
+            create: ensurePrivateDirScript(args.archiveDir),
+            delete: removeDirScript(args.archiveDir),
+            triggers: [{ lab: "managed-dir", node: node.name, path: args.archiveDir, mode: "0700" }],
+        }, { parent: this, deleteBeforeReplace: true });
+
+        this.criu = criu.stdout;
+        this.files = pulumi.all(written.map(w => w.stdout)).apply(outs =>
+            Object.fromEntries(outs.map(o => JSON.parse(o)).map((o: { path: string; sha256: string }) => [o.path, o.sha256])));
+        this.ready = [...install, criu, ...written, archive];
+        this.registerOutputs({ criu: this.criu, files: this.files });
+    }
+}

@@ -1,0 +1,90 @@
+// Lab nodes from one of three drivers. Every driver hands the same NodeHandle to the rest.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { LabConfig } from "./config";
+import { KeySource, NodeHandle } from "./command";
+import { nodeAddress, renderVagrantfile } from "./kubeadm";
+import { q } from "./scripts";
+
+export interface LabNodesArgs {
+    readonly config: LabConfig;
+    /** The sshPrivateKey config value as a secret output (undefined when not set). */
+    readonly sshPrivateKey?: pulumi.Output<string>;
+    /** Working directory for files the drivers keep on the machine running Pulumi. */
+    readonly workDir: string;
+}
+
+/** Where the repository's helper scripts live (the local driver runs them on this host). */
+export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
+
+export class LabNodes extends pulumi.ComponentResource {
+    /** One handle per configured node, in config order. */
+    public readonly nodes: NodeHandle[];
+    /** The private key every node accepts (secret). */
+    public readonly privateKey: pulumi.Output<string>;
+
+    constructor(name: string, args: LabNodesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("lab:nodes:LabNodes", name, {}, opts);
+        const c = args.config;
+        switch (c.driver) {
+            case "existing": {
+                if (!args.sshPrivateKey) throw new pulumi.ResourceError("driver existing needs sshPrivateKey", this);
+                const keySource: KeySource = c.sshPrivateKey === "secret" ? "secret-config" : "plain-config";
+                this.privateKey = pulumi.secret(args.sshPrivateKey);
+                this.nodes = c.nodes.map(n => ({
+                    name: n.name, role: n.role, address: n.address!, user: n.sshUser, port: n.sshPort, keySource,
+                    connection: { host: n.address!, port: n.sshPort, user: n.sshUser, privateKey: this.privateKey },
+                }));
+                break;
+            }
+            case "vagrant": {
+                const dir = path.join(args.workDir, "vagrant");
+                const machines = c.nodes.map((n, i) => ({ name: n.name, address: nodeAddress(c.vagrant.subnet, i) }));
+                const vagrantfile = renderVagrantfile({ ...c.vagrant, nodes: machines });
+                const up = new command.local.Command(`${name}-vagrant`, {
+                    dir: args.workDir,
+                    create: `set -euo pipefail; mkdir -p ${q(dir)}; cat >${q(dir)}/Vagrantfile; cd ${q(dir)}; vagrant up --provider ${c.vagrant.provider}`,
+                    update: `set -euo pipefail; cat >${q(dir)}/Vagrantfile; cd ${q(dir)}; vagrant up --provider ${c.vagrant.provider} --provision`,
+                    delete: `set -euo pipefail; cd ${q(dir)} && vagrant destroy -f`,
+                    stdin: vagrantfile,
+                }, { parent: this, customTimeouts: { create: "60m", update: "60m", delete: "20m" } });
+                // Vagrant made a key per machine; read it back as a secret.
+                const keys = machines.map(m => new command.local.Command(`${name}-${m.name}-key`, {
+                    create: `set -euo pipefail; cd ${q(dir)}; cat "$(vagrant ssh-config ${q(m.name)} | awk '$1 == "IdentityFile" { print $2 }')"`,
+                    logging: "none",
+                }, { parent: this, dependsOn: [up], additionalSecretOutputs: ["stdout"] }));
+                this.privateKey = keys[0].stdout;
+                this.nodes = c.nodes.map((n, i) => ({
+                    name: n.name, role: n.role, address: machines[i].address, user: "vagrant", port: 22, keySource: "driver",
+                    connection: { host: machines[i].address, port: 22, user: "vagrant", privateKey: keys[i].stdout },
+                }));
+                break;
+            }
+            case "local": {
+                // Namespace sandboxes on this host, made by scripts/local-node.sh. The key is made
+                // once per lab in the state directory and read back as a secret.
+                const stateDir = c.local.stateDir;
+                const key = new command.local.Command(`${name}-key`, {
+                    create: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} key ${q(stateDir)}`,
+                    logging: "none",
+                }, { parent: this, additionalSecretOutputs: ["stdout"] });
+                this.privateKey = key.stdout;
+                this.nodes = c.nodes.map((n, i) => {
+                    const address = nodeAddress(c.local.subnet, i);
+                    const node = new command.local.Command(`${name}-${n.name}`, {
+                        create: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+                        delete: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+                    }, { parent: this, dependsOn: [key], customTimeouts: { create: "30m" } });
+                    return {
+                        name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const,
+                        address: node.stdout.apply(() => address),
+                        connection: { host: node.stdout.apply(() => address), port: 22, user: "root", privateKey: this.privateKey },
+                    };
+                });
+                break;
+            }
+        }
+        this.registerOutputs({ nodes: this.nodes.map(n => ({ name: n.name, role: n.role, address: n.address })) });
+    }
+}

@@ -1,0 +1,55 @@
+// The migration planner: turns the append-only list of migration requests into hops with a
+// source and a target, and finds requests that cannot be carried out.
+import { CONFIG_NAMESPACE } from "./schema";
+import type { ConfigProblem } from "./criu";
+
+export interface MigrationHop {
+    readonly id: string;
+    /** Position in the migrations list; hop i restores what hop i-1 left running. */
+    readonly index: number;
+    readonly from: string;
+    readonly to: string;
+}
+
+export interface MigrationPlan {
+    readonly hops: readonly MigrationHop[];
+    /** Where the job runs once every hop is done. */
+    readonly current: string;
+    readonly problems: readonly ConfigProblem[];
+}
+
+/**
+ * The job starts on `initialNode`; each request moves it from wherever the previous one left it.
+ * Requests are history: `pulumi up` carries out the ones not yet done, in order, so the list is
+ * only ever appended to.
+ */
+export function planMigrations(
+    initialNode: string | undefined,
+    requests: readonly { id: string; to: string }[],
+    nodeNames: readonly string[],
+): MigrationPlan {
+    const problems: ConfigProblem[] = [];
+    const hops: MigrationHop[] = [];
+    const seen = new Map<string, number>();
+    let at = initialNode; // undefined when the start is itself invalid: then only targets are checked
+    requests.forEach((r, index) => {
+        const path = `${CONFIG_NAMESPACE}:migrations[${index}]`;
+        if (!r || typeof r.id !== "string" || typeof r.to !== "string") return; // shape errors come from the schema
+        if (seen.has(r.id)) {
+            problems.push({ path: `${path}.id`, message: `got "${r.id}", already used by migrations[${seen.get(r.id)}]; ids must be unique` });
+        }
+        seen.set(r.id, index);
+        if (!nodeNames.includes(r.to)) {
+            problems.push({ path: `${path}.to`, message: `got "${r.to}", which is not a node; allowed: ${nodeNames.map(n => `"${n}"`).join(", ")}` });
+            return;
+        }
+        if (at === undefined) return;
+        if (r.to === at) {
+            problems.push({ path: `${path}.to`, message: `got "${r.to}", where the job already runs at that point; allowed: ${nodeNames.filter(n => n !== at).map(n => `"${n}"`).join(", ")}` });
+            return;
+        }
+        hops.push({ id: r.id, index, from: at, to: r.to });
+        at = r.to;
+    });
+    return { hops, current: at ?? "", problems };
+}

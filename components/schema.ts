@@ -1,0 +1,132 @@
+// The JSON Schema of the stack config (namespace `live-migration-lab:`), checked by ajv before any
+// resource is declared. Shape and enumerations live here; rules that relate several keys to each
+// other (unknown nodes, duplicate names, version pairings) live in config.ts.
+
+export const CONFIG_NAMESPACE = "live-migration-lab";
+
+const dnsLabel = { type: "string", pattern: "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", description: "a DNS label: lower-case letters, digits and '-', at most 63 characters" } as const;
+const absolutePath = { type: "string", pattern: "^/", description: "an absolute path" } as const;
+const subnet24 = { type: "string", pattern: "^\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.0/24$", description: "a private IPv4 /24 such as 10.231.0.0/24" } as const;
+
+export const CRIU_RUNTIMES = ["runc", "crun"] as const;
+export const CHECKPOINT_RESTORE_LEVELS = ["none", "checkpoint_only", "checkpoint_restore"] as const;
+export const FLINK_JOBS = ["StateMachineExample", "TopSpeedWindowing"] as const;
+
+export const configSchema = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+        driver: { enum: ["local", "vagrant", "existing"], default: "local" },
+        nodes: {
+            type: "array",
+            minItems: 2,
+            default: [
+                { name: "master", role: "master" },
+                { name: "worker", role: "worker" },
+            ],
+            items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["name", "role"],
+                properties: {
+                    name: dnsLabel,
+                    role: { enum: ["master", "worker"] },
+                    address: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9.:-]*$", description: "an IP address or DNS name" },
+                    sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name", default: "root" },
+                    sshPort: { type: "integer", minimum: 1, maximum: 65535, default: 22 },
+                },
+            },
+        },
+        // Checked for presence and secrecy in config.ts; its value never appears in a message.
+        sshPrivateKey: { type: "string" },
+        local: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                stateDir: { ...absolutePath, default: "/var/lib/live-migration-lab" },
+                subnet: { ...subnet24, default: "10.231.0.0/24" },
+            },
+        },
+        vagrant: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                provider: { enum: ["libvirt", "virtualbox"], default: "libvirt" },
+                box: { type: "string", minLength: 1, default: "debian/bookworm64" },
+                cpus: { type: "integer", minimum: 2, maximum: 64, default: 2 },
+                memoryMb: { type: "integer", minimum: 2048, maximum: 262144, default: 4096 },
+                // Not 192.168.121.0/24: vagrant-libvirt uses that for its management network.
+                subnet: { ...subnet24, default: "192.168.56.0/24" },
+            },
+        },
+        criu: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                dump: { type: "array", items: { type: "string" }, default: ["tcp-established"] },
+                restore: { type: "array", items: { type: "string" }, default: ["tcp-established"] },
+            },
+        },
+        crio: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                version: { type: "string", pattern: "^1\\.\\d+$", description: "a CRI-O minor version such as \"1.34\"", default: "1.34" },
+                runtime: { enum: CRIU_RUNTIMES, default: "runc" },
+                checkpointRestore: { enum: CHECKPOINT_RESTORE_LEVELS, default: "checkpoint_restore" },
+                settings: { type: "object", default: {} },
+            },
+        },
+        kubernetes: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                version: { type: "string", pattern: "^1\\.\\d+\\.\\d+$", description: "a Kubernetes release such as \"1.34.1\"", default: "1.34.1" },
+                namespace: { ...dnsLabel, default: "default" },
+            },
+        },
+        flink: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                version: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+$", description: "a Flink release such as \"1.20.0\"", default: "1.20.0" },
+                image: { type: "string", minLength: 1 },
+                job: { enum: FLINK_JOBS, default: "StateMachineExample" },
+                args: { type: "array", items: { type: "string" }, default: [] },
+                parallelism: { type: "integer", minimum: 1, maximum: 8, default: 1 },
+                jobManagerMemory: { type: "string", pattern: "^[1-9]\\d*m$", description: "megabytes such as \"768m\"", default: "768m" },
+                taskManagerMemory: { type: "string", pattern: "^[1-9]\\d*m$", description: "megabytes such as \"1024m\"", default: "1024m" },
+                checkpointIntervalMs: { type: "integer", minimum: 1000, default: 10000 },
+                node: { type: "string" },
+            },
+        },
+        migrations: {
+            type: "array",
+            default: [],
+            items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["id", "to"],
+                properties: {
+                    id: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$", description: "a short id: lower-case letters, digits and '-', at most 32 characters" },
+                    to: { type: "string" },
+                },
+            },
+        },
+        archive: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                dir: { ...absolutePath, default: "/var/lib/live-migration-lab/checkpoints" },
+                keep: { type: "integer", minimum: 1, maximum: 100, default: 3 },
+            },
+        },
+    },
+} as const;

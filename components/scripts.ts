@@ -1,0 +1,218 @@
+// Shell scripts the command resources run on nodes. Each is idempotent, starts with
+// `set -euo pipefail`, fails with one line saying what failed and where, and prints one JSON line
+// on success that becomes the resource's stdout (read back as outputs). Content and secrets never
+// appear in a script: file content comes on stdin, secrets in environment variables.
+
+export const SHEBANG = "#!/usr/bin/env bash\nset -euo pipefail\n";
+
+/** Quotes a value for bash. */
+export function q(value: string | number): string {
+    return `'${String(value).replace(/'/g, `'\\''`)}'`;
+}
+
+function script(name: string, body: string[]): string {
+    return [
+        "#!/usr/bin/env bash",
+        `# live-migration-lab: ${name}`,
+        "set -euo pipefail",
+        `trap 'echo "live-migration-lab: ${name} failed on $(hostname) at line $LINENO" >&2' ERR`,
+        `elapsed() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }'; }`,
+        ...body,
+        "",
+    ].join("\n");
+}
+
+const octal = (mode: number) => mode.toString(8).padStart(4, "0");
+
+/**
+ * Writes stdin to `path` atomically with `mode`, only when the content differs; then runs
+ * `onChange` (e.g. restart the daemon that reads the file) if it did.
+ */
+export function writeFileScript(path: string, mode: number, onChange?: string): string {
+    return script(`write ${path}`, [
+        `path=${q(path)}`,
+        `install -d -m 0755 "$(dirname "$path")"`,
+        `tmp=$(mktemp "$(dirname "$path")/.live-migration-lab.XXXXXX")`,
+        `cat >"$tmp"`,
+        `if [ -f "$path" ] && cmp -s "$tmp" "$path"; then rm -f "$tmp"; state=unchanged; else chmod ${octal(mode)} "$tmp"; mv -f "$tmp" "$path"; state=written; fi`,
+        ...(onChange ? [`if [ "$state" = written ]; then ${onChange}; fi`] : []),
+        `printf '{"path":"%s","sha256":"%s","state":"%s"}\\n' "$path" "$(sha256sum "$path" | cut -d' ' -f1)" "$state"`,
+    ]);
+}
+
+/** Prints the sha256 of `path`, or "absent": what drift review compares with the rendered content. */
+export function fileDigestScript(path: string): string {
+    return script(`digest ${path}`, [
+        `if [ -f ${q(path)} ]; then sha256sum ${q(path)} | cut -d' ' -f1; else echo absent; fi`,
+    ]);
+}
+
+/** Restarts a systemd service if it runs (on nodes without systemd the lab's own supervisor reloads it). */
+export function restartIfActive(service: string): string {
+    return `if command -v systemctl >/dev/null && systemctl is-active -q ${service}; then systemctl restart ${service}; fi`;
+}
+
+export function removeFileScript(path: string): string {
+    return script(`remove ${path}`, [`rm -f ${q(path)}`]);
+}
+
+/** A root-only directory: checkpoint archives hold process memory. */
+export function ensurePrivateDirScript(path: string): string {
+    return script(`directory ${path}`, [
+        `install -d -m 0700 -o root -g root ${q(path)}`,
+        `chmod 0700 ${q(path)}`,
+        `find ${q(path)} -maxdepth 1 -type f ! -perm 0600 -exec chmod 0600 {} +`,
+        `printf '{"path":"%s","mode":"%s"}\\n' ${q(path)} "$(stat -c %a ${q(path)})"`,
+    ]);
+}
+
+export function removeDirScript(path: string): string {
+    return script(`remove ${path}`, [`rm -rf --one-file-system ${q(path)}`]);
+}
+
+/**
+ * CRIU is usable: `criu check` is the real test (`criu check --tcp-established` is not a check;
+ * TCP repair is part of the plain check). An old CRIU on a new kernel fails here, not mid-dump.
+ */
+export function criuCheckScript(): string {
+    return script("criu check", [
+        `command -v criu >/dev/null || { echo "criu is not installed" >&2; exit 1; }`,
+        `version=$(criu --version | sed -n 's/^Version: //p')`,
+        `if ! out=$(criu check 2>&1); then echo "criu $version: criu check failed: $out" >&2; exit 1; fi`,
+        `command -v iptables >/dev/null || command -v nft >/dev/null || { echo "criu needs iptables or nft to lock TCP connections" >&2; exit 1; }`,
+        `printf '{"criu":"%s","check":"ok"}\\n' "$version"`,
+    ]);
+}
+
+/** Before a checkpoint is taken: the target can restore (CRIU works, archive dir private, space). */
+export function preflightScript(archiveDir: string, minFreeMb: number): string {
+    return script("preflight", [
+        `if ! out=$(criu check 2>&1); then echo "criu check failed on the target: $out" >&2; exit 1; fi`,
+        `mode=$(stat -c %a ${q(archiveDir)}) || { echo "archive directory ${archiveDir} is missing" >&2; exit 1; }`,
+        `[ "$mode" = 700 ] || { echo "archive directory ${archiveDir} has mode $mode; checkpoints hold process memory and need 700" >&2; exit 1; }`,
+        `free=$(df -Pm ${q(archiveDir)} | awk 'NR == 2 { print $4 }')`,
+        `[ "$free" -ge ${minFreeMb} ] || { echo "only \${free} MB free in ${archiveDir}; need ${minFreeMb} MB" >&2; exit 1; }`,
+        `printf '{"freeMb":%s}\\n' "$free"`,
+    ]);
+}
+
+export interface CheckpointArgs {
+    readonly kubeletAddress: string;
+    readonly namespace: string;
+    readonly pod: string;
+    readonly container: string;
+    /** Files on the master that authenticate the caller to the kubelet. */
+    readonly clientCert: string;
+    readonly clientKey: string;
+    readonly timeoutSeconds: number;
+}
+
+/**
+ * Asks the source node's kubelet for a checkpoint (POST /checkpoint/{ns}/{pod}/{container}).
+ * Runs on the master, which holds the API server's kubelet client certificate. The source keeps
+ * running. A CRIU failure comes back in the response body and is printed as the error.
+ */
+export function checkpointScript(a: CheckpointArgs): string {
+    const url = `https://${a.kubeletAddress}:10250/checkpoint/${a.namespace}/${a.pod}/${a.container}?timeout=${a.timeoutSeconds}`;
+    return script(`checkpoint ${a.namespace}/${a.pod}/${a.container}`, [
+        `start=$(date +%s.%N)`,
+        // The kubelet's serving certificate is self-signed on kubeadm and lab nodes; the client
+        // certificate is what authenticates this call.
+        `body=$(mktemp); trap 'rm -f "$body"' EXIT`,
+        `code=$(curl -sS -k -o "$body" -w '%{http_code}' -X POST --cert ${q(a.clientCert)} --key ${q(a.clientKey)} ${q(url)})`,
+        `if [ "$code" != 200 ]; then echo "checkpoint of ${a.pod} on ${a.kubeletAddress} failed (HTTP $code): $(cat "$body")" >&2; exit 1; fi`,
+        `archive=$(sed -n 's/.*"items":\\["\\([^"]*\\)".*/\\1/p' "$body")`,
+        `[ -n "$archive" ] || { echo "kubelet answered without an archive path: $(cat "$body")" >&2; exit 1; }`,
+        `printf '{"archive":"%s","seconds":%s}\\n' "$archive" "$(elapsed "$start")"`,
+    ]);
+}
+
+export interface TransferArgs {
+    readonly from: { host: string; port: number; user: string };
+    readonly archive: string;
+    readonly targetDir: string;
+    readonly id: string;
+}
+
+/** Where a hop's archive lands on the target. */
+export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id">) => `${a.targetDir}/${a.id}.tar`;
+
+/**
+ * Runs on the target: pulls the archive from the source node over the lab network into the
+ * root-only archive directory, and verifies the digest on both ends. The lab's SSH key arrives
+ * on stdin (a secret), never in the script or the environment (sshd drops most variables).
+ */
+export function transferScript(a: TransferArgs): string {
+    const dest = transferredArchive(a);
+    const sudo = a.from.user === "root" ? "" : "sudo -n ";
+    const ssh = `ssh -i "$work/key" -p ${a.from.port} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${a.from.user}@${a.from.host}`)}`;
+    return script(`transfer ${a.id}`, [
+        `work=$(mktemp -d); trap 'rm -rf "$work"' EXIT`,
+        `(umask 077; cat >"$work/key")`,
+        `grep -q 'PRIVATE KEY' "$work/key" || { echo "no SSH private key on stdin" >&2; exit 1; }`,
+        `start=$(date +%s.%N)`,
+        `src_sum=$(${ssh} ${sudo}sha256sum ${q(a.archive)} | cut -d' ' -f1)`,
+        `(umask 077; ${ssh} ${sudo}cat ${q(a.archive)} >${q(dest + ".part")})`,
+        `dst_sum=$(sha256sum ${q(dest + ".part")} | cut -d' ' -f1)`,
+        `if [ "$src_sum" != "$dst_sum" ]; then echo "digest mismatch for ${a.id}: source $src_sum, copy $dst_sum; the source archive is kept" >&2; rm -f ${q(dest + ".part")}; exit 1; fi`,
+        `chmod 0600 ${q(dest + ".part")} && mv -f ${q(dest + ".part")} ${q(dest)}`,
+        `printf '{"archive":"%s","sha256":"%s","sizeBytes":%s,"seconds":%s}\\n' ${q(dest)} "$dst_sum" "$(stat -c %s ${q(dest)})" "$(elapsed "$start")"`,
+    ]);
+}
+
+export interface ImageArgs {
+    readonly archive: string;
+    readonly image: string;
+    readonly container: string;
+}
+
+/** Turns a checkpoint archive into a local image CRI-O restores from (no registry involved). */
+export function checkpointImageScript(a: ImageArgs): string {
+    return script(`checkpoint image ${a.image}`, [
+        `start=$(date +%s.%N)`,
+        `if ! buildah inspect --type image ${q(a.image)} >/dev/null 2>&1; then`,
+        `  c=$(buildah from scratch)`,
+        `  trap 'buildah rm "$c" >/dev/null 2>&1 || true' EXIT`,
+        `  buildah add "$c" ${q(a.archive)} / >/dev/null`,
+        `  buildah config --annotation=io.kubernetes.cri-o.annotations.checkpoint.name=${q(a.container)} "$c"`,
+        `  buildah commit -q "$c" ${q(a.image)} >/dev/null`,
+        `fi`,
+        `printf '{"image":"%s","id":"%s","seconds":%s}\\n' ${q(a.image)} "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(a.image)})" "$(elapsed "$start")"`,
+    ]);
+}
+
+export function removeImageScript(image: string): string {
+    return script(`remove image ${image}`, [`buildah rmi ${q(image)} >/dev/null 2>&1 || true`]);
+}
+
+export interface VerifyArgs {
+    readonly namespace: string;
+    readonly pod: string;
+    readonly container: string;
+    readonly flinkHome: string;
+    readonly timeoutSeconds: number;
+}
+
+/** The restored job runs: Flink lists it RUNNING from inside the restored pod. */
+export function verifyScript(a: VerifyArgs): string {
+    return script(`verify ${a.pod}`, [
+        `start=$(date +%s.%N)`,
+        `deadline=$(( $(date +%s) + ${a.timeoutSeconds} ))`,
+        `until out=$(kubectl -n ${q(a.namespace)} exec ${q(a.pod)} -c ${q(a.container)} -- ${a.flinkHome}/bin/flink list -r 2>&1) && grep -q '(RUNNING)' <<<"$out"; do`,
+        `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "no RUNNING job in ${a.pod} after ${a.timeoutSeconds}s: $out" >&2; exit 1; fi`,
+        `  sleep 2`,
+        `done`,
+        `job=$(grep -o '[0-9a-f]\\{32\\}' <<<"$out" | head -n1)`,
+        `printf '{"jobId":"%s","status":"RUNNING","seconds":%s}\\n' "$job" "$(elapsed "$start")"`,
+    ]);
+}
+
+/** Keeps the `keep` most recently written archives in `dir`. */
+export function pruneArchivesScript(dir: string, keep: number): string {
+    return script(`prune ${dir}`, [
+        `cd ${q(dir)}`,
+        `mapfile -t old < <(ls -1tr -- *.tar 2>/dev/null | head -n -${keep})`,
+        `if [ "\${#old[@]}" -gt 0 ]; then rm -f -- "\${old[@]}"; fi`,
+        `printf '{"kept":%s,"removed":%s}\\n' "$(ls -1 -- *.tar 2>/dev/null | wc -l)" "\${#old[@]}"`,
+    ]);
+}

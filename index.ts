@@ -1,0 +1,39 @@
+// live-migration-lab: a Kubernetes checkpoint/restore lab (CRI-O, runc, CRIU) that live-migrates
+// a running Apache Flink job between nodes when the stack config asks for it.
+//
+// The stack config is validated as a whole before any resource is declared: on bad input the
+// program stops with one line per problem and nothing is touched.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, rawConfigFrom, validateConfig } from "./components/config";
+import { CONFIG_NAMESPACE } from "./components/schema";
+import { buildLab } from "./components/lab";
+
+// Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(k: string): boolean };
+
+const keyName = `${CONFIG_NAMESPACE}:sshPrivateKey`;
+let config;
+try {
+    config = validateConfig(rawConfigFrom(pulumi.runtime.allConfig()), isConfigSecret(keyName));
+} catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+}
+if (config.sshPrivateKey === "plain") {
+    pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
+}
+const sshPrivateKey = config.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
+const lab = buildLab(config, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()));
+
+/** Name, role and address of every node. */
+export const nodes = lab.nodes;
+/** Where the Flink job runs now, and from which image. */
+export const flink = lab.flink;
+/** Every migration carried out: archive paths, sizes, digests and phase timings. */
+export const migrations = lab.migrations;
+/** Admin kubeconfig of the lab cluster (secret). */
+export const kubeconfig = lab.kubeconfig;
+/** The CRIU options file written to every node. */
+export const criuConf = lab.criuConf;
