@@ -1,0 +1,143 @@
+import { strict as assert } from "assert";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { validateConfig } from "../components/config";
+import { buildLab, LabOutputs } from "../components/lab";
+import { promiseOf, Registered, runWithMocks } from "./mocks";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const EXISTING = {
+    driver: "existing",
+    sshPrivateKey: KEY,
+    nodes: [{ name: "cp", role: "master", address: "192.168.56.10" }, { name: "w1", role: "worker", address: "192.168.56.11", sshUser: "debian" }],
+};
+
+/** Runs buildLab under mocks for a config, with the SSH key as a secret when it is set. */
+export async function lab(raw: Record<string, unknown>): Promise<{ resources: Registered[]; out: LabOutputs }> {
+    const { resources, result } = await runWithMocks(raw, () => {
+        const c = validateConfig(raw, true);
+        const key = typeof raw.sshPrivateKey === "string" ? pulumi.secret(raw.sshPrivateKey) : undefined;
+        return buildLab(c, key, path.join(__dirname, ".lab"));
+    }, { secretKeys: ["sshPrivateKey"] });
+    await promiseOf(result.migrations);
+    return { resources, out: result };
+}
+
+// How the engine sees a secret value (sdk/go/common/resource/sig.go).
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+
+const named = (rs: Registered[], type: string) => rs.filter(r => r.type === type).map(r => r.name);
+const marker = (r: Registered, lab: string) => (r.inputs.triggers ?? []).find((t: any) => t.lab === lab);
+
+describe("components under mocks", () => {
+    it("declares the component tree with lab:<module>:<Type> tokens and name-prefixed children", async () => {
+        const { resources } = await lab(EXISTING);
+        for (const t of ["lab:nodes:LabNodes", "lab:node:NodeRuntime", "lab:cluster:Cluster", "lab:flink:FlinkJob"]) {
+            assert.ok(resources.some(r => r.type === t), `no ${t}`);
+        }
+        const commands = named(resources, "command:remote:Command");
+        for (const n of ["cp-criu-check", "cp-runc-conf", "cp-crio-drop-in", "cp-kubeadm-config", "cp-archive-dir", "w1-runc-conf", "w1-crio-drop-in", "cluster-init", "cluster-w1-join", "cluster-kubeconfig"]) {
+            assert.ok(commands.includes(n), `no command ${n}; have ${commands.join(", ")}`);
+        }
+        assert.ok(!commands.includes("w1-kubeadm-config"), "kubeadm config only on the master");
+    });
+
+    it("writes managed files from stdin so content changes are updates, not replacements", async () => {
+        const { resources } = await lab(EXISTING);
+        const runc = resources.find(r => r.name === "w1-runc-conf")!;
+        assert.equal(runc.inputs.stdin.split("\n").filter((l: string) => !l.startsWith("#") && l).join(","), "tcp-established");
+        assert.deepEqual(marker(runc, "managed-file"), { lab: "managed-file", node: "w1", path: "/etc/criu/runc.conf", mode: "0644" });
+        assert.ok(!runc.inputs.create.includes("tcp-established"), "content is not in the command string");
+        assert.match(runc.inputs.create, /^sudo -n bash -c /, "non-root users go through sudo");
+        assert.match(runc.inputs.delete, /rm -f/);
+    });
+
+    it("renders crun.conf as well where crun is the runtime", async () => {
+        const { resources } = await lab({ ...EXISTING, crio: { runtime: "crun" } });
+        assert.ok(resources.some(r => r.name === "cp-crun-conf" && marker(r, "managed-file").path === "/etc/criu/crun.conf"));
+    });
+
+    it("keeps the SSH key and kubeconfig secret", async () => {
+        const { out, resources } = await lab(EXISTING);
+        assert.equal(await (out.kubeconfig as any).isSecret, true, "kubeconfig is a secret output");
+        const init = resources.find(r => r.name === "cluster-init")!;
+        assert.equal(init.inputs.logging, "none", "join token is not logged");
+        for (const r of resources.filter(r => r.type === "command:remote:Command")) {
+            assert.ok(!JSON.stringify(r.inputs.create).includes("PRIVATE KEY"), `${r.name} carries a key in its command`);
+            assert.equal(marker(r, "ssh").keySource, "secret-config", r.name);
+            const conn = r.inputs.connection;
+            assert.ok(conn[SECRET_SIG] === SECRET || conn.privateKey?.[SECRET_SIG] === SECRET, `${r.name}: connection key is a secret`);
+        }
+    });
+
+    it("places the initial pod on flink.node with the Flink image", async () => {
+        const { resources, out } = await lab(EXISTING);
+        const pods = resources.filter(r => r.type === "kubernetes:core/v1:Pod");
+        assert.equal(pods.length, 1);
+        assert.equal(pods[0].name, "flink-initial");
+        assert.equal(pods[0].inputs.spec.nodeName, "w1");
+        assert.equal(pods[0].inputs.spec.containers[0].image, "flink:1.20.0-java17");
+        assert.deepEqual(await promiseOf(out.flink), { pod: "flink-minimal", node: "w1", image: "flink:1.20.0-java17" });
+        assert.ok(!resources.some(r => marker(r, "migration-step")), "no migration without a request");
+    });
+
+    it("turns a migration request into ordered steps and a restored pod on the target", async () => {
+        const { resources, out } = await lab({ ...EXISTING, migrations: [{ id: "m1", to: "cp" }] });
+        const steps = resources.filter(r => marker(r, "migration-step")).map(r => [marker(r, "migration-step").step, r.name]);
+        assert.deepEqual(steps.map(s => s[0]), ["preflight", "checkpoint", "transfer", "image", "verify", "retention"]);
+        const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
+        assert.equal(pod.name, "flink-m1");
+        assert.equal(pod.inputs.metadata.name, "flink-minimal-m1");
+        assert.equal(pod.inputs.spec.nodeName, "cp");
+        assert.equal(pod.inputs.spec.containers[0].image, "localhost/flink-minimal-checkpoint:m1");
+        assert.equal(pod.inputs.spec.containers[0].imagePullPolicy, "Never");
+        const checkpoint = resources.find(r => r.name === "migrate-m1-checkpoint")!;
+        assert.match(checkpoint.inputs.create, /192\.168\.56\.11:10250\/checkpoint\/default\/flink-minimal\/flink/);
+        const transfer = resources.find(r => r.name === "migrate-m1-transfer")!;
+        assert.deepEqual(transfer.inputs.stdin, { [SECRET_SIG]: SECRET, value: KEY }, "the key reaches the target on stdin, as a secret");
+        assert.ok(!transfer.inputs.create.includes("PRIVATE KEY-----\n"), "and not in the script");
+        const [m] = await promiseOf(out.migrations);
+        assert.equal(m.id, "m1");
+        assert.equal(m.from, "w1");
+        assert.equal(m.to, "cp");
+        assert.equal(m.archive, "/var/lib/live-migration-lab/checkpoints/m1.tar");
+        assert.equal(m.sizeBytes, 82000000);
+        assert.match(m.sha256, /^[0-9a-f]{64}$/);
+        assert.deepEqual(Object.keys(m.seconds).sort(), ["checkpoint", "image", "transfer", "verify"]);
+    });
+
+    it("checkpoints the pod the previous migration made", async () => {
+        const { resources } = await lab({ ...EXISTING, migrations: [{ id: "m1", to: "cp" }, { id: "m2", to: "w1" }] });
+        const checkpoint = resources.find(r => r.name === "migrate-m2-checkpoint")!;
+        assert.match(checkpoint.inputs.create, /192\.168\.56\.10:10250\/checkpoint\/default\/flink-minimal-m1\/flink/);
+        const pods = resources.filter(r => r.type === "kubernetes:core/v1:Pod");
+        assert.deepEqual(pods.map(p => p.inputs.metadata.name), ["flink-minimal-m2"], "only the newest stage's pod is declared");
+    });
+
+    it("runs the local driver through scripts/local-node.sh with addresses from local.subnet", async () => {
+        const { resources, out } = await lab({});
+        const locals = resources.filter(r => r.type === "command:local:Command");
+        assert.deepEqual(locals.map(r => r.name), ["lab-key", "lab-master", "lab-worker"]);
+        assert.match(locals[1].inputs.create, /local-node\.sh' up 'master' '10\.231\.0\.10'/);
+        assert.match(locals[2].inputs.delete, /local-node\.sh' down 'worker' '10\.231\.0\.11'/);
+        assert.deepEqual(await promiseOf(out.nodes), [
+            { name: "master", role: "master", address: "10.231.0.10" },
+            { name: "worker", role: "worker", address: "10.231.0.11" },
+        ]);
+        assert.ok(resources.some(r => r.name === "worker-kubelet-config"), "local nodes get a kubelet config file");
+        const dropIn = resources.find(r => r.name === "worker-crio-drop-in")!;
+        assert.match(dropIn.inputs.stdin, /runtime_path = "\/usr\/sbin\/runc"/);
+    });
+
+    it("brings vagrant VMs up from a rendered Vagrantfile and reads their keys back as secrets", async () => {
+        const { resources } = await lab({ driver: "vagrant" });
+        const up = resources.find(r => r.name === "lab-vagrant")!;
+        assert.match(up.inputs.stdin, /Vagrant\.configure\("2"\)/);
+        assert.match(up.inputs.delete, /vagrant destroy -f/);
+        const key = resources.find(r => r.name === "lab-master-key")!;
+        assert.equal(key.inputs.logging, "none");
+        const runc = resources.find(r => r.name === "master-runc-conf")!;
+        assert.match(runc.inputs.create, /^sudo -n bash -c /);
+    });
+});

@@ -1,0 +1,159 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ConfigError, rawConfigFrom, validateConfig } from "../components/config";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** The problem lines of a config that must fail. */
+function problems(raw: Record<string, unknown>, secret = true): string[] {
+    try {
+        validateConfig(raw, secret);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+        return e.problems.map(p => `${p.path}: ${p.message}`);
+    }
+    assert.fail("config was accepted");
+}
+
+function hasProblem(lines: string[], path: string, ...fragments: string[]) {
+    const hit = lines.find(l => l.startsWith(`live-migration-lab:${path}: `) && fragments.every(f => l.includes(f)));
+    assert.ok(hit, `no problem at ${path} containing ${JSON.stringify(fragments)}; got:\n${lines.join("\n")}`);
+}
+
+describe("stack config validation", () => {
+    it("accepts an empty config and fills in the local lab defaults", () => {
+        const c = validateConfig({}, false);
+        assert.equal(c.driver, "local");
+        assert.deepEqual(c.nodes.map(n => [n.name, n.role]), [["master", "master"], ["worker", "worker"]]);
+        assert.deepEqual(c.criu, { dump: ["tcp-established"], restore: ["tcp-established"] });
+        assert.equal(c.flink.node, "worker");
+        assert.equal(c.flink.image, "localhost/flink-minimal:1.20.0");
+        assert.equal(c.crio.checkpointRestore, "checkpoint_restore");
+        assert.equal(c.sshPrivateKey, "absent");
+    });
+
+    it("reads Pulumi's flat config map and ignores other namespaces", () => {
+        const raw = rawConfigFrom({
+            "live-migration-lab:driver": "existing",
+            "live-migration-lab:nodes": JSON.stringify([{ name: "a", role: "master" }]),
+            "aws:region": "eu-west-1",
+        });
+        assert.deepEqual(raw, { driver: "existing", nodes: [{ name: "a", role: "master" }] });
+    });
+
+    it("rejects a wrong driver naming the allowed ones", () => {
+        hasProblem(problems({ driver: "kvm" }), "driver", `got "kvm"`, `"local", "vagrant", "existing"`);
+    });
+
+    it("rejects duplicate node names", () => {
+        hasProblem(problems({ nodes: [{ name: "n1", role: "master" }, { name: "n1", role: "worker" }] }), "nodes[1].name", `"n1"`, "nodes[0]", "unique");
+    });
+
+    it("rejects a migration to an unknown node", () => {
+        hasProblem(problems({ migrations: [{ id: "m1", to: "worker2" }] }), "migrations[0].to", `"worker2"`, `"master", "worker"`);
+    });
+
+    it("rejects a migration to the node the job already runs on", () => {
+        hasProblem(problems({ migrations: [{ id: "m1", to: "master" }, { id: "m2", to: "master" }] }), "migrations[1].to", "already runs");
+    });
+
+    it("rejects duplicate migration ids", () => {
+        hasProblem(problems({ migrations: [{ id: "m1", to: "master" }, { id: "m1", to: "worker" }] }), "migrations[1].id", "unique");
+    });
+
+    it("requires addresses and a secret SSH key for existing hosts", () => {
+        const lines = problems({ driver: "existing" });
+        hasProblem(lines, "nodes[0].address", "missing");
+        hasProblem(lines, "nodes[1].address", "missing");
+        hasProblem(lines, "sshPrivateKey", "missing", "pulumi config set --secret");
+    });
+
+    it("accepts existing hosts with addresses and a key, recording whether the key is secret", () => {
+        const raw = { driver: "existing", sshPrivateKey: KEY, nodes: [{ name: "m", role: "master", address: "10.0.0.5" }, { name: "w", role: "worker", address: "w.lab", sshUser: "debian" }] };
+        assert.equal(validateConfig(raw, true).sshPrivateKey, "secret");
+        assert.equal(validateConfig(raw, false).sshPrivateKey, "plain");
+    });
+
+    it("never prints the SSH key in a message", () => {
+        const secret = "not-a-key-but-sensitive";
+        const lines = problems({ driver: "existing", sshPrivateKey: secret });
+        assert.ok(lines.every(l => !l.includes(secret)), lines.join("\n"));
+        hasProblem(lines, "sshPrivateKey", "not a PEM or OpenSSH private key");
+    });
+
+    it("rejects a malformed Flink version", () => {
+        hasProblem(problems({ flink: { version: "1.20" } }), "flink.version", `got "1.20"`, `"1.20.0"`);
+        hasProblem(problems({ flink: { version: "1.12.0" } }), "flink.version", "1.19, 1.20");
+    });
+
+    it("rejects a bounded Flink job", () => {
+        hasProblem(problems({ flink: { args: ["--input", "/data/words.txt"] } }), "flink.args[0]", "bounded");
+    });
+
+    it("rejects unknown keys with the keys allowed there", () => {
+        hasProblem(problems({ criu_tcp_established: true }), "criu_tcp_established", "unknown key", "criu");
+        hasProblem(problems({ flink: { restPort: -1 } }), "flink.restPort", "unknown key", "jobManagerMemory");
+    });
+
+    it("rejects the seed's criu_* keys in CRI-O settings and says what to use instead", () => {
+        const lines = problems({ crio: { settings: { crio: { runtime: { criu_path: "/usr/sbin/criu", criu_tcp_established: true } } } } });
+        hasProblem(lines, "crio.settings.crio.runtime.criu_path", "not a CRI-O key", "criu.dump", "/etc/criu/runc.conf");
+        hasProblem(lines, "crio.settings.crio.runtime.criu_tcp_established", "not a CRI-O key");
+    });
+
+    it("rejects CRI-O keys the configured version does not have", () => {
+        hasProblem(problems({ crio: { settings: { crio: { runtime: { log_levle: "debug" } } } } }), "crio.settings.crio.runtime.log_levle", "CRI-O 1.34", "log_level");
+    });
+
+    it("accepts real CRI-O keys, including handler tables", () => {
+        validateConfig({ crio: { settings: { crio: { runtime: { log_level: "debug", runtimes: { runc: { monitor_path: "/usr/bin/conmon" } } } } } } }, false);
+    });
+
+    it("rejects settings of keys the program manages", () => {
+        hasProblem(problems({ crio: { settings: { crio: { runtime: { enable_criu_support: false } } } } }), "crio.settings.crio.runtime.enable_criu_support", "crio.checkpointRestore");
+    });
+
+    it("rejects checkpoint_only on CRI-O releases with a single switch", () => {
+        hasProblem(problems({ crio: { checkpointRestore: "checkpoint_only" } }), "crio.checkpointRestore", "enable_criu_support", `"none", "checkpoint_restore"`);
+    });
+
+    it("requires CRI-O and Kubernetes of the same minor version", () => {
+        hasProblem(problems({ crio: { version: "1.33" } }), "kubernetes.version", "1.33.x");
+    });
+
+    it("rejects Kubernetes without the kubelet checkpoint API", () => {
+        hasProblem(problems({ kubernetes: { version: "1.24.3" } }), "kubernetes.version", "1.25.0");
+    });
+
+    it("rejects CRIU options with dashes, unknown options and one-sided TCP handling", () => {
+        const lines = problems({ criu: { dump: ["--tcp-established", "tcp-estabished"], restore: ["tcp-close"] } });
+        hasProblem(lines, "criu.dump[0]", "without dashes", `"tcp-established"`);
+        hasProblem(lines, "criu.dump[1]", "allowed:", "tcp-established");
+        hasProblem(lines, "criu.dump", `lacks "tcp-close"`);
+    });
+
+    it("rejects public subnets for the lab network", () => {
+        hasProblem(problems({ local: { subnet: "8.8.8.0/24" } }), "local.subnet", "10.0.0.0/8");
+    });
+
+    it("rejects addresses on drivers that assign them", () => {
+        hasProblem(problems({ nodes: [{ name: "m", role: "master", address: "1.2.3.4" }, { name: "w", role: "worker" }] }), "nodes[0].address", "assigns addresses");
+    });
+
+    it("reports every problem at once", () => {
+        const lines = problems({ driver: "kvm", flink: { version: "x" }, migrations: [{ id: "m1", to: "nowhere" }], nodes: [{ name: "a", role: "master" }, { name: "a", role: "worker" }] });
+        assert.ok(lines.length >= 4, lines.join("\n"));
+    });
+});
+
+describe("Pulumi.dev.yaml", () => {
+    it("is a valid config for the local lab", () => {
+        const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
+        const flat = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+        const c = validateConfig(rawConfigFrom(flat as Record<string, string>), false);
+        assert.equal(c.driver, "local");
+        assert.deepEqual(c.migrations, []);
+    });
+});

@@ -1,0 +1,245 @@
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as TOML from "smol-toml";
+import * as YAML from "yaml";
+import { validateConfig } from "../components/config";
+import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn } from "../components/crio";
+import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../components/criu";
+import { checkpointFeatureGates, renderKubeletConfig } from "../components/kubelet";
+import { flinkConf, flinkPodManifest, renderEntrypoint, renderFlinkConf } from "../components/flink";
+import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
+import * as scripts from "../components/scripts";
+import { planMigrations } from "../components/plan";
+import { localControlPlaneScript } from "../components/cluster";
+import crioKeys from "../components/crio-keys.json";
+
+const spec = validateConfig({}, false).flink;
+
+describe("CRI-O drop-in", () => {
+    for (const version of CRIO_VERSIONS) {
+        for (const level of ["none", "checkpoint_restore"] as const) {
+            it(`renders valid TOML with only keys CRI-O ${version} has (${level})`, () => {
+                const text = renderCrioDropIn({ version, runtime: "runc", checkpointRestore: level, runtimePath: "/usr/sbin/runc" });
+                const doc = TOML.parse(text) as Record<string, unknown>;
+                for (const key of dottedKeys(doc)) assert.ok(isCrioKey(version, key), `${key} is not a CRI-O ${version} key`);
+                assert.ok(text.includes(crioKeySource(version)), "names where its key list came from");
+            });
+        }
+    }
+
+    it("uses enable_criu_support before CRI-O 1.37", () => {
+        const doc = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore" })) as any;
+        assert.equal(doc.crio.runtime.enable_criu_support, true);
+        assert.equal(doc.crio.checkpoint_restore, undefined);
+        const off = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "none" })) as any;
+        assert.equal(off.crio.runtime.enable_criu_support, false);
+    });
+
+    it("uses [crio.checkpoint_restore] container_level_enabled from CRI-O 1.37, with restore on", () => {
+        const doc = TOML.parse(renderCrioDropIn({ version: "1.37", runtime: "crun", checkpointRestore: "checkpoint_restore" })) as any;
+        assert.equal(doc.crio.checkpoint_restore.container_level_enabled, "checkpoint_restore");
+        assert.equal(doc.crio.runtime.enable_criu_support, undefined, "the deprecated switch is not rendered");
+        assert.equal(doc.crio.runtime.default_runtime, "crun");
+    });
+
+    it("merges user settings under the program's keys", () => {
+        const doc = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore", settings: { crio: { runtime: { log_level: "debug" } } } })) as any;
+        assert.equal(doc.crio.runtime.log_level, "debug");
+        assert.equal(doc.crio.runtime.enable_criu_support, true);
+    });
+
+    it("keeps the CRI-O key list with the commit it came from, and no criu_* keys in any release", () => {
+        for (const [version, entry] of Object.entries(crioKeys.versions)) {
+            assert.match(entry.source, /^cri-o\/cri-o \S+ \([0-9a-f]{40}\) pkg\/config\/config\.go$/, version);
+            for (const keys of Object.values(entry.tables)) assert.ok(!keys.some(k => k.startsWith("criu")), `${version} lists a criu key`);
+        }
+        assert.ok(isCrioKey("1.34", "crio.runtime.runtimes.runc.allowed_annotations"));
+        assert.ok(!isCrioKey("1.34", "crio.runtime.criu_path"));
+        assert.ok(!isCrioKey("1.36", "crio.checkpoint_restore.container_level_enabled"));
+        assert.ok(isCrioKey("1.37", "crio.checkpoint_restore.container_level_enabled"));
+    });
+});
+
+describe("CRIU config file", () => {
+    it("renders one option per line without dashes, both sides merged", () => {
+        const text = renderCriuConf({ dump: ["tcp-established", "link-remap", "ghost-limit  10M"], restore: ["tcp-established", "file-locks"] });
+        assert.deepEqual(parseCriuConf(text), ["tcp-established", "link-remap", "ghost-limit 10M", "file-locks"]);
+        assert.ok(!/^--/m.test(text));
+    });
+
+    it("is /etc/criu/runc.conf for runc, and crun.conf then runc.conf for crun", () => {
+        assert.deepEqual(criuConfigPaths("runc"), ["/etc/criu/runc.conf"]);
+        assert.deepEqual(criuConfigPaths("crun"), ["/etc/criu/crun.conf", "/etc/criu/runc.conf"]);
+    });
+});
+
+describe("kubelet settings", () => {
+    const cases: [string, Record<string, boolean>][] = [["1.25.0", { ContainerCheckpoint: true }], ["1.29.9", { ContainerCheckpoint: true }], ["1.30.0", {}], ["1.34.1", {}]];
+    for (const [version, gates] of cases) {
+        it(`sets the ContainerCheckpoint gate only where ${version} needs it`, () => {
+            assert.deepEqual(checkpointFeatureGates(version), gates);
+            const doc = YAML.parse(renderKubeletConfig({ kubernetesVersion: version, cgroupDriver: "systemd", clientCAFile: "/ca.crt" }));
+            assert.equal(doc.kind, "KubeletConfiguration");
+            assert.deepEqual(doc.featureGates ?? {}, gates);
+            assert.equal(doc.containerRuntimeEndpoint, "unix:///var/run/crio/crio.sock");
+            assert.equal(doc.authentication.anonymous.enabled, false, "the checkpoint endpoint is not anonymous");
+        });
+    }
+});
+
+describe("flink-minimal pod", () => {
+    it("has a valid Flink config: REST on, current state backend keys, loopback addresses", () => {
+        const conf = YAML.parse(renderFlinkConf(spec));
+        assert.equal(conf["rest.port"], 8081);
+        assert.equal(conf["state.backend.type"], "hashmap");
+        assert.equal(conf["state.checkpoint-storage"], "filesystem");
+        assert.match(conf["state.checkpoints.dir"], /^file:\/\//);
+        assert.equal(conf["state.backend"], undefined, "the deprecated key is not used");
+        for (const k of ["jobmanager.rpc.address", "jobmanager.bind-host", "taskmanager.host", "taskmanager.bind-host", "rest.bind-address"]) {
+            assert.equal(conf[k], "localhost", `${k} stays on loopback so connections restore on another node`);
+        }
+        assert.match(conf["env.java.opts.all"], /-XX:-UsePerfData/);
+    });
+
+    it("runs an unbounded example job and keeps PID 1 alive", () => {
+        const entry = renderEntrypoint({ ...spec, args: ["--error-rate", "0.0"] });
+        assert.match(entry, /StateMachineExample\.jar '--error-rate' '0\.0'/);
+        assert.ok(!/--input|WordCount/.test(entry));
+        assert.match(entry, /exec sleep infinity/);
+        assert.equal(spawnSync("bash", ["-n"], { input: entry }).status, 0, "entrypoint parses");
+    });
+
+    it("pins the pod to its node with JobManager and TaskManager in one container", () => {
+        const pod = flinkPodManifest({ name: "flink-minimal", namespace: "default", nodeName: "worker", image: "img", configMapName: "c", stage: "initial", spec, pull: false });
+        assert.equal(pod.spec.nodeName, "worker");
+        assert.equal(pod.spec.containers.length, 1);
+        assert.equal(pod.spec.containers[0].imagePullPolicy, "Never");
+        assert.equal(pod.spec.containers[0].resources.limits.memory, "2048Mi");
+        assert.equal(pod.metadata.annotations["live-migration-lab/tcp-connections"], "loopback");
+        assert.equal(flinkConf(spec)["taskmanager.memory.process.size"], "1024m");
+    });
+});
+
+describe("vagrant and kubeadm", () => {
+    it("numbers node addresses from .10 of the subnet", () => {
+        assert.equal(nodeAddress("192.168.56.0/24", 0), "192.168.56.10");
+        assert.equal(nodeAddress("10.231.0.0/24", 1), "10.231.0.11");
+    });
+
+    it("renders a Vagrantfile with one VM per node", () => {
+        const text = renderVagrantfile({ provider: "libvirt", box: "debian/bookworm64", cpus: 2, memoryMb: 4096, nodes: [{ name: "master", address: "192.168.56.10" }, { name: "worker", address: "192.168.56.11" }] });
+        assert.match(text, /config\.vm\.provider :libvirt/);
+        assert.match(text, /\["master", "192\.168\.56\.10"\]/);
+        assert.match(text, /\["worker", "192\.168\.56\.11"\]/);
+        const ruby = spawnSync("ruby", ["-c"], { input: text });
+        if (ruby.error === undefined) assert.equal(ruby.status, 0, String(ruby.stderr));
+    });
+
+    it("installs CRI-O and Kubernetes from their official repositories at the pinned versions", () => {
+        const text = renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" });
+        assert.match(text, /https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.34\/deb\//);
+        assert.match(text, /https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\//);
+        assert.match(text, /'kubelet=1\.34\.1-\*'/);
+        assert.match(text, /criu/);
+    });
+
+    it("renders kubeadm config documents that parse, with CRI-O as the runtime", () => {
+        const kubelet = renderKubeletConfig({ kubernetesVersion: "1.34.1", cgroupDriver: "systemd", clientCAFile: "/etc/kubernetes/pki/ca.crt" });
+        const docs = YAML.parseAllDocuments(renderKubeadmConfig({ kubernetesVersion: "1.34.1", advertiseAddress: "192.168.56.10", nodeName: "master", podSubnet: "10.85.0.0/16", kubeletConfigYaml: kubelet })).map(d => d.toJS());
+        assert.deepEqual(docs.map(d => d.kind), ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration"]);
+        assert.equal(docs[0].nodeRegistration.criSocket, "unix:///var/run/crio/crio.sock");
+        assert.equal(docs[1].kubernetesVersion, "v1.34.1");
+    });
+});
+
+describe("node scripts", () => {
+    const all: [string, string][] = [
+        ["write", scripts.writeFileScript("/etc/criu/runc.conf", 0o644, scripts.restartIfActive("crio"))],
+        ["digest", scripts.fileDigestScript("/etc/criu/runc.conf")],
+        ["dir", scripts.ensurePrivateDirScript("/var/lib/x")],
+        ["criu", scripts.criuCheckScript()],
+        ["preflight", scripts.preflightScript("/var/lib/x", 1024)],
+        ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
+        ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, archive: "/a.tar", targetDir: "/var/lib/x", id: "m1" })],
+        ["image", scripts.checkpointImageScript({ archive: "/a.tar", image: "localhost/x:m1", container: "flink" })],
+        ["verify", scripts.verifyScript({ namespace: "default", pod: "p", container: "flink", flinkHome: "/opt/flink", timeoutSeconds: 60 })],
+        ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
+        ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
+        ["init", renderKubeadmInitScript("/etc/k.yaml")],
+        ["join", renderKubeadmJoinScript()],
+        ["local-control-plane", localControlPlaneScript("master")],
+    ];
+    for (const [name, text] of all) {
+        it(`${name}: parses with bash -n and fails loudly (set -euo pipefail)`, () => {
+            assert.match(text, /^#!\/usr\/bin\/env bash\n/);
+            assert.match(text, /^set -euo pipefail$/m);
+            const r = spawnSync("bash", ["-n"], { input: text });
+            assert.equal(r.status, 0, String(r.stderr));
+        });
+    }
+
+    describe("run for real in a scratch directory", () => {
+        let dir: string;
+        beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-")); });
+        afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+        const run = (text: string, input = "") => execFileSync("bash", ["-c", text], { input, encoding: "utf8" });
+
+        it("writes a managed file once, reports unchanged after, and restores a hand edit", () => {
+            const file = path.join(dir, "criu", "runc.conf");
+            const w = scripts.writeFileScript(file, 0o644, `echo changed >>${dir}/hooks`);
+            const first = JSON.parse(run(w, "tcp-established\n"));
+            assert.equal(first.state, "written");
+            assert.equal(fs.readFileSync(file, "utf8"), "tcp-established\n");
+            assert.equal((fs.statSync(file).mode & 0o777).toString(8), "644");
+            assert.equal(JSON.parse(run(w, "tcp-established\n")).state, "unchanged");
+            fs.writeFileSync(file, "# edited by hand\n");
+            assert.notEqual(run(scripts.fileDigestScript(file)).trim(), first.sha256, "drift shows in the digest");
+            assert.equal(JSON.parse(run(w, "tcp-established\n")).state, "written");
+            assert.equal(run(scripts.fileDigestScript(file)).trim(), first.sha256);
+            assert.equal(fs.readFileSync(path.join(dir, "hooks"), "utf8"), "changed\nchanged\n", "the change hook ran only when content changed");
+            run(scripts.removeFileScript(file));
+            assert.equal(run(scripts.fileDigestScript(file)).trim(), "absent");
+        });
+
+        it("makes archive directories root-only and tightens archives already there", () => {
+            const archives = path.join(dir, "checkpoints");
+            fs.mkdirSync(archives, { mode: 0o755 });
+            fs.writeFileSync(path.join(archives, "old.tar"), "x", { mode: 0o644 });
+            const out = JSON.parse(run(scripts.ensurePrivateDirScript(archives)));
+            assert.equal(out.mode, "700");
+            assert.equal((fs.statSync(path.join(archives, "old.tar")).mode & 0o777).toString(8), "600");
+        });
+
+        it("keeps only the newest archives", () => {
+            for (const [i, n] of ["m1", "m2", "m3", "m4"].entries()) {
+                const f = path.join(dir, `${n}.tar`);
+                fs.writeFileSync(f, n);
+                fs.utimesSync(f, 1000 + i, 1000 + i);
+            }
+            assert.deepEqual(JSON.parse(run(scripts.pruneArchivesScript(dir, 2))), { kept: 2, removed: 2 });
+            assert.deepEqual(fs.readdirSync(dir).sort(), ["m3.tar", "m4.tar"]);
+        });
+
+        it("refuses to transfer without a key on stdin, saying so", () => {
+            const r = spawnSync("bash", ["-c", scripts.transferScript({ from: { host: "127.0.0.1", port: 1, user: "root" }, archive: "/a.tar", targetDir: dir, id: "m1" })], { input: "", encoding: "utf8" });
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, /no SSH private key on stdin/);
+        });
+    });
+});
+
+describe("migration planner", () => {
+    it("chains hops from where the previous one left the job", () => {
+        const plan = planMigrations("worker", [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }], ["master", "worker"]);
+        assert.deepEqual(plan.hops.map(h => [h.id, h.from, h.to]), [["m1", "worker", "master"], ["m2", "master", "worker"]]);
+        assert.equal(plan.current, "worker");
+        assert.deepEqual(plan.problems, []);
+    });
+
+    it("stays put without requests", () => {
+        assert.equal(planMigrations("worker", [], ["master", "worker"]).current, "worker");
+    });
+});
