@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # The project's one entry point, used by the README and by CI alike.
 #
-#   scripts/lab.sh test          install what the project needs, then run the mocha suite (npm test)
-#   scripts/lab.sh <cmd> [args]  run any command with the project's Node 22 first on PATH
+#   scripts/lab.sh test            install what the project needs, then run the mocha suite (npm test)
+#   scripts/lab.sh up|preview|destroy [pulumi args]   the lab stack ($LAB_STACK, default dev)
+#   scripts/lab.sh migrate NODE    append a migration of the Flink job to NODE, then `pulumi up`
+#   scripts/lab.sh <cmd> [args]    run any command with the project's Node 22 first on PATH
+#
+# Pulumi state lives in a local file backend under .lab/state with a passphrase secrets provider
+# (passphrase kept in .lab/passphrase, mode 0600), unless PULUMI_BACKEND_URL or
+# PULUMI_CONFIG_PASSPHRASE(_FILE) say otherwise.
 #
 # Node 22 LTS is the target. Where the system Node is older (Debian 12 ships 20, which is end of
 # life), Node 22 comes from the npm registry's `node-linux-<arch>` package and is cached on disk by
@@ -61,9 +67,41 @@ NODE_BIN=$(ensure_node)
 export PATH="$NODE_BIN:$ROOT/node_modules/.bin:$PATH"
 ensure_modules
 
+# The engine's environment: local state, passphrase secrets, no update checks.
+pulumi_env() {
+  export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$ROOT/.lab/state}
+  case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
+  if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+    if [ ! -f "$ROOT/.lab/passphrase" ]; then
+      (umask 077 && mkdir -p "$ROOT/.lab" && head -c 32 /dev/urandom | base64 >"$ROOT/.lab/passphrase")
+    fi
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$ROOT/.lab/passphrase"
+  fi
+  export PULUMI_SKIP_UPDATE_CHECK=true
+}
+
+STACK=${LAB_STACK:-dev}
+select_stack() { pulumi stack select --create "$STACK" >/dev/null; }
+
 cmd=${1:-test}
 shift || true
+cd "$ROOT"
 case "$cmd" in
-  test) cd "$ROOT" && exec npm test -- "$@" ;;
-  *) cd "$ROOT" && exec "$cmd" "$@" ;;
+  test) exec npm test -- "$@" ;;
+  up | preview | destroy)
+    pulumi_env && select_stack
+    [ "$cmd" = preview ] || set -- --yes "$@"
+    exec pulumi "$cmd" --stack "$STACK" "$@" ;;
+  migrate)
+    node_name=${1:?usage: lab.sh migrate NODE}
+    shift
+    pulumi_env && select_stack
+    count=$(pulumi config get --stack "$STACK" migrations --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=JSON.parse(s);console.log(JSON.parse(v.value??"[]").length)}catch{console.log(0)}})')
+    id="m$((count + 1))"
+    pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
+    pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
+    echo "lab.sh: requested migration $id to $node_name" >&2
+    exec pulumi up --stack "$STACK" --yes "$@" ;;
+  pulumi) pulumi_env && exec pulumi "$@" ;;
+  *) exec "$cmd" "$@" ;;
 esac
