@@ -10,6 +10,8 @@ export interface NodeHandle {
     readonly address: pulumi.Input<string>;
     readonly user: string;
     readonly port: number;
+    /** The private key this node accepts (secret). */
+    readonly privateKey: pulumi.Output<string>;
     /** SSH connection; its private key is a Pulumi secret. */
     readonly connection: command.types.input.remote.ConnectionArgs;
     /** Where the private key came from, recorded on every command so the policy pack can check it. */

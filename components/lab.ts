@@ -93,7 +93,8 @@ export function buildLab(c: LabConfig, sshPrivateKey: pulumi.Output<string> | un
         master,
         archiveDir: c.archive.dir,
         keep: c.archive.keep,
-        sshPrivateKey: lab.privateKey,
+        // The target pulls the archive from the source, so it needs the key the source accepts.
+        sshPrivateKey: handle(hop.from).privateKey,
         dependsOn: [cluster],
     }));
     const last = migrations[migrations.length - 1];

@@ -22,7 +22,7 @@ export interface MigrationArgs {
     readonly master: NodeHandle;
     readonly archiveDir: string;
     readonly keep: number;
-    /** The lab's SSH key (secret), handed to the target on stdin to pull the archive. */
+    /** The key the source node accepts (secret), handed to the target on stdin to pull the archive. */
     readonly sshPrivateKey: pulumi.Output<string>;
     /** What must exist first: the cluster, the source pod. */
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];

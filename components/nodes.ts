@@ -21,8 +21,6 @@ export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
 export class LabNodes extends pulumi.ComponentResource {
     /** One handle per configured node, in config order. */
     public readonly nodes: NodeHandle[];
-    /** The private key every node accepts (secret). */
-    public readonly privateKey: pulumi.Output<string>;
 
     constructor(name: string, args: LabNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lab:nodes:LabNodes", name, {}, opts);
@@ -31,10 +29,10 @@ export class LabNodes extends pulumi.ComponentResource {
             case "existing": {
                 if (!args.sshPrivateKey) throw new pulumi.ResourceError("driver existing needs sshPrivateKey", this);
                 const keySource: KeySource = c.sshPrivateKey === "secret" ? "secret-config" : "plain-config";
-                this.privateKey = pulumi.secret(args.sshPrivateKey);
+                const privateKey = pulumi.secret(args.sshPrivateKey);
                 this.nodes = c.nodes.map(n => ({
-                    name: n.name, role: n.role, address: n.address!, user: n.sshUser, port: n.sshPort, keySource,
-                    connection: { host: n.address!, port: n.sshPort, user: n.sshUser, privateKey: this.privateKey },
+                    name: n.name, role: n.role, address: n.address!, user: n.sshUser, port: n.sshPort, keySource, privateKey,
+                    connection: { host: n.address!, port: n.sshPort, user: n.sshUser, privateKey },
                 }));
                 break;
             }
@@ -54,9 +52,9 @@ export class LabNodes extends pulumi.ComponentResource {
                     create: `set -euo pipefail; cd ${q(dir)}; cat "$(vagrant ssh-config ${q(m.name)} | awk '$1 == "IdentityFile" { print $2 }')"`,
                     logging: "none",
                 }, { parent: this, dependsOn: [up], additionalSecretOutputs: ["stdout"] }));
-                this.privateKey = keys[0].stdout;
                 this.nodes = c.nodes.map((n, i) => ({
                     name: n.name, role: n.role, address: machines[i].address, user: "vagrant", port: 22, keySource: "driver",
+                    privateKey: keys[i].stdout,
                     connection: { host: machines[i].address, port: 22, user: "vagrant", privateKey: keys[i].stdout },
                 }));
                 break;
@@ -69,7 +67,7 @@ export class LabNodes extends pulumi.ComponentResource {
                     create: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} key ${q(stateDir)}`,
                     logging: "none",
                 }, { parent: this, additionalSecretOutputs: ["stdout"] });
-                this.privateKey = key.stdout;
+                const privateKey = key.stdout;
                 this.nodes = c.nodes.map((n, i) => {
                     const address = nodeAddress(c.local.subnet, i);
                     const node = new command.local.Command(`${name}-${n.name}`, {
@@ -77,9 +75,9 @@ export class LabNodes extends pulumi.ComponentResource {
                         delete: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
                     }, { parent: this, dependsOn: [key], customTimeouts: { create: "30m" } });
                     return {
-                        name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const,
+                        name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,
                         address: node.stdout.apply(() => address),
-                        connection: { host: node.stdout.apply(() => address), port: 22, user: "root", privateKey: this.privateKey },
+                        connection: { host: node.stdout.apply(() => address), port: 22, user: "root", privateKey },
                     };
                 });
                 break;
