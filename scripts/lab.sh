@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one entry point, used by the README and by CI alike.
 #
-#   scripts/lab.sh test            install what the project needs, then run the mocha suite (npm test)
+#   scripts/lab.sh test            install what the project needs (Node 22, npm packages, the Pulumi
+#                                  engine), then run the engine's Go tests and the mocha suite (npm test)
+#   scripts/lab.sh engine          only make the Pulumi engine available (scripts/engine.sh)
 #   scripts/lab.sh up|preview|destroy [pulumi args]   the lab stack ($LAB_STACK, default dev)
 #   scripts/lab.sh migrate NODE    append a migration of the Flink job to NODE, then `pulumi up`
 #   scripts/lab.sh <cmd> [args]    run any command with the project's Node 22 first on PATH
@@ -66,6 +68,8 @@ ensure_modules() {
 NODE_BIN=$(ensure_node)
 export PATH="$NODE_BIN:$ROOT/node_modules/.bin:$PATH"
 ensure_modules
+# shellcheck source=scripts/engine.sh
+. "$ROOT/scripts/engine.sh"
 
 # The engine's environment: local state, passphrase secrets, no update checks.
 pulumi_env() {
@@ -87,21 +91,28 @@ cmd=${1:-test}
 shift || true
 cd "$ROOT"
 case "$cmd" in
-  test) exec npm test -- "$@" ;;
+  test)
+    ensure_engine
+    (cd scripts/engine && ensure_go && go test ./...)
+    exec npm test -- "$@" ;;
+  engine)
+    ensure_engine
+    pulumi version && pulumi plugin ls
+    cat "$PULUMI_HOME/engine-sources" ;;
   up | preview | destroy)
-    pulumi_env && select_stack
+    ensure_engine && pulumi_env && select_stack
     [ "$cmd" = preview ] || set -- --yes "$@"
     exec pulumi "$cmd" --stack "$STACK" "$@" ;;
   migrate)
     node_name=${1:?usage: lab.sh migrate NODE}
     shift
-    pulumi_env && select_stack
+    ensure_engine && pulumi_env && select_stack
     count=$(pulumi config get --stack "$STACK" migrations --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=JSON.parse(s);console.log(JSON.parse(v.value??"[]").length)}catch{console.log(0)}})')
     id="m$((count + 1))"
     pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
     pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
     echo "lab.sh: requested migration $id to $node_name" >&2
     exec pulumi up --stack "$STACK" --yes "$@" ;;
-  pulumi) pulumi_env && exec pulumi "$@" ;;
+  pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
   *) exec "$cmd" "$@" ;;
 esac

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+func props(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	s, err := plugin.MarshalProperties(resource.NewPropertyMapFromMap(m), marshal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func pod(name, node string, labels map[string]any) map[string]any {
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": name, "namespace": "default", "labels": labels},
+		"spec":     map[string]any{"nodeName": node, "containers": []any{map[string]any{"name": "flink", "image": "img"}}},
+	}
+}
+
+func TestPodDiff(t *testing.T) {
+	old := pod("flink-minimal", "worker", map[string]any{"app": "flink"})
+	cases := []struct {
+		name     string
+		news     map[string]any
+		replaces []string
+		diffs    []string
+	}{
+		{"unchanged", pod("flink-minimal", "worker", map[string]any{"app": "flink"}), nil, nil},
+		{"labels update in place", pod("flink-minimal", "worker", map[string]any{"app": "x"}), nil, []string{"metadata"}},
+		{"another node replaces (pod specs are immutable)", pod("flink-minimal", "master", map[string]any{"app": "flink"}), []string{"spec"}, []string{"spec"}},
+		{"another name replaces", pod("flink-minimal-m1", "worker", map[string]any{"app": "flink"}), []string{"metadata"}, []string{"metadata"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := (&provider{}).Diff(context.Background(), &pulumirpc.DiffRequest{Type: "kubernetes:core/v1:Pod", OldInputs: props(t, old), News: props(t, c.news)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(r.Replaces, c.replaces) || !slices.Equal(r.Diffs, c.diffs) {
+				t.Fatalf("diffs %v replaces %v; want %v %v", r.Diffs, r.Replaces, c.diffs, c.replaces)
+			}
+		})
+	}
+}
+
+func TestCheckRejectsWhatItCannotApply(t *testing.T) {
+	r, err := (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:apps/v1:Deployment", News: props(t, map[string]any{})})
+	if err != nil || len(r.Failures) != 1 {
+		t.Fatalf("%v %v", r, err)
+	}
+	r, err = (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:core/v1:ConfigMap", News: props(t, map[string]any{"metadata": map[string]any{}})})
+	if err != nil || len(r.Failures) != 1 || r.Failures[0].Property != "metadata.name" {
+		t.Fatalf("%v %v", r, err)
+	}
+}
