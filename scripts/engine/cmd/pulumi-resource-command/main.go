@@ -14,6 +14,7 @@
 //   - a change of `triggers` replaces the resource, any other input change updates it (runs
 //     `update`, else `create`); delete runs `delete` with the last stdout/stderr in
 //     PULUMI_COMMAND_STDOUT / PULUMI_COMMAND_STDERR.
+//
 // Not supported (rejected in Check): assets/archives, proxies, agent sockets, local `dir` asset paths.
 package main
 
@@ -35,12 +36,12 @@ import (
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
+	"live-migration-lab/engine/internal/props"
 	"live-migration-lab/engine/internal/serve"
 )
 
@@ -61,11 +62,10 @@ func main() {
 	})
 }
 
-var marshal = plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true}
-
-func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) {
-	return plugin.UnmarshalProperties(s, marshal)
-}
+var (
+	unmarshal = props.Unmarshal
+	marshal   = props.Options
+)
 
 func (p *provider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
 	return &pulumirpc.PluginInfo{Version: version}, nil
@@ -112,17 +112,6 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 	return &pulumirpc.CheckResponse{Inputs: req.GetNews(), Failures: failures}, nil
 }
 
-// inputKeys are what the SDK sends; outputs add stdout and stderr.
-func inputKeys(m resource.PropertyMap) map[resource.PropertyKey]bool {
-	keys := map[resource.PropertyKey]bool{}
-	for k := range m {
-		if k != "stdout" && k != "stderr" {
-			keys[k] = true
-		}
-	}
-	return keys
-}
-
 func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	olds, err := unmarshal(req.GetOldInputs())
 	if err != nil {
@@ -137,38 +126,14 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	keys := inputKeys(olds)
-	for k := range inputKeys(news) {
-		keys[k] = true
-	}
-	ignored := map[string]bool{}
+	// stdout and stderr are outputs, not inputs; ignoreChanges is honoured.
+	skip := map[string]bool{"stdout": true, "stderr": true}
 	for _, k := range req.GetIgnoreChanges() {
-		ignored[k] = true
+		skip[k] = true
 	}
-	var diffs, replaces []string
-	detailed := map[string]*pulumirpc.PropertyDiff{}
-	for k := range keys {
-		if ignored[string(k)] {
-			continue
-		}
-		o, n := olds[k], news[k]
-		if n.ContainsUnknowns() || !o.DeepEquals(n) {
-			kind := pulumirpc.PropertyDiff_UPDATE
-			if k == "triggers" {
-				kind = pulumirpc.PropertyDiff_UPDATE_REPLACE
-				replaces = append(replaces, string(k))
-			}
-			diffs = append(diffs, string(k))
-			detailed[string(k)] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
-		}
-	}
-	sort.Strings(diffs)
-	sort.Strings(replaces)
-	changes := pulumirpc.DiffResponse_DIFF_NONE
-	if len(diffs) > 0 {
-		changes = pulumirpc.DiffResponse_DIFF_SOME
-	}
-	return &pulumirpc.DiffResponse{Changes: changes, Diffs: diffs, Replaces: replaces, DetailedDiff: detailed, HasDetailedDiff: true}, nil
+	return props.Diff(olds, news, skip, func(k resource.PropertyKey, _, _ resource.PropertyValue) bool {
+		return k == "triggers"
+	}), nil
 }
 
 func str(m resource.PropertyMap, k resource.PropertyKey) string {

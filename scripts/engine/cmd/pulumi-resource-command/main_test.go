@@ -9,7 +9,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
-func props(t *testing.T, m map[string]any) *structpbStruct {
+func toStruct(t *testing.T, m map[string]any) *structpbStruct {
 	t.Helper()
 	s, err := plugin.MarshalProperties(resource.NewPropertyMapFromMap(m), marshal)
 	if err != nil {
@@ -32,7 +32,7 @@ func TestDiffReplacesOnlyOnTriggers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := (&provider{}).Diff(context.Background(), &pulumirpc.DiffRequest{OldInputs: props(t, old), News: props(t, c.news)})
+			r, err := (&provider{}).Diff(context.Background(), &pulumirpc.DiffRequest{OldInputs: toStruct(t, old), News: toStruct(t, c.news)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestLocalCommandGetsStdinEnvironmentAndPreviousOutputOnDelete(t *testing.T)
 		"environment": map[string]any{"V": "from-env"},
 	})
 	p := &provider{}
-	created, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: props(t, inputs.Mappable())})
+	created, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: toStruct(t, inputs.Mappable())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestLocalCommandGetsStdinEnvironmentAndPreviousOutputOnDelete(t *testing.T)
 }
 
 func TestFailingCommandReportsItsStderr(t *testing.T) {
-	_, err := (&provider{}).Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: props(t, map[string]any{"create": "echo boom >&2; exit 3"})})
+	_, err := (&provider{}).Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: toStruct(t, map[string]any{"create": "echo boom >&2; exit 3"})})
 	if err == nil || !contains(err.Error(), "boom") || !contains(err.Error(), "exit status 3") {
 		t.Fatalf("error %v", err)
 	}

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
+	"live-migration-lab/engine/internal/props"
 	"live-migration-lab/engine/internal/serve"
 )
 
@@ -55,11 +55,10 @@ func main() {
 	})
 }
 
-var marshal = plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true}
-
-func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) {
-	return plugin.UnmarshalProperties(s, marshal)
-}
+var (
+	unmarshal = props.Unmarshal
+	marshal   = props.Options
+)
 
 func (p *provider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
 	return &pulumirpc.PluginInfo{Version: version}, nil
@@ -128,43 +127,20 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	keys := map[resource.PropertyKey]bool{}
-	for k := range olds {
-		keys[k] = true
-	}
-	for k := range news {
-		keys[k] = true
-	}
-	var diffs, replaces []string
-	detailed := map[string]*pulumirpc.PropertyDiff{}
-	for k := range keys {
-		o, n := olds[k], news[k]
-		if !n.ContainsUnknowns() && o.DeepEquals(n) {
-			continue
+	return props.Diff(olds, news, nil, func(k resource.PropertyKey, o, n resource.PropertyValue) bool {
+		if replaceOn[req.GetType()][string(k)] {
+			return true
 		}
-		replace := replaceOn[req.GetType()][string(k)]
+		// Another name or namespace is another object.
 		if k == "metadata" && o.IsObject() && n.IsObject() {
 			for _, f := range []resource.PropertyKey{"name", "namespace"} {
 				if n.ObjectValue()[f].ContainsUnknowns() || !o.ObjectValue()[f].DeepEquals(n.ObjectValue()[f]) {
-					replace = true
+					return true
 				}
 			}
 		}
-		kind := pulumirpc.PropertyDiff_UPDATE
-		if replace {
-			kind = pulumirpc.PropertyDiff_UPDATE_REPLACE
-			replaces = append(replaces, string(k))
-		}
-		diffs = append(diffs, string(k))
-		detailed[string(k)] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
-	}
-	sort.Strings(diffs)
-	sort.Strings(replaces)
-	changes := pulumirpc.DiffResponse_DIFF_NONE
-	if len(diffs) > 0 {
-		changes = pulumirpc.DiffResponse_DIFF_SOME
-	}
-	return &pulumirpc.DiffResponse{Changes: changes, Diffs: diffs, Replaces: replaces, DetailedDiff: detailed, HasDetailedDiff: true}, nil
+		return false
+	}), nil
 }
 
 // kubectl runs kubectl with the provider's kubeconfig (content or path).

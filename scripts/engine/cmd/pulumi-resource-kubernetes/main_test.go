@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-func props(t *testing.T, m map[string]any) *structpb.Struct {
+func toStruct(t *testing.T, m map[string]any) *structpb.Struct {
 	t.Helper()
 	s, err := plugin.MarshalProperties(resource.NewPropertyMapFromMap(m), marshal)
 	if err != nil {
@@ -43,7 +43,7 @@ func TestPodDiff(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := (&provider{}).Diff(context.Background(), &pulumirpc.DiffRequest{Type: "kubernetes:core/v1:Pod", OldInputs: props(t, old), News: props(t, c.news)})
+			r, err := (&provider{}).Diff(context.Background(), &pulumirpc.DiffRequest{Type: "kubernetes:core/v1:Pod", OldInputs: toStruct(t, old), News: toStruct(t, c.news)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,11 +55,11 @@ func TestPodDiff(t *testing.T) {
 }
 
 func TestCheckRejectsWhatItCannotApply(t *testing.T) {
-	r, err := (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:apps/v1:Deployment", News: props(t, map[string]any{})})
+	r, err := (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:apps/v1:Deployment", News: toStruct(t, map[string]any{})})
 	if err != nil || len(r.Failures) != 1 {
 		t.Fatalf("%v %v", r, err)
 	}
-	r, err = (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:core/v1:ConfigMap", News: props(t, map[string]any{"metadata": map[string]any{}})})
+	r, err = (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:core/v1:ConfigMap", News: toStruct(t, map[string]any{"metadata": map[string]any{}})})
 	if err != nil || len(r.Failures) != 1 || r.Failures[0].Property != "metadata.name" {
 		t.Fatalf("%v %v", r, err)
 	}
