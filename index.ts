@@ -3,11 +3,13 @@
 //
 // The stack config is validated as a whole before any resource is declared: on bad input the
 // program stops with one line per problem and nothing is touched.
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, rawConfigFrom, validateConfig } from "./components/config";
 import { CONFIG_NAMESPACE } from "./components/schema";
-import { buildLab } from "./components/lab";
+import { buildLab, managedFiles, staticAddress } from "./components/lab";
+import { probeKey, probeNodes } from "./components/probe";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -25,15 +27,32 @@ if (config.sshPrivateKey === "plain") {
     pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
 }
 const sshPrivateKey = config.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
-const lab = buildLab(config, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()));
+
+// Drift review: read the managed files' digests from the nodes that are already up.
+const c = config;
+const key = probeKey(c, pulumi.runtime.getConfig(keyName));
+// Local nodes that were never started are skipped rather than waited for.
+const started = (name: string) => c.driver !== "local" || fs.existsSync(path.join(c.local.stateDir, "nodes", name));
+const observed = key === undefined ? {} : probeNodes(c.nodes.filter(n => started(n.name)).map(n => ({
+    node: n.name,
+    address: staticAddress(c, c.nodes.indexOf(n)),
+    user: n.sshUser,
+    port: n.sshPort,
+    paths: managedFiles(c, n, staticAddress(c, c.nodes.indexOf(n))).map(f => f.path),
+})), key);
+
+const lab = buildLab(config, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);
 
 /** Name, role and address of every node. */
 export const nodes = lab.nodes;
+/** What `criu check` said on each node. */
+export const criu = lab.criu;
+// The Kubernetes outputs are null in a lab without Kubernetes (kubernetes.enabled: false).
 /** Where the Flink job runs now, and from which image. */
-export const flink = lab.flink;
+export const flink = lab.flink ?? null;
 /** Every migration carried out: archive paths, sizes, digests and phase timings. */
-export const migrations = lab.migrations;
+export const migrations = lab.migrations ?? null;
 /** Admin kubeconfig of the lab cluster (secret). */
-export const kubeconfig = lab.kubeconfig;
+export const kubeconfig = lab.kubeconfig ?? null;
 /** The CRIU options file written to every node. */
 export const criuConf = lab.criuConf;

@@ -41,6 +41,8 @@ export interface NodeCommandArgs {
     readonly create: pulumi.Input<string>;
     readonly delete?: string;
     readonly stdin?: pulumi.Input<string>;
+    /** Plain values only: sshd passes few variables (AcceptEnv), so secrets go on stdin. */
+    readonly environment?: Record<string, string>;
     readonly triggers: LabTrigger[];
     /** Set when stdout carries something secret (kubeconfig, join token). */
     readonly secretOutput?: boolean;
@@ -55,6 +57,7 @@ export function nodeCommand(name: string, args: NodeCommandArgs, opts: pulumi.Cu
         create: pulumi.output(args.create).apply(script => asRoot(args.node.user, script)),
         delete: args.delete ? asRoot(args.node.user, args.delete) : undefined,
         stdin: args.stdin,
+        environment: args.environment,
         triggers: [...args.triggers, { lab: "ssh", node: args.node.name, keySource: args.node.keySource }],
         logging: args.secretOutput ? "none" : "stdoutAndStderr",
     }, {

@@ -51,7 +51,7 @@ export interface LabConfig {
         readonly checkpointRestore: CheckpointRestoreLevel;
         readonly settings: Record<string, unknown>;
     };
-    readonly kubernetes: { readonly version: string; readonly namespace: string };
+    readonly kubernetes: { readonly version: string; readonly namespace: string; readonly enabled: boolean };
     readonly flink: FlinkSpec;
     readonly migrations: readonly MigrationRequest[];
     readonly archive: { readonly dir: string; readonly keep: number };
@@ -245,6 +245,10 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     if (Array.isArray(c.migrations) && names.size > 0) {
         const start = typeof flink.node === "string" && names.has(flink.node) ? flink.node : undefined;
         problems.push(...planMigrations(start, c.migrations, [...names]).problems);
+    }
+
+    if (k8s.enabled === false && Array.isArray(c.migrations) && c.migrations.length > 0) {
+        problems.push({ path: key("migrations"), message: `has ${c.migrations.length} entries while kubernetes.enabled is false; migrations move the Flink pod, which needs Kubernetes` });
     }
 
     if (problems.length > 0) throw new ConfigError(problems);

@@ -13,6 +13,7 @@ import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet";
 import { nodeAddress, renderKubeadmConfig, renderNodeInstallScript } from "./kubeadm";
 import { planMigrations } from "./plan";
 import { restartIfActive } from "./scripts";
+import type { Observation } from "./drift";
 
 /** Debian's binary paths on local lab nodes; kubeadm hosts use what the cri-o package configures. */
 const DEBIAN_RUNTIME_PATHS = { runc: "/usr/sbin/runc", crun: "/usr/bin/crun" } as const;
@@ -60,13 +61,25 @@ export function managedFiles(c: LabConfig, node: NodeSpec, address: string): Man
 
 export interface LabOutputs {
     nodes: pulumi.Output<{ name: string; role: string; address: string }[]>;
-    flink: pulumi.Output<{ pod: string; node: string; image: string }>;
-    migrations: pulumi.Output<MigrationSummary[]>;
-    kubeconfig: pulumi.Output<string>;
+    /** What `criu check` said on each node. */
+    criu: pulumi.Output<Record<string, unknown>>;
+    /** Undefined when kubernetes.enabled is false. */
+    flink?: pulumi.Output<{ pod: string; node: string; image: string }>;
+    migrations?: pulumi.Output<MigrationSummary[]>;
+    kubeconfig?: pulumi.Output<string>;
     criuConf: string;
 }
 
-export function buildLab(c: LabConfig, sshPrivateKey: pulumi.Output<string> | undefined, workDir: string): LabOutputs {
+/**
+ * Declares the lab. `observed` is what the nodes have at the managed paths right now (probe.ts),
+ * per node name; nodes not in it were not observed.
+ */
+export function buildLab(
+    c: LabConfig,
+    sshPrivateKey: pulumi.Output<string> | undefined,
+    workDir: string,
+    observed: Readonly<Record<string, Record<string, Observation>>> = {},
+): LabOutputs {
     const lab = new LabNodes("lab", { config: c, sshPrivateKey, workDir });
     const handle = (name: string) => lab.nodes.find(n => n.name === name)!;
 
@@ -77,8 +90,15 @@ export function buildLab(c: LabConfig, sshPrivateKey: pulumi.Output<string> | un
             files: managedFiles(c, spec, staticAddress(c, i)),
             archiveDir: c.archive.dir,
             install: c.driver === "local" ? undefined : renderNodeInstallScript({ kubernetesVersion: c.kubernetes.version, crioVersion: c.crio.version }),
+            observed: observed[spec.name],
         }, { parent: lab });
     });
+    const nodes = pulumi.all(lab.nodes.map(n => pulumi.output(n.address))).apply(addrs =>
+        lab.nodes.map((n, i) => ({ name: n.name, role: n.role, address: addrs[i] })));
+    const criu = pulumi.all(runtimes.map(r => r.criu)).apply(outs =>
+        Object.fromEntries(outs.map((o, i) => [c.nodes[i].name, JSON.parse(o)])));
+    if (!c.kubernetes.enabled) return { nodes, criu, criuConf: renderCriuConf(c.criu) };
+
     const ready = Object.fromEntries(c.nodes.map((n, i) => [n.name, runtimes[i].ready]));
     const cluster = new Cluster("cluster", { driver: c.driver, nodes: lab.nodes, ready });
 
@@ -107,8 +127,8 @@ export function buildLab(c: LabConfig, sshPrivateKey: pulumi.Output<string> | un
     const summaries = migrations.map((m, i) => m.complete(podName(plan.hops[i].id), m === last ? [flink.pod] : []));
 
     return {
-        nodes: pulumi.all(lab.nodes.map(n => pulumi.output(n.address))).apply(addrs =>
-            lab.nodes.map((n, i) => ({ name: n.name, role: n.role, address: addrs[i] }))),
+        nodes,
+        criu,
         flink: pulumi.output(stage.image).apply(image => ({ pod: flink.podName, node: flink.node, image })),
         migrations: pulumi.all(summaries),
         kubeconfig: cluster.kubeconfig,

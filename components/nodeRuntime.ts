@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeHandle, nodeCommand } from "./command";
 import { criuCheckScript, ensurePrivateDirScript, removeDirScript, removeFileScript, writeFileScript } from "./scripts";
+import { fileState, Observation, OBSERVED_ENV } from "./drift";
 
 /** A file this program owns on a node: rendered content, path and mode. */
 export interface ManagedFile {
@@ -21,6 +22,8 @@ export interface NodeRuntimeArgs {
     readonly archiveDir: string;
     /** Installs CRIU, CRI-O and Kubernetes packages first, where the driver's hosts need it. */
     readonly install?: string;
+    /** What the node has at each managed path right now (drift.ts); absent when not observed. */
+    readonly observed?: Readonly<Record<string, Observation>>;
 }
 
 /** The managed files of one node, checked before any is written. */
@@ -67,13 +70,18 @@ export class NodeRuntime extends pulumi.ComponentResource {
 
         // Content goes on stdin: a change of content is an update (the script rewrites the file),
         // a change of path or node is a replacement, and deleting the resource removes the file.
-        const written: command.remote.Command[] = args.files.map(f => nodeCommand(`${name}-${f.role}`, {
-            node,
-            create: writeFileScript(f.path, f.mode, f.onChange),
-            delete: removeFileScript(f.path),
-            stdin: f.content,
-            triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
-        }, { parent: this, dependsOn: [criu], deleteBeforeReplace: true }));
+        // A file changed by hand on the node shows up as an update through LAB_OBSERVED (drift.ts).
+        const written: command.remote.Command[] = args.files.map(f => {
+            const state = fileState(f.path, f.content, args.observed?.[f.path]);
+            return nodeCommand(`${name}-${f.role}`, {
+                node,
+                create: writeFileScript(f.path, f.mode, f.onChange),
+                delete: removeFileScript(f.path),
+                stdin: f.content,
+                environment: { [OBSERVED_ENV]: state.marker },
+                triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
+            }, { parent: this, dependsOn: [criu], deleteBeforeReplace: true, ignoreChanges: state.drifted ? [] : ["environment"] });
+        });
 
         const archive = nodeCommand(`${name}-archive-dir`, {
             node,

@@ -88,6 +88,8 @@ export const configSchema = {
             properties: {
                 version: { type: "string", pattern: "^1\\.\\d+\\.\\d+$", description: "a Kubernetes release such as \"1.34.1\"", default: "1.34.1" },
                 namespace: { ...dnsLabel, default: "default" },
+                // false: nodes and their CRIU/CRI-O configuration only (no cluster, Flink or migrations).
+                enabled: { type: "boolean", default: true },
             },
         },
         flink: {

@@ -87,6 +87,37 @@ pulumi_env() {
 STACK=${LAB_STACK:-dev}
 select_stack() { pulumi stack select --create "$STACK" >/dev/null; }
 
+# The local driver's nodes live in the lab's own network namespace, and so does everything that
+# talks to them: the lab network (and the cached rootfs) are made here, in the host's network
+# namespace, and pulumi then runs inside the lab's. Prints "local STATE_DIR NETNS" or "remote".
+export LAB_ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-$CACHE_DIR/rootfs}
+lab_network() {
+  local settings
+  settings=$(pulumi config --json --stack "$STACK" | node -e '
+    let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+      const c = JSON.parse(s), v = k => c["live-migration-lab:" + k]?.objectValue ?? c["live-migration-lab:" + k]?.value;
+      const local = v("local") ?? {};
+      console.log(v("driver") ?? "local", local.stateDir ?? "/var/lib/live-migration-lab", local.subnet ?? "10.231.0.0/24");
+    })')
+  read -r driver state subnet <<<"$settings"
+  if [ "$driver" = local ]; then
+    echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state")"
+  else
+    echo remote
+  fi
+}
+
+# lab_pulumi ARGS: pulumi ARGS, inside the lab network namespace for the local driver.
+lab_pulumi() {
+  local where state netns
+  read -r where state netns <<<"$(lab_network)"
+  if [ "$where" = local ]; then
+    nsenter --net="/run/netns/$netns" -- pulumi "$@"
+  else
+    pulumi "$@"
+  fi
+}
+
 cmd=${1:-test}
 shift || true
 cd "$ROOT"
@@ -99,10 +130,15 @@ case "$cmd" in
     ensure_engine
     pulumi version && pulumi plugin ls
     cat "$PULUMI_HOME/engine-sources" ;;
-  up | preview | destroy)
+  up | preview)
     ensure_engine && pulumi_env && select_stack
     [ "$cmd" = preview ] || set -- --yes "$@"
-    exec pulumi "$cmd" --stack "$STACK" "$@" ;;
+    lab_pulumi "$cmd" --stack "$STACK" "$@" ;;
+  destroy)
+    ensure_engine && pulumi_env && select_stack
+    read -r where state netns <<<"$(lab_network)"
+    lab_pulumi destroy --stack "$STACK" --yes "$@"
+    if [ "$where" = local ]; then bash "$ROOT/scripts/local-node.sh" lab-down "$state"; fi ;;
   migrate)
     node_name=${1:?usage: lab.sh migrate NODE}
     shift
@@ -112,7 +148,7 @@ case "$cmd" in
     pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
     pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
     echo "lab.sh: requested migration $id to $node_name" >&2
-    exec pulumi up --stack "$STACK" --yes "$@" ;;
+    lab_pulumi up --stack "$STACK" --yes "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
   *) exec "$cmd" "$@" ;;
 esac

@@ -1,27 +1,196 @@
 #!/usr/bin/env bash
-# The `local` node driver: master and worker as namespace sandboxes on this Linux host.
+# The `local` node driver: lab nodes as namespace sandboxes on this Linux host (needs root).
 #
-#   local-node.sh key STATE_DIR                       print the lab's SSH private key (made once)
+#   local-node.sh lab-up SUBNET STATE_DIR       lab network namespace + bridge, rootfs, SSH key
+#   local-node.sh lab-down STATE_DIR            remove the lab network namespace (nodes must be down)
+#   local-node.sh lab-netns STATE_DIR           print the lab network namespace's name
+#   local-node.sh key STATE_DIR                 print the lab's SSH private key
 #   local-node.sh up|down NAME ADDRESS SUBNET STATE_DIR
+#
+# A node is an overlay over a shared Debian sid rootfs (CRIU >= 4.2 works on new kernels where
+# bookworm's and trixie's do not), with its own network namespace (a veth into a bridge that lives
+# in the lab's own network namespace), its own mount, pid, uts and ipc namespaces, and sshd.
+# Nothing is attached to the host's network: lab traffic stays in the lab's namespaces, and
+# whoever talks to the nodes (the Pulumi engine, the tests) runs inside the lab namespace.
+# Names derive from STATE_DIR, so two labs with different state directories do not collide.
 set -euo pipefail
 
-action=${1:?usage: local-node.sh key|up|down ...}
+SUITE=sid
+MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# What a node needs: CRIU and the runtimes from one suite, iptables/nftables for CRIU's TCP lock,
+# sshd, and python3 for workloads the tests run in containers.
+PACKAGES=criu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,procps,ca-certificates,python3-minimal
+ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/rootfs}
+
+fail() { echo "local-node.sh: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || fail "the local driver needs root (namespaces, mounts, veth)"
+
+lab_id() { printf '%s' "$1" | sha256sum | cut -c1-6; }
+lab_netns() { echo "lml$(lab_id "$1")-lab"; }
+node_netns() { echo "lml$(lab_id "$2")-$1"; }
+# Interface names have at most 15 characters.
+veth_name() { echo "l$(lab_id "$2")$(printf '%s' "$1" | sha256sum | cut -c1-6)"; }
+bridge_name() { echo "l$(lab_id "$1")br"; }
+gateway_of() { local base=${1%/*}; echo "${base%.*}.1"; }
+
+# The rootfs, built once per suite and package list with debootstrap and cached by their digest.
+# `rootfs build` needs the host's network (lab-up runs there); `rootfs` only finds it, because
+# node commands run inside the lab's network namespace, which has no route out.
+rootfs() {
+  local digest dir
+  digest=$(printf '%s %s' "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)
+  dir="$ROOTFS_CACHE/$SUITE-$digest"
+  if [ ! -x "$dir/usr/sbin/criu" ] && [ "${1:-}" != build ]; then
+    fail "no $SUITE rootfs in $dir: run 'local-node.sh lab-up' (scripts/lab.sh does) from the host's network namespace first"
+  fi
+  if [ ! -x "$dir/usr/sbin/criu" ]; then
+    command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+      fail "needs debootstrap (apt-get install debootstrap)"
+    echo "local-node.sh: building the $SUITE rootfs into $dir (once)" >&2
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$dir.tmp" "$MIRROR" >"$dir.log" 2>&1 ||
+      { tail -n 20 "$dir.log" >&2; fail "debootstrap of $SUITE failed (log: $dir.log)"; }
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir"
+}
+
+lab_up() {
+  local subnet=$1 state=$2 ns br
+  ns=$(lab_netns "$state")
+  br=$(bridge_name "$state")
+  install -d -m 0700 "$state" "$state/ssh"
+  [ -f "$state/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C live-migration-lab -f "$state/ssh/id_ed25519"
+  rootfs build >/dev/null
+  if ! ip netns list | grep -q "^$ns\b"; then
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link add "$br" type bridge
+    ip -n "$ns" addr add "$(gateway_of "$subnet")/24" dev "$br"
+    ip -n "$ns" link set "$br" up
+  fi
+  echo "$ns"
+}
+
+lab_down() {
+  local state=$1 ns
+  ns=$(lab_netns "$state")
+  local left
+  left=$(ip netns list | awk '{print $1}' | grep "^lml$(lab_id "$state")-" | grep -vx "$ns" || true)
+  [ -z "$left" ] || fail "nodes are still up ($left); run pulumi destroy first"
+  if ip netns list | grep -q "^$ns\b"; then
+    ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$ns"
+  fi
+}
+
+# Runs inside the node's new mount+pid namespace as its PID 1: switch to the overlay root, give
+# it fresh proc/sys/dev, and serve SSH. The host cgroup tree is bound in for runc and CRIU.
+node_init() {
+  cat <<'EOF'
+set -e
+root=$1 name=$2
+hostname "$name"
+mount --bind "$root" "$root"
+cd "$root"
+mkdir -p .oldroot
+pivot_root . .oldroot
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs -o mode=0755 tmpfs /dev
+mkdir -p /dev/pts /dev/shm /dev/net
+for n in null zero full random urandom tty net/tun; do
+  [ -e "/.oldroot/dev/$n" ] || continue
+  touch "/dev/$n"
+  mount --bind "/.oldroot/dev/$n" "/dev/$n"
+done
+mount -t devpts devpts /dev/pts -o newinstance,ptmxmode=0666
+ln -sf pts/ptmx /dev/ptmx
+ln -sf /proc/self/fd /dev/fd
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/sshd /run/netns
+mount --rbind /.oldroot/sys/fs/cgroup /sys/fs/cgroup
+umount -l /.oldroot
+rmdir /.oldroot 2>/dev/null || true
+ssh-keygen -A >/dev/null
+# sshd stays in the foreground; this shell stays PID 1 and reaps orphans.
+/usr/sbin/sshd -D -e &
+while true; do wait || true; sleep 1; done
+EOF
+}
+
+node_up() {
+  local name=$1 address=$2 subnet=$3 state=$4
+  local ns lab br veth dir base
+  ns=$(node_netns "$name" "$state")
+  lab=$(lab_up "$subnet" "$state")
+  br=$(bridge_name "$state")
+  veth=$(veth_name "$name" "$state")
+  base=$(rootfs)
+  dir="$state/nodes/$name"
+  if ip netns list | grep -q "^$ns\b" && [ -n "$(ip netns pids "$ns")" ]; then
+    echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"running\"}"
+    return
+  fi
+  mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
+  mountpoint -q "$dir/merged" || mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"
+  echo "$name" >"$dir/merged/etc/hostname"
+  install -d -m 0700 "$dir/merged/root/.ssh"
+  install -m 0600 "$state/ssh/id_ed25519.pub" "$dir/merged/root/.ssh/authorized_keys"
+
+  ip netns list | grep -q "^$ns\b" || ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  if ! ip -n "$lab" link show "$veth" >/dev/null 2>&1; then
+    ip -n "$lab" link add "$veth" type veth peer name eth0 netns "$ns"
+    ip -n "$lab" link set "$veth" master "$br" up
+    ip -n "$ns" addr add "$address/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" route add default via "$(gateway_of "$subnet")"
+  fi
+  # nsenter, not `ip netns exec`: the latter remounts /sys and would hide the host cgroup tree.
+  setsid nsenter --net="/run/netns/$ns" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private \
+    bash -c "$(node_init)" node-init "$dir/merged" "$name" </dev/null >"$dir/init.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    if ip netns exec "$lab" bash -c "exec 3<>/dev/tcp/$address/22" 2>/dev/null; then
+      echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"started\"}"
+      return
+    fi
+    sleep 0.2
+  done
+  cat "$dir/init.log" >&2
+  fail "node $name: sshd did not answer on $address:22"
+}
+
+node_down() {
+  local name=$1 state=$4 ns lab veth dir
+  ns=$(node_netns "$name" "$state")
+  lab=$(lab_netns "$state")
+  veth=$(veth_name "$name" "$state")
+  dir="$state/nodes/$name"
+  if ip netns list | grep -q "^$ns\b"; then
+    ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null || true
+    for _ in $(seq 1 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done
+    ip netns del "$ns"
+  fi
+  ip -n "$lab" link del "$veth" 2>/dev/null || true
+  if mountpoint -q "$dir/merged"; then umount "$dir/merged" || umount -l "$dir/merged"; fi
+  rm -rf "$dir"
+}
+
+action=${1:?usage: local-node.sh lab-up|lab-down|lab-netns|key|up|down ...}
+shift
 case "$action" in
+  lab-up) lab_up "${1:?subnet}" "${2:?state dir}" >/dev/null; lab_netns "$2" ;;
+  lab-down) lab_down "${1:?state dir}" ;;
+  lab-netns) lab_netns "${1:?state dir}" ;;
   key)
-    state=${2:?state dir}
-    install -d -m 0700 "$state/ssh"
+    state=${1:?state dir}
+    install -d -m 0700 "$state" "$state/ssh"
     [ -f "$state/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C live-migration-lab -f "$state/ssh/id_ed25519"
     cat "$state/ssh/id_ed25519"
     ;;
-  up | down)
-    # Not built yet: the namespace sandboxes (Debian sid rootfs, overlay per node, lab bridge in
-    # its own network namespace, sshd) are tracked as the issue "The local lab: master and
-    # worker nodes on one Linux host". Fail loudly rather than pretend.
-    echo "local-node.sh: the local driver cannot create node '${2:-?}' yet: namespace sandboxes are not implemented in this version; use driver vagrant or existing" >&2
-    exit 1
-    ;;
-  *)
-    echo "local-node.sh: unknown action '$action' (key, up, down)" >&2
-    exit 2
-    ;;
+  up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
+  down) node_down "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
+  *) fail "unknown action '$action' (lab-up, lab-down, lab-netns, key, up, down)" ;;
 esac

@@ -19,7 +19,7 @@ export async function lab(raw: Record<string, unknown>): Promise<{ resources: Re
         const key = typeof raw.sshPrivateKey === "string" ? pulumi.secret(raw.sshPrivateKey) : undefined;
         return buildLab(c, key, path.join(__dirname, ".lab"));
     }, { secretKeys: ["sshPrivateKey"] });
-    await promiseOf(result.migrations);
+    await promiseOf(result.criu);
     return { resources, out: result };
 }
 
@@ -78,7 +78,7 @@ describe("components under mocks", () => {
         assert.equal(pods[0].name, "flink-initial");
         assert.equal(pods[0].inputs.spec.nodeName, "w1");
         assert.equal(pods[0].inputs.spec.containers[0].image, "flink:1.20.0-java17");
-        assert.deepEqual(await promiseOf(out.flink), { pod: "flink-minimal", node: "w1", image: "flink:1.20.0-java17" });
+        assert.deepEqual(await promiseOf(out.flink!), { pod: "flink-minimal", node: "w1", image: "flink:1.20.0-java17" });
         assert.ok(!resources.some(r => marker(r, "migration-step")), "no migration without a request");
     });
 
@@ -97,7 +97,7 @@ describe("components under mocks", () => {
         const transfer = resources.find(r => r.name === "migrate-m1-transfer")!;
         assert.deepEqual(transfer.inputs.stdin, { [SECRET_SIG]: SECRET, value: KEY }, "the key reaches the target on stdin, as a secret");
         assert.ok(!transfer.inputs.create.includes("PRIVATE KEY-----\n"), "and not in the script");
-        const [m] = await promiseOf(out.migrations);
+        const [m] = await promiseOf(out.migrations!);
         assert.equal(m.id, "m1");
         assert.equal(m.from, "w1");
         assert.equal(m.to, "cp");
@@ -139,5 +139,29 @@ describe("components under mocks", () => {
         assert.equal(key.inputs.logging, "none");
         const runc = resources.find(r => r.name === "master-runc-conf")!;
         assert.match(runc.inputs.create, /^sudo -n bash -c /);
+    });
+});
+
+describe("a lab without Kubernetes", () => {
+    it("declares nodes and their runtime configuration only", async () => {
+        const { resources, out } = await lab({ kubernetes: { enabled: false } });
+        assert.ok(resources.some(r => r.name === "worker-runc-conf"));
+        for (const t of ["lab:cluster:Cluster", "lab:flink:FlinkJob", "kubernetes:core/v1:Pod", "pulumi:providers:kubernetes"]) {
+            assert.ok(!resources.some(r => r.type === t), `declares ${t}`);
+        }
+        assert.equal(out.flink, undefined);
+        assert.deepEqual(Object.keys(await promiseOf(out.criu)), ["master", "worker"]);
+    });
+});
+
+describe("drift review under mocks", () => {
+    it("marks a hand-edited managed file with what the node reported", async () => {
+        const raw = { kubernetes: { enabled: false } };
+        const { resources } = await runWithMocks(raw, () => buildLab(validateConfig(raw, false), undefined, "/tmp/lml-test", {
+            worker: { "/etc/criu/runc.conf": `${"a".repeat(64)} 1700000000` },
+        }));
+        const marker = (name: string) => resources.find(r => r.name === name)!.inputs.environment.LAB_OBSERVED;
+        assert.match(marker("worker-runc-conf"), /^drifted: \/etc\/criu\/runc\.conf was changed on the node/);
+        assert.equal(marker("master-runc-conf"), "unobserved");
     });
 });

@@ -157,3 +157,10 @@ describe("Pulumi.dev.yaml", () => {
         assert.deepEqual(c.migrations, []);
     });
 });
+
+describe("kubernetes.enabled", () => {
+    it("rejects migrations in a lab without Kubernetes", () => {
+        assert.throws(() => validateConfig({ kubernetes: { enabled: false }, migrations: [{ id: "m1", to: "master" }] }, false),
+            (e: ConfigError) => e.problems.some(p => p.path === "live-migration-lab:migrations" && p.message.includes("kubernetes.enabled is false")));
+    });
+});

@@ -2,59 +2,25 @@
 // local file backend in a scratch directory. Run through `scripts/lab.sh test`, which makes the
 // engine available first.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { FIXTURES, projectCopy, pulumiRunner, requireEngine, ROOT } from "./engine-helpers";
 
-const ROOT = path.resolve(__dirname, "..");
-const FIXTURES = path.join(__dirname, "fixtures");
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
-
-interface Run { status: number; out: string }
-
-/**
- * A copy of the project in a scratch directory, so that stack init (which writes the passphrase
- * salt into Pulumi.<stack>.yaml) never touches the repository's files.
- */
-function projectCopy(into: string): string {
-    const dir = path.join(into, "project");
-    fs.mkdirSync(dir);
-    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "index.ts", "components", "policy"]) {
-        fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
-    }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-    return dir;
-}
 
 describe("the real Pulumi engine", function () {
     this.timeout(300_000);
     let work: string;
-    let env: NodeJS.ProcessEnv;
-
-    const pulumi = (args: string[], cwd: string, input?: string): Run => {
-        const r = spawnSync("pulumi", [...args, "--non-interactive"], { cwd, env, input, encoding: "utf8", timeout: 240_000 });
-        return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
-    };
-    const ok = (args: string[], cwd: string, input?: string): string => {
-        const r = pulumi(args, cwd, input);
-        assert.equal(r.status, 0, `pulumi ${args.join(" ")} failed:\n${r.out}`);
-        return r.out;
-    };
+    let pulumi: ReturnType<typeof pulumiRunner>["pulumi"];
+    let ok: ReturnType<typeof pulumiRunner>["ok"];
 
     before(function () {
-        const version = spawnSync("pulumi", ["version"], { encoding: "utf8" });
-        assert.equal(version.status, 0, `no Pulumi engine on PATH; run the tests with scripts/lab.sh test, which installs it (${version.error ?? version.stderr})`);
+        requireEngine();
         work = fs.mkdtempSync(path.join(os.tmpdir(), "lml-engine-"));
-        fs.mkdirSync(path.join(work, "state"));
-        env = {
-            ...process.env,
-            PULUMI_BACKEND_URL: `file://${work}/state`,
-            PULUMI_CONFIG_PASSPHRASE: "engine-test",
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-        };
+        ({ pulumi, ok } = pulumiRunner(work));
     });
     after(() => { if (work) fs.rmSync(work, { recursive: true, force: true }); });
 

@@ -37,7 +37,7 @@ async function happyPath(overrides: Record<string, unknown> = {}, secret = true)
         ...overrides,
     };
     const { resources, result } = await runWithMocks(raw, () => buildLab(validateConfig(raw, secret), pulumi.secret(KEY), "/tmp/lml-test"), { secretKeys: secret ? ["sshPrivateKey"] : [] });
-    await promiseOf(result.migrations);
+    await promiseOf(result.criu);
     return resources.map((r: Registered) => ({ type: r.type, name: r.name, urn: r.urn, props: unwrap(r.inputs) }));
 }
 

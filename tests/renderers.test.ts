@@ -243,3 +243,38 @@ describe("migration planner", () => {
         assert.equal(planMigrations("worker", [], ["master", "worker"]).current, "worker");
     });
 });
+
+describe("drift review", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fileState, parseProbe, probeScript } = require("../components/drift") as typeof import("../components/drift");
+    const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
+
+    it("reads digests, mtimes and missing files from a node with its probe script", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-"));
+        try {
+            fs.writeFileSync(path.join(dir, "runc.conf"), "tcp-established\n");
+            fs.utimesSync(path.join(dir, "runc.conf"), 1700000000, 1700000000);
+            const out = execFileSync("bash", ["-s"], { input: probeScript([path.join(dir, "runc.conf"), path.join(dir, "gone.conf")]), encoding: "utf8" });
+            assert.deepEqual(parseProbe(out), {
+                [path.join(dir, "runc.conf")]: `${sha("tcp-established\n")} 1700000000`,
+                [path.join(dir, "gone.conf")]: "absent",
+            });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    const cases: [string, string | undefined, boolean, RegExp][] = [
+        ["a node not reachable yet is not observed", undefined, false, /^unobserved$/],
+        ["the rendered content is in sync", `${sha("tcp-established\n")} 1`, false, /^in-sync$/],
+        ["a hand edit is drift naming the file", `${sha("# edited\n")} 1700000000`, true, /^drifted: \/etc\/criu\/runc\.conf was changed on the node \(sha256 [0-9a-f]{12}, mtime 1700000000\)$/],
+        ["a deleted file is drift", "absent", true, /^drifted: \/etc\/criu\/runc\.conf is missing$/],
+    ];
+    for (const [title, observed, drifted, marker] of cases) {
+        it(title, () => {
+            const s = fileState("/etc/criu/runc.conf", "tcp-established\n", observed);
+            assert.equal(s.drifted, drifted);
+            assert.match(s.marker, marker);
+        });
+    }
+});
