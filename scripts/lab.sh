@@ -147,6 +147,12 @@ case "$cmd" in
     id="m$((count + 1))"
     pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
     pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
+    # A request the program refuses (bad node, no Kubernetes, ...) is taken back, not left behind.
+    if ! lab_pulumi preview --stack "$STACK" >"$ROOT/.lab/migrate-preview.log" 2>&1; then
+      pulumi config rm --stack "$STACK" --path "migrations[$count]"
+      grep -E "live-migration-lab:|error:" "$ROOT/.lab/migrate-preview.log" >&2 || cat "$ROOT/.lab/migrate-preview.log" >&2
+      fail "migration $id to $node_name was not requested"
+    fi
     echo "lab.sh: requested migration $id to $node_name" >&2
     lab_pulumi up --stack "$STACK" --yes "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
