@@ -63,17 +63,24 @@ export class LabNodes extends pulumi.ComponentResource {
                 // Namespace sandboxes on this host, made by scripts/local-node.sh. The key is made
                 // once per lab in the state directory and read back as a secret.
                 const stateDir = c.local.stateDir;
+                const script = q(path.join(SCRIPTS_DIR, "local-node.sh"));
+                // The lab network namespace and its bridge. scripts/lab.sh makes them first (it runs
+                // pulumi inside them); this resource owns them, so destroy removes them too.
+                const network = new command.local.Command(`${name}-network`, {
+                    create: `bash ${script} lab-up ${q(c.local.subnet)} ${q(stateDir)}`,
+                    delete: `bash ${script} lab-down ${q(stateDir)}`,
+                }, { parent: this });
                 const key = new command.local.Command(`${name}-key`, {
-                    create: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} key ${q(stateDir)}`,
+                    create: `bash ${script} key ${q(stateDir)}`,
                     logging: "none",
-                }, { parent: this, additionalSecretOutputs: ["stdout"] });
+                }, { parent: this, dependsOn: [network], additionalSecretOutputs: ["stdout"] });
                 const privateKey = key.stdout;
                 this.nodes = c.nodes.map((n, i) => {
                     const address = nodeAddress(c.local.subnet, i);
                     const node = new command.local.Command(`${name}-${n.name}`, {
-                        create: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
-                        delete: `bash ${q(path.join(SCRIPTS_DIR, "local-node.sh"))} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
-                    }, { parent: this, dependsOn: [key], customTimeouts: { create: "30m" } });
+                        create: `bash ${script} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+                        delete: `bash ${script} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+                    }, { parent: this, dependsOn: [network, key], customTimeouts: { create: "30m" } });
                     return {
                         name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,
                         address: node.stdout.apply(() => address),

@@ -136,9 +136,7 @@ case "$cmd" in
     lab_pulumi "$cmd" --stack "$STACK" "$@" ;;
   destroy)
     ensure_engine && pulumi_env && select_stack
-    read -r where state netns <<<"$(lab_network)"
-    lab_pulumi destroy --stack "$STACK" --yes "$@"
-    if [ "$where" = local ]; then bash "$ROOT/scripts/local-node.sh" lab-down "$state"; fi ;;
+    lab_pulumi destroy --stack "$STACK" --yes "$@" ;;
   migrate)
     node_name=${1:?usage: lab.sh migrate NODE}
     shift

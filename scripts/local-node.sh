@@ -78,10 +78,9 @@ lab_down() {
   local left
   left=$(ip netns list | awk '{print $1}' | grep "^lml$(lab_id "$state")-" | grep -vx "$ns" || true)
   [ -z "$left" ] || fail "nodes are still up ($left); run pulumi destroy first"
-  if ip netns list | grep -q "^$ns\b"; then
-    ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null || true
-    ip netns del "$ns"
-  fi
+  # Only the name goes: whoever still runs inside (the Pulumi engine calling this) keeps the
+  # namespace alive until it exits, and the bridge goes with it.
+  if ip netns list | grep -q "^$ns\b"; then ip netns del "$ns"; fi
 }
 
 # Runs inside the node's new mount+pid namespace as its PID 1: switch to the overlay root, give

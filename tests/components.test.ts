@@ -118,9 +118,10 @@ describe("components under mocks", () => {
     it("runs the local driver through scripts/local-node.sh with addresses from local.subnet", async () => {
         const { resources, out } = await lab({});
         const locals = resources.filter(r => r.type === "command:local:Command");
-        assert.deepEqual(locals.map(r => r.name), ["lab-key", "lab-master", "lab-worker"]);
-        assert.match(locals[1].inputs.create, /local-node\.sh' up 'master' '10\.231\.0\.10'/);
-        assert.match(locals[2].inputs.delete, /local-node\.sh' down 'worker' '10\.231\.0\.11'/);
+        assert.deepEqual(locals.map(r => r.name), ["lab-network", "lab-key", "lab-master", "lab-worker"]);
+        assert.match(locals[0].inputs.delete, /local-node\.sh' lab-down/);
+        assert.match(locals[2].inputs.create, /local-node\.sh' up 'master' '10\.231\.0\.10'/);
+        assert.match(locals[3].inputs.delete, /local-node\.sh' down 'worker' '10\.231\.0\.11'/);
         assert.deepEqual(await promiseOf(out.nodes), [
             { name: "master", role: "master", address: "10.231.0.10" },
             { name: "worker", role: "worker", address: "10.231.0.11" },

@@ -144,7 +144,6 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
 
     it("leaves the host as it found it after pulumi destroy", () => {
         timed("destroy", () => run.ok(["destroy", "--yes", "--stack", "lab"], project));
-        execFileSync("bash", [LOCAL_NODE, "lab-down", state]);
         const after = footprint(work);
         assert.deepEqual(after, before0, "no network namespace, mount or process of the lab is left");
     });
