@@ -55,12 +55,17 @@ rootfs() {
   echo "$dir"
 }
 
+# The lab's SSH key, made once per state directory.
+ensure_key() {
+  install -d -m 0700 "$1" "$1/ssh"
+  [ -f "$1/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C live-migration-lab -f "$1/ssh/id_ed25519"
+}
+
 lab_up() {
   local subnet=$1 state=$2 ns br
   ns=$(lab_netns "$state")
   br=$(bridge_name "$state")
-  install -d -m 0700 "$state" "$state/ssh"
-  [ -f "$state/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C live-migration-lab -f "$state/ssh/id_ed25519"
+  ensure_key "$state"
   rootfs build >/dev/null
   if ! ip netns list | grep -q "^$ns\b"; then
     ip netns add "$ns"
@@ -183,12 +188,7 @@ case "$action" in
   lab-up) lab_up "${1:?subnet}" "${2:?state dir}" >/dev/null; lab_netns "$2" ;;
   lab-down) lab_down "${1:?state dir}" ;;
   lab-netns) lab_netns "${1:?state dir}" ;;
-  key)
-    state=${1:?state dir}
-    install -d -m 0700 "$state" "$state/ssh"
-    [ -f "$state/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C live-migration-lab -f "$state/ssh/id_ed25519"
-    cat "$state/ssh/id_ed25519"
-    ;;
+  key) ensure_key "${1:?state dir}" && cat "$1/ssh/id_ed25519" ;;
   up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
   down) node_down "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
   *) fail "unknown action '$action' (lab-up, lab-down, lab-netns, key, up, down)" ;;

@@ -34,9 +34,7 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
 
     /** Runs a shell command on a node over SSH from inside the lab network namespace. */
     const ssh = (node: keyof typeof NODES, command: string, input?: string) => spawnSync("nsenter", [
-        `--net=/run/netns/${netns}`, "--", "ssh", "-i", path.join(state, "ssh", "id_ed25519"),
-        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-        `root@${NODES[node]}`, command,
+        `--net=/run/netns/${netns}`, "--", "ssh", ...sshArgs(state), `root@${NODES[node]}`, command,
     ], { input, encoding: "utf8", timeout: 120_000 });
     const sshOk = (node: keyof typeof NODES, command: string, input?: string) => {
         const r = ssh(node, command, input);
@@ -118,7 +116,7 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
 
     it("restores the checkpoint on the other node, where the workload's counter continues", () => {
         const image = spawnSync("nsenter", [`--net=/run/netns/${netns}`, "--", "bash", "-c",
-            `ssh ${sshArgs(state)} root@${NODES.master} 'tar -C /var/lib/lab-workload -cf - img' | ssh ${sshArgs(state)} root@${NODES.worker} 'mkdir -p /var/lib/lab-workload && tar -C /var/lib/lab-workload -xf -'`,
+            `ssh ${sshArgs(state).join(" ")} root@${NODES.master} 'tar -C /var/lib/lab-workload -cf - img' | ssh ${sshArgs(state).join(" ")} root@${NODES.worker} 'mkdir -p /var/lib/lab-workload && tar -C /var/lib/lab-workload -xf -'`,
         ], { encoding: "utf8" });
         assert.equal(image.status, 0, image.stderr);
         timed("runc-restore", () => sshOk("worker", "bash /tmp/container.sh restore"));
@@ -149,6 +147,7 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
     });
 });
 
-function sshArgs(state: string): string {
-    return `-i ${path.join(state, "ssh", "id_ed25519")} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`;
+/** ssh options for the lab's key; host keys of freshly made nodes are not known ahead. */
+function sshArgs(state: string): string[] {
+    return ["-i", path.join(state, "ssh", "id_ed25519"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
 }
