@@ -53,12 +53,12 @@ const (
 )
 
 type provider struct {
-	pulumirpc.UnimplementedResourceProviderServer
+	props.Base
 }
 
 func main() {
 	serve.Run("pulumi-resource-command", func(srv *grpc.Server) {
-		pulumirpc.RegisterResourceProviderServer(srv, &provider{})
+		pulumirpc.RegisterResourceProviderServer(srv, &provider{Base: props.Base{Version: version}})
 	})
 }
 
@@ -66,14 +66,6 @@ var (
 	unmarshal = props.Unmarshal
 	marshal   = props.Options
 )
-
-func (p *provider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: version}, nil
-}
-
-func (p *provider) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
-}
 
 func (p *provider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
@@ -113,16 +105,7 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 }
 
 func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	if len(olds) == 0 {
-		if olds, err = unmarshal(req.GetOlds()); err != nil {
-			return nil, err
-		}
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := props.DiffInputs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -362,8 +345,4 @@ func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 // Read returns the recorded state: a command has nothing to read back.
 func (p *provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
-}
-
-func (p *provider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	return &emptypb.Empty{}, nil
 }

@@ -43,7 +43,7 @@ var replaceOn = map[string]map[string]bool{
 }
 
 type provider struct {
-	pulumirpc.UnimplementedResourceProviderServer
+	props.Base
 	mu         sync.Mutex
 	kubeconfig string
 	namespace  string
@@ -51,7 +51,7 @@ type provider struct {
 
 func main() {
 	serve.Run("pulumi-resource-kubernetes", func(srv *grpc.Server) {
-		pulumirpc.RegisterResourceProviderServer(srv, &provider{})
+		pulumirpc.RegisterResourceProviderServer(srv, &provider{Base: props.Base{Version: version}})
 	})
 }
 
@@ -60,20 +60,8 @@ var (
 	marshal   = props.Options
 )
 
-func (p *provider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
-	return &pulumirpc.PluginInfo{Version: version}, nil
-}
-
-func (p *provider) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
-}
-
 func (p *provider) DiffConfig(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := props.DiffInputs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +107,7 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 }
 
 func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	news, err := unmarshal(req.GetNews())
+	olds, news, err := props.DiffInputs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -289,8 +273,4 @@ func (p *provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 		return nil, err
 	}
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
-}
-
-func (p *provider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
-	return &emptypb.Empty{}, nil
 }

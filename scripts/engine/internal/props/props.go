@@ -2,8 +2,10 @@
 package props
 
 import (
+	"context"
 	"sort"
 
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -52,4 +54,38 @@ func Diff(olds, news resource.PropertyMap, skip map[string]bool, replaces func(k
 		resp.Changes = pulumirpc.DiffResponse_DIFF_SOME
 	}
 	return resp
+}
+
+// DiffInputs reads the old and new inputs of a Diff or DiffConfig request (old states written
+// before the engine sent old inputs fall back to the old outputs).
+func DiffInputs(req *pulumirpc.DiffRequest) (olds, news resource.PropertyMap, err error) {
+	if olds, err = Unmarshal(req.GetOldInputs()); err != nil {
+		return nil, nil, err
+	}
+	if len(olds) == 0 {
+		if olds, err = Unmarshal(req.GetOlds()); err != nil {
+			return nil, nil, err
+		}
+	}
+	news, err = Unmarshal(req.GetNews())
+	return olds, news, err
+}
+
+// Base is what both providers answer the same way: their version, provider config taken as
+// given, and nothing to cancel.
+type Base struct {
+	pulumirpc.UnimplementedResourceProviderServer
+	Version string
+}
+
+func (b *Base) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: b.Version}, nil
+}
+
+func (b *Base) CheckConfig(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+}
+
+func (b *Base) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
 }
