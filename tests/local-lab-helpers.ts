@@ -1,0 +1,82 @@
+// A local lab stack driven through the real engine, shared by the end-to-end test and the
+// benchmark: make the lab network, a project copy and a nodes-only stack; talk to nodes over SSH
+// from inside the lab network namespace; tear everything down.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { FIXTURES, projectCopy, pulumiRunner, requireEngine, ROOT } from "./engine-helpers";
+
+export const LOCAL_NODE = path.join(ROOT, "scripts", "local-node.sh");
+
+export type NodeName = "master" | "worker";
+
+export interface LocalLab {
+    readonly work: string;
+    readonly state: string;
+    readonly project: string;
+    readonly netns: string;
+    readonly nodes: Record<NodeName, string>;
+    readonly run: ReturnType<typeof pulumiRunner>;
+    ssh(node: NodeName, command: string, input?: string): ReturnType<typeof spawnSync>;
+    sshOk(node: NodeName, command: string, input?: string): string;
+    /** Copies the TCP workload fixture (tests/fixtures/tcp-workload) to both nodes. */
+    copyWorkload(): void;
+    /** Streams the workload's checkpoint image from one node to the other. */
+    moveImage(from: NodeName, to: NodeName): void;
+    /** pulumi destroy, then the lab network; leaves the scratch directory for `dispose`. */
+    destroy(): void;
+    dispose(): void;
+}
+
+/** ssh options for the lab's key; host keys of freshly made nodes are not known ahead. */
+export function sshArgs(state: string): string[] {
+    return ["-i", path.join(state, "ssh", "id_ed25519"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
+}
+
+/** Makes the lab network (and rootfs, cached) and a nodes-only stack `lab`; nothing is up yet. */
+export function createLocalLab(subnet: string): LocalLab {
+    if (process.getuid?.() !== 0) assert.fail("the local lab needs root (namespaces, mounts, veth); CI runs as root");
+    requireEngine();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "lml-local-"));
+    const state = path.join(work, "lab-state");
+    const base = subnet.split("/")[0].split(".").slice(0, 3).join(".");
+    const nodes = { master: `${base}.10`, worker: `${base}.11` };
+    const netns = execFileSync("bash", [LOCAL_NODE, "lab-up", subnet, state], { encoding: "utf8", timeout: 600_000 }).trim();
+    const run = pulumiRunner(work, netns);
+    const project = projectCopy(work);
+    run.ok(["stack", "init", "lab"], project);
+    for (const [k, v] of [["driver", "local"], ["local.stateDir", state], ["local.subnet", subnet], ["kubernetes.enabled", "false"]]) {
+        run.ok(["config", "set", "--path", `live-migration-lab:${k}`, v, ...(k === "kubernetes.enabled" ? ["--type", "bool"] : []), "--stack", "lab"], project);
+    }
+    const inLab = (argv: string[], input?: string) =>
+        spawnSync("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], { input, encoding: "utf8", timeout: 120_000 });
+    const lab: LocalLab = {
+        work, state, project, netns, nodes, run,
+        ssh: (node, command, input) => inLab(["ssh", ...sshArgs(state), `root@${nodes[node]}`, command], input),
+        sshOk: (node, command, input) => {
+            const r = lab.ssh(node, command, input);
+            assert.equal(r.status, 0, `on ${node}: ${command}\n${r.stdout}${r.stderr}`);
+            return String(r.stdout);
+        },
+        copyWorkload: () => {
+            const fixture = path.join(FIXTURES, "tcp-workload");
+            for (const node of ["master", "worker"] as const) {
+                lab.sshOk(node, "cat > /tmp/tcp-counter.py", fs.readFileSync(path.join(fixture, "tcp-counter.py"), "utf8"));
+                lab.sshOk(node, "cat > /tmp/container.sh", fs.readFileSync(path.join(fixture, "container.sh"), "utf8"));
+            }
+        },
+        moveImage: (from, to) => {
+            const ssh = `ssh ${sshArgs(state).join(" ")}`;
+            const r = inLab(["bash", "-c", `${ssh} root@${nodes[from]} 'tar -C /var/lib/lab-workload -cf - img' | ${ssh} root@${nodes[to]} 'mkdir -p /var/lib/lab-workload && tar -C /var/lib/lab-workload -xf -'`]);
+            assert.equal(r.status, 0, String(r.stderr));
+        },
+        destroy: () => {
+            run.pulumi(["destroy", "--yes", "--stack", "lab"], project);
+            spawnSync("bash", [LOCAL_NODE, "lab-down", state]);
+        },
+        dispose: () => fs.rmSync(work, { recursive: true, force: true }),
+    };
+    return lab;
+}
