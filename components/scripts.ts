@@ -40,13 +40,6 @@ export function writeFileScript(path: string, mode: number, onChange?: string): 
     ]);
 }
 
-/** Prints the sha256 of `path`, or "absent": what drift review compares with the rendered content. */
-export function fileDigestScript(path: string): string {
-    return script(`digest ${path}`, [
-        `if [ -f ${q(path)} ]; then sha256sum ${q(path)} | cut -d' ' -f1; else echo absent; fi`,
-    ]);
-}
-
 /** Restarts a systemd service if it runs (on nodes without systemd the lab's own supervisor reloads it). */
 export function restartIfActive(service: string): string {
     return `if command -v systemctl >/dev/null && systemctl is-active -q ${service}; then systemctl restart ${service}; fi`;

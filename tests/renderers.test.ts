@@ -13,6 +13,7 @@ import { flinkConf, flinkPodManifest, renderEntrypoint, renderFlinkConf } from "
 import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
 import * as scripts from "../components/scripts";
 import { planMigrations } from "../components/plan";
+import { fileState, parseProbe, probeScript } from "../components/drift";
 import { localControlPlaneScript } from "../components/cluster";
 import crioKeys from "../components/crio-keys.json";
 
@@ -158,7 +159,6 @@ describe("vagrant and kubeadm", () => {
 describe("node scripts", () => {
     const all: [string, string][] = [
         ["write", scripts.writeFileScript("/etc/criu/runc.conf", 0o644, scripts.restartIfActive("crio"))],
-        ["digest", scripts.fileDigestScript("/etc/criu/runc.conf")],
         ["dir", scripts.ensurePrivateDirScript("/var/lib/x")],
         ["criu", scripts.criuCheckScript()],
         ["preflight", scripts.preflightScript("/var/lib/x", 1024)],
@@ -196,12 +196,14 @@ describe("node scripts", () => {
             assert.equal((fs.statSync(file).mode & 0o777).toString(8), "644");
             assert.equal(JSON.parse(run(w, "tcp-established\n")).state, "unchanged");
             fs.writeFileSync(file, "# edited by hand\n");
-            assert.notEqual(run(scripts.fileDigestScript(file)).trim(), first.sha256, "drift shows in the digest");
+            // What drift review reads from a node: "<sha256> <mtime>" or "absent".
+            const observed = () => parseProbe(run(probeScript([file])))[file];
+            assert.notEqual(observed().split(" ")[0], first.sha256, "drift shows in the digest");
             assert.equal(JSON.parse(run(w, "tcp-established\n")).state, "written");
-            assert.equal(run(scripts.fileDigestScript(file)).trim(), first.sha256);
+            assert.equal(observed().split(" ")[0], first.sha256);
             assert.equal(fs.readFileSync(path.join(dir, "hooks"), "utf8"), "changed\nchanged\n", "the change hook ran only when content changed");
             run(scripts.removeFileScript(file));
-            assert.equal(run(scripts.fileDigestScript(file)).trim(), "absent");
+            assert.equal(observed(), "absent");
         });
 
         it("makes archive directories root-only and tightens archives already there", () => {
@@ -245,8 +247,6 @@ describe("migration planner", () => {
 });
 
 describe("drift review", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { fileState, parseProbe, probeScript } = require("../components/drift") as typeof import("../components/drift");
     const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
 
     it("reads digests, mtimes and missing files from a node with its probe script", () => {

@@ -179,10 +179,15 @@ func refOf(typ string, m resource.PropertyMap, defaultNS string) objectRef {
 	return objectRef{kind: kind, namespace: ns, name: md["name"].StringValue()}
 }
 
-func (p *provider) apply(ctx context.Context, typ string, inputs resource.PropertyMap, timeout float64) (*structpb.Struct, objectRef, error) {
+// ref names the object, in the provider's namespace unless the object has its own.
+func (p *provider) ref(typ string, m resource.PropertyMap) objectRef {
 	p.mu.Lock()
-	ref := refOf(typ, inputs, p.namespace)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	return refOf(typ, m, p.namespace)
+}
+
+func (p *provider) apply(ctx context.Context, typ string, inputs resource.PropertyMap, timeout float64) (*structpb.Struct, objectRef, error) {
+	ref := p.ref(typ, inputs)
 	manifest, err := json.Marshal(inputs.Mappable())
 	if err != nil {
 		return nil, ref, err
@@ -248,9 +253,7 @@ func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	ref := refOf(req.GetType(), state, p.namespace)
-	p.mu.Unlock()
+	ref := p.ref(req.GetType(), state)
 	if _, err := p.kubectl(ctx, nil, "delete", "-n", ref.namespace, "--ignore-not-found", "--wait=true", "--timeout", "300s", ref.kind+"/"+ref.name); err != nil {
 		return nil, err
 	}
@@ -263,9 +266,7 @@ func (p *provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 	if err != nil {
 		return nil, err
 	}
-	p.mu.Lock()
-	ref := refOf(req.GetType(), state, p.namespace)
-	p.mu.Unlock()
+	ref := p.ref(req.GetType(), state)
 	if _, err := p.get(ctx, ref); err != nil {
 		if strings.Contains(err.Error(), "NotFound") {
 			return &pulumirpc.ReadResponse{}, nil
