@@ -57,6 +57,9 @@ export interface LabConfig {
     readonly archive: { readonly dir: string; readonly keep: number };
 }
 
+/** CRI-O minors the local lab can build (scripts/k8s-build.sh: crio_release). */
+export const LOCAL_CRIO_VERSIONS: readonly string[] = ["1.34"];
+
 /** Flink minor versions the pod manifest and config renderer support. */
 export const FLINK_VERSIONS = ["1.19", "1.20", "2.0", "2.1", "2.2", "2.3"];
 
@@ -212,6 +215,9 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         } else if (crioKnown && minor(k8s.version) !== crio.version) {
             problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}" with crio.version "${crio.version}"; CRI-O follows Kubernetes minor versions: use kubernetes ${crio.version}.x or crio.version "${minor(k8s.version)}"` });
         }
+    }
+    if (c.driver === "local" && k8s.enabled !== false && crioKnown && !LOCAL_CRIO_VERSIONS.includes(crio.version)) {
+        problems.push({ path: key("crio.version"), message: `got "${crio.version}" with driver local; the local lab builds CRI-O from the Go module proxy, which serves ${LOCAL_CRIO_VERSIONS.map(v => `"${v}"`).join(", ")} (scripts/k8s-build.sh); other versions need driver vagrant or existing` });
     }
     if (crioKnown) {
         if (crio.checkpointRestore) problems.push(...checkCheckpointRestoreLevel(crio.version, crio.checkpointRestore, key("crio.checkpointRestore")));

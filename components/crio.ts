@@ -121,7 +121,7 @@ export function checkCheckpointRestoreLevel(version: string, level: CheckpointRe
     return [];
 }
 
-function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
+export function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
     for (const [k, v] of Object.entries(from)) {
         into[k] = isTable(v) && isTable(into[k]) ? deepMerge({ ...(into[k] as Record<string, unknown>) }, v) : v;
     }

@@ -13,6 +13,8 @@ export interface KubeletArgs {
     /** "systemd" on VMs; "cgroupfs" where the node has no systemd (the local lab). */
     readonly cgroupDriver: "systemd" | "cgroupfs";
     readonly clientCAFile: string;
+    /** Further settings (the local lab's namespace nodes need some). */
+    readonly extra?: Record<string, unknown>;
 }
 
 /** The feature gates the kubelet needs for `POST /checkpoint/...`. */
@@ -39,6 +41,7 @@ export function kubeletConfig(args: KubeletArgs): Record<string, unknown> {
         authorization: { mode: "Webhook" },
         failSwapOn: false,
         ...(Object.keys(gates).length > 0 ? { featureGates: gates } : {}),
+        ...args.extra,
     };
 }
 

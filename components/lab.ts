@@ -13,6 +13,9 @@ import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet";
 import { nodeAddress, renderKubeadmConfig, renderNodeInstallScript } from "./kubeadm";
 import { planMigrations } from "./plan";
 import { restartIfActive } from "./scripts";
+import { deepMerge } from "./crio";
+import { CNI_CONFIG_PATH, localCrioSettings, localKubeletSettings, renderCniConfig, renderStorageConf, STORAGE_CONF_PATH } from "./localCluster";
+import { localCgroupRoot } from "./nodes";
 import type { Observation } from "./drift";
 
 /** Debian's binary paths on local lab nodes; kubeadm hosts use what the cri-o package configures. */
@@ -31,11 +34,14 @@ export function managedFiles(c: LabConfig, node: NodeSpec, address: string): Man
     const files: ManagedFile[] = criuConfigPaths(c.crio.runtime).map(path => ({
         role: path.endsWith("crun.conf") ? "crun-conf" : "runc-conf", path, content: criu, mode: 0o644,
     }));
+    const localCluster = c.driver === "local" && c.kubernetes.enabled;
     files.push({
         role: "crio-drop-in",
         path: CRIO_DROP_IN_PATH,
         content: renderCrioDropIn({
-            version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore, settings: c.crio.settings,
+            version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore,
+            // The stack's own settings win over what namespace nodes need.
+            settings: localCluster ? deepMerge(localCrioSettings(), c.crio.settings ?? {}) : c.crio.settings,
             runtimePath: c.driver === "local" ? DEBIAN_RUNTIME_PATHS[c.crio.runtime] : undefined,
         }),
         mode: 0o644,
@@ -45,9 +51,17 @@ export function managedFiles(c: LabConfig, node: NodeSpec, address: string): Man
         kubernetesVersion: c.kubernetes.version,
         cgroupDriver: c.driver === "local" ? "cgroupfs" : "systemd",
         clientCAFile: "/etc/kubernetes/pki/ca.crt",
+        extra: localCluster ? localKubeletSettings(localCgroupRoot(c.local.stateDir, node.name)) : undefined,
     });
     if (c.driver === "local") {
-        files.push({ role: "kubelet-config", path: KUBELET_CONFIG_PATH, content: kubelet, mode: 0o644 });
+        if (localCluster) {
+            const index = c.nodes.indexOf(node);
+            files.push(
+                { role: "kubelet-config", path: KUBELET_CONFIG_PATH, content: kubelet, mode: 0o644, onChange: restartIfActive("kubelet") },
+                { role: "cni-config", path: CNI_CONFIG_PATH, content: renderCniConfig(index), mode: 0o644, onChange: restartIfActive("crio") },
+                { role: "storage-conf", path: STORAGE_CONF_PATH, content: renderStorageConf(), mode: 0o644, onChange: restartIfActive("crio") },
+            );
+        }
     } else if (node.role === "master") {
         files.push({
             role: "kubeadm-config",
@@ -70,19 +84,26 @@ export interface LabOutputs {
     criuConf: string;
 }
 
+export interface LabCluster {
+    readonly lab: LabNodes;
+    readonly nodes: LabOutputs["nodes"];
+    readonly criu: LabOutputs["criu"];
+    /** Undefined when kubernetes.enabled is false. */
+    readonly cluster?: Cluster;
+}
+
 /**
- * Declares the lab. `observed` is what the nodes have at the managed paths right now (probe.ts),
- * per node name; nodes not in it were not observed.
+ * Declares the lab's nodes, their runtime configuration and (when enabled) Kubernetes.
+ * `observed` is what the nodes have at the managed paths right now (probe.ts), per node name;
+ * nodes not in it were not observed.
  */
-export function buildLab(
+export function buildCluster(
     c: LabConfig,
     sshPrivateKey: pulumi.Output<string> | undefined,
     workDir: string,
     observed: Readonly<Record<string, Record<string, Observation>>> = {},
-): LabOutputs {
+): LabCluster {
     const lab = new LabNodes("lab", { config: c, sshPrivateKey, workDir });
-    const handle = (name: string) => lab.nodes.find(n => n.name === name)!;
-
     const runtimes = c.nodes.map((spec, i) => {
         const node = lab.nodes[i];
         return new NodeRuntime(spec.name, {
@@ -97,10 +118,28 @@ export function buildLab(
         lab.nodes.map((n, i) => ({ name: n.name, role: n.role, address: addrs[i] })));
     const criu = pulumi.all(runtimes.map(r => r.criu)).apply(outs =>
         Object.fromEntries(outs.map((o, i) => [c.nodes[i].name, JSON.parse(o)])));
-    if (!c.kubernetes.enabled) return { nodes, criu, criuConf: renderCriuConf(c.criu) };
+    if (!c.kubernetes.enabled) return { lab, nodes, criu };
 
     const ready = Object.fromEntries(c.nodes.map((n, i) => [n.name, runtimes[i].ready]));
-    const cluster = new Cluster("cluster", { driver: c.driver, nodes: lab.nodes, ready });
+    const cluster = new Cluster("cluster", {
+        driver: c.driver, nodes: lab.nodes, ready,
+        local: c.driver === "local"
+            ? { nodes: c.nodes.map((n, i) => ({ name: n.name, address: staticAddress(c, i) })), kubeletConfigPath: KUBELET_CONFIG_PATH }
+            : undefined,
+    });
+    return { lab, nodes, criu, cluster };
+}
+
+/** Declares the whole lab: buildCluster, then migrations and the Flink job at its current stage. */
+export function buildLab(
+    c: LabConfig,
+    sshPrivateKey: pulumi.Output<string> | undefined,
+    workDir: string,
+    observed: Readonly<Record<string, Record<string, Observation>>> = {},
+): LabOutputs {
+    const { lab, nodes, criu, cluster } = buildCluster(c, sshPrivateKey, workDir, observed);
+    if (!cluster) return { nodes, criu, criuConf: renderCriuConf(c.criu) };
+    const handle = (name: string) => lab.nodes.find(n => n.name === name)!;
 
     const plan = planMigrations(c.flink.node, c.migrations, c.nodes.map(n => n.name));
     const master = lab.nodes.find(n => n.role === "master")!;

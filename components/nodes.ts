@@ -1,4 +1,5 @@
 // Lab nodes from one of three drivers. Every driver hands the same NodeHandle to the rest.
+import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -17,6 +18,11 @@ export interface LabNodesArgs {
 
 /** Where the repository's helper scripts live (the local driver runs them on this host). */
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "scripts");
+
+/** A local node's cgroup root, as scripts/local-node.sh names it (`cgroup-root`). */
+export function localCgroupRoot(stateDir: string, node: string): string {
+    return `/lml${crypto.createHash("sha256").update(stateDir).digest("hex").slice(0, 6)}-${node}`;
+}
 
 export class LabNodes extends pulumi.ComponentResource {
     /** One handle per configured node, in config order. */
@@ -75,11 +81,19 @@ export class LabNodes extends pulumi.ComponentResource {
                     logging: "none",
                 }, { parent: this, dependsOn: [network], additionalSecretOutputs: ["stdout"] });
                 const privateKey = key.stdout;
+                // With Kubernetes, nodes get the binaries scripts/k8s-build.sh made (scripts/lab.sh
+                // builds them in the host's network namespace, where the Go module proxy is reachable).
+                const bins = c.kubernetes.enabled
+                    ? `bins=$(bash ${q(path.join(SCRIPTS_DIR, "k8s-build.sh"))} --find ${q(c.kubernetes.version)} ${q(c.crio.version)}); `
+                    : "bins=; ";
                 this.nodes = c.nodes.map((n, i) => {
                     const address = nodeAddress(c.local.subnet, i);
                     const node = new command.local.Command(`${name}-${n.name}`, {
-                        create: `bash ${script} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+                        interpreter: ["/bin/bash", "-c"],
+                        create: `set -euo pipefail; ${bins}bash ${script} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)} "$bins"`,
                         delete: `bash ${script} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+                        // Another Kubernetes (or none) is another node.
+                        triggers: [c.kubernetes.enabled ? `kubernetes ${c.kubernetes.version} crio ${c.crio.version}` : "no kubernetes"],
                     }, { parent: this, dependsOn: [network, key], customTimeouts: { create: "30m" } });
                     return {
                         name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,

@@ -10,7 +10,7 @@ export function q(value: string | number): string {
     return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
 
-function script(name: string, body: string[]): string {
+export function script(name: string, body: string[]): string {
     return [
         "#!/usr/bin/env bash",
         `# live-migration-lab: ${name}`,
@@ -40,9 +40,28 @@ export function writeFileScript(path: string, mode: number, onChange?: string): 
     ]);
 }
 
-/** Restarts a systemd service if it runs (on nodes without systemd the lab's own supervisor reloads it). */
+/** Where the local lab's supervisor keeps each service's command line, pid and log. */
+export const SERVICE_DIR = "/etc/live-migration-lab/services";
+export const SERVICE_RUN_DIR = "/run/lab";
+export const SERVICE_LOG_DIR = "/var/log/lab";
+
+/**
+ * (Re)starts a service of the local lab's supervisor (nodes without systemd): stops the running
+ * process, then runs SERVICE_DIR/NAME in its own session with output appended to its log.
+ */
+export function restartService(name: string): string {
+    const pid = `${SERVICE_RUN_DIR}/${name}.pid`;
+    return [
+        `{ old=$(cat ${pid} 2>/dev/null || true)`,
+        `if [ -n "$old" ] && kill "$old" 2>/dev/null; then for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done; fi`,
+        `setsid bash ${SERVICE_DIR}/${name} >>${SERVICE_LOG_DIR}/${name}.log 2>&1 </dev/null & echo $! >${pid}; }`,
+    ].join("; ");
+}
+
+/** Restarts a service if it runs: systemd's on VMs, the lab supervisor's on namespace nodes. */
 export function restartIfActive(service: string): string {
-    return `if command -v systemctl >/dev/null && systemctl is-active -q ${service}; then systemctl restart ${service}; fi`;
+    return `if command -v systemctl >/dev/null && systemctl is-active -q ${service}; then systemctl restart ${service}; ` +
+        `elif [ -s ${SERVICE_RUN_DIR}/${service}.pid ] && kill -0 "$(cat ${SERVICE_RUN_DIR}/${service}.pid)" 2>/dev/null; then ${restartService(service)}; fi`;
 }
 
 export function removeFileScript(path: string): string {

@@ -5,7 +5,17 @@
 #   local-node.sh lab-down STATE_DIR            remove the lab network namespace (nodes must be down)
 #   local-node.sh lab-netns STATE_DIR           print the lab network namespace's name
 #   local-node.sh key STATE_DIR                 print the lab's SSH private key
-#   local-node.sh up|down NAME ADDRESS SUBNET STATE_DIR
+#   local-node.sh up NAME ADDRESS SUBNET STATE_DIR [K8S_BIN_DIR]
+#   local-node.sh down NAME ADDRESS SUBNET STATE_DIR
+#   local-node.sh cgroup-root NAME STATE_DIR   the node's cgroup root (its kubelet's cgroupRoot)
+#
+# With K8S_BIN_DIR (scripts/k8s-build.sh), the node gets Kubernetes and CRI-O: that directory
+# read-only at /opt/lab/bin (linked from /usr/local/bin), containers-storage on a directory of the
+# host's filesystem (overlayfs cannot be an overlay's upper layer), /dev/kmsg (the kubelet's OOM
+# watcher), and a cgroup root of its own in every cgroup hierarchy, so two kubelets on one host
+# do not share a kubepods tree. The kubelet also insists on a few kernel settings (overcommit,
+# panic on oops); the node sees them as it wants in files bound over /proc/sys, and the host's
+# own values stay untouched.
 #
 # A node is an overlay over a shared Debian sid rootfs (CRIU >= 4.2 works on new kernels where
 # bookworm's and trixie's do not), with its own network namespace (a veth into a bridge that lives
@@ -18,14 +28,30 @@ set -euo pipefail
 SUITE=sid
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What a node needs: CRIU and the runtimes from one suite, iptables/nftables for CRIU's TCP lock,
-# sshd, and python3 for workloads the tests run in containers.
-PACKAGES=criu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,procps,ca-certificates,python3-minimal
+# sshd, python3 for workloads the tests run in containers; for Kubernetes: etcd, the CNI plugins,
+# buildah (+ netavark, which it needs even for `from scratch`) for local images, busybox-static as
+# the content of small images, openssl for the cluster's certificates, curl for the kubelet API.
+PACKAGES=criu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,procps,ca-certificates,python3-minimal,etcd-server,containernetworking-plugins,buildah,netavark,busybox-static,openssl,curl
 ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/rootfs}
 
 fail() { echo "local-node.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "the local driver needs root (namespaces, mounts, veth)"
 
 lab_id() { printf '%s' "$1" | sha256sum | cut -c1-6; }
+cgroup_root() { echo "/lml$(lab_id "$2")-$1"; }
+# cgroup v1 hierarchies (one directory each) or the v2 tree (cgroup.controllers at the top).
+# `cgroup_dirs all` adds the v2 tree of a hybrid host (/sys/fs/cgroup/unified), where runc
+# mirrors the v1 paths without controllers: nodes get nothing made there, but it is cleaned.
+cgroup_dirs() {
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo /sys/fs/cgroup; return; fi
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    h=${h%/}
+    if [ -f "$h/cgroup.procs" ] && { [ "$(basename "$h")" != unified ] || [ "${1:-}" = all ]; }; then echo "$h"; fi
+  done
+}
+# The sysctls the kubelet sets when they differ (pkg/kubelet/cm: setupKernelTunables).
+KUBELET_SYSCTLS="vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000"
 lab_netns() { echo "lml$(lab_id "$1")-lab"; }
 node_netns() { echo "lml$(lab_id "$2")-$1"; }
 # Interface names have at most 15 characters.
@@ -93,7 +119,7 @@ lab_down() {
 node_init() {
   cat <<'EOF'
 set -e
-root=$1 name=$2
+root=$1 name=$2 bins=${3:-} storage=${4:-} sysctls=${5:-}
 hostname "$name"
 mount --bind "$root" "$root"
 cd "$root"
@@ -115,6 +141,24 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sshd /run/netns
 mount --rbind /.oldroot/sys/fs/cgroup /sys/fs/cgroup
+if [ -n "$bins" ]; then
+  mkdir -p /opt/lab/bin /var/lib/containers/storage
+  mount --bind -o ro "/.oldroot$bins" /opt/lab/bin
+  mount --bind "/.oldroot$storage" /var/lib/containers/storage
+  touch /dev/kmsg && mount --bind /.oldroot/dev/kmsg /dev/kmsg
+  mkdir -p /run/lab/sysctl
+  for kv in $sysctls; do
+    f=/run/lab/sysctl/${kv%%=*}; mkdir -p "${f%/*}"; echo "${kv#*=}" >"$f"
+    mount --bind "$f" "/proc/sys/${kv%%=*}"
+  done
+  # Without a hugetlb cgroup controller on the host, hide the huge page sizes: the kubelet would
+  # ask runc for hugetlb limits that cannot be set ("cannot set hugetlb limit").
+  if ! grep -qw hugetlb /proc/cgroups 2>/dev/null || { [ ! -d /sys/fs/cgroup/hugetlb ] && ! grep -qw hugetlb /sys/fs/cgroup/cgroup.controllers 2>/dev/null; }; then
+    mount -t tmpfs -o ro,mode=0755 tmpfs /sys/kernel/mm/hugepages
+  fi
+  # Pods ask for shared/slave propagation of their mounts.
+  mount --make-rshared /
+fi
 umount -l /.oldroot
 rmdir /.oldroot 2>/dev/null || true
 ssh-keygen -A >/dev/null
@@ -124,8 +168,36 @@ while true; do wait || true; sleep 1; done
 EOF
 }
 
+# make_cgroup_root NAME STATE: the node's own cgroup root in every hierarchy (cpusets filled in).
+make_cgroup_root() {
+  local root h
+  root=$(cgroup_root "$1" "$2")
+  for h in $(cgroup_dirs); do
+    mkdir -p "$h$root"
+    if [ -f "$h$root/cpuset.cpus" ] && [ -z "$(cat "$h$root/cpuset.cpus")" ]; then
+      cat "$h/cpuset.cpus" >"$h$root/cpuset.cpus"
+      cat "$h/cpuset.mems" >"$h$root/cpuset.mems"
+    fi
+  done
+}
+
+# remove_cgroup_root NAME STATE: once its processes are gone, the node's cgroups go, deepest first.
+remove_cgroup_root() {
+  local root h
+  root=$(cgroup_root "$1" "$2")
+  for h in $(cgroup_dirs all); do
+    [ -d "$h$root" ] || continue
+    for _ in $(seq 1 50); do
+      find "$h$root" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [ -d "$h$root" ] || break
+      sleep 0.1
+    done
+    [ ! -d "$h$root" ] || echo "local-node.sh: could not remove cgroup $h$root" >&2
+  done
+}
+
 node_up() {
-  local name=$1 address=$2 subnet=$3 state=$4
+  local name=$1 address=$2 subnet=$3 state=$4 bins=${5:-}
   local ns lab br veth dir base
   ns=$(node_netns "$name" "$state")
   lab=$(lab_up "$subnet" "$state")
@@ -140,6 +212,12 @@ node_up() {
   mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
   mountpoint -q "$dir/merged" || mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"
   echo "$name" >"$dir/merged/etc/hostname"
+  if [ -n "$bins" ]; then
+    [ -x "$bins/kubelet" ] || fail "no kubelet in $bins (scripts/k8s-build.sh makes it)"
+    mkdir -p "$dir/storage"
+    for b in "$bins"/*; do ln -sfn "/opt/lab/bin/${b##*/}" "$dir/merged/usr/local/bin/${b##*/}"; done
+    make_cgroup_root "$name" "$state"
+  fi
   install -d -m 0700 "$dir/merged/root/.ssh"
   install -m 0600 "$state/ssh/id_ed25519.pub" "$dir/merged/root/.ssh/authorized_keys"
 
@@ -154,7 +232,7 @@ node_up() {
   fi
   # nsenter, not `ip netns exec`: the latter remounts /sys and would hide the host cgroup tree.
   setsid nsenter --net="/run/netns/$ns" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private \
-    bash -c "$(node_init)" node-init "$dir/merged" "$name" </dev/null >"$dir/init.log" 2>&1 &
+    bash -c "$(node_init)" node-init "$dir/merged" "$name" "$bins" "${bins:+$dir/storage}" "${bins:+$KUBELET_SYSCTLS}" </dev/null >"$dir/init.log" 2>&1 &
   for _ in $(seq 1 100); do
     if ip netns exec "$lab" bash -c "exec 3<>/dev/tcp/$address/22" 2>/dev/null; then
       echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"started\"}"
@@ -178,6 +256,7 @@ node_down() {
     ip netns del "$ns"
   fi
   ip -n "$lab" link del "$veth" 2>/dev/null || true
+  remove_cgroup_root "$name" "$state"
   if mountpoint -q "$dir/merged"; then umount "$dir/merged" || umount -l "$dir/merged"; fi
   rm -rf "$dir"
 }
@@ -189,7 +268,8 @@ case "$action" in
   lab-down) lab_down "${1:?state dir}" ;;
   lab-netns) lab_netns "${1:?state dir}" ;;
   key) ensure_key "${1:?state dir}" && cat "$1/ssh/id_ed25519" ;;
-  up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
+  up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" "${5:-}" ;;
+  cgroup-root) cgroup_root "${1:?name}" "${2:?state dir}" ;;
   down) node_down "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
-  *) fail "unknown action '$action' (lab-up, lab-down, lab-netns, key, up, down)" ;;
+  *) fail "unknown action '$action' (lab-up, lab-down, lab-netns, key, up, down, cgroup-root)" ;;
 esac

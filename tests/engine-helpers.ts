@@ -10,9 +10,10 @@ export const FIXTURES = path.join(__dirname, "fixtures");
 export interface Run { status: number; out: string }
 
 /** Runs pulumi (optionally inside a network namespace) with a file backend under `work`. */
-export function pulumiRunner(work: string, netns?: string) {
+export function pulumiRunner(work: string, netns?: string, extraEnv: Record<string, string> = {}) {
     const env = {
         ...process.env,
+        ...extraEnv,
         PULUMI_BACKEND_URL: `file://${work}/state`,
         PULUMI_CONFIG_PASSPHRASE: "engine-test",
         PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -48,7 +49,8 @@ export function projectCopy(into: string): string {
         fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
     }
     fs.mkdirSync(path.join(dir, "scripts"));
-    fs.copyFileSync(path.join(ROOT, "scripts", "local-node.sh"), path.join(dir, "scripts", "local-node.sh"));
+    for (const f of ["local-node.sh", "k8s-build.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
+    fs.cpSync(path.join(FIXTURES, "cluster-stack"), path.join(dir, "tests", "fixtures", "cluster-stack"), { recursive: true });
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
 }

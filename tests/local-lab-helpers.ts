@@ -7,8 +7,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FIXTURES, projectCopy, pulumiRunner, requireEngine, ROOT } from "./engine-helpers";
+import { validateConfig } from "../components/config";
 
 export const LOCAL_NODE = path.join(ROOT, "scripts", "local-node.sh");
+export const K8S_BUILD = path.join(ROOT, "scripts", "k8s-build.sh");
 
 export type NodeName = "master" | "worker";
 
@@ -30,26 +32,66 @@ export interface LocalLab {
     dispose(): void;
 }
 
+/**
+ * Network namespaces, mounts, processes that mention `marker`, and the lab's cgroups: what a lab
+ * may leave behind.
+ */
+export function footprint(marker: string) {
+    const netns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter(l => l.startsWith("lml")).map(l => l.split(" ")[0]).sort();
+    const mounts = fs.readFileSync("/proc/mounts", "utf8").split("\n").filter(l => l.includes(marker));
+    const procs = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter(l => l.includes(marker) && !l.includes("ps -eo"));
+    const cgroups = fs.readdirSync("/sys/fs/cgroup").flatMap(h => {
+        try {
+            return fs.readdirSync(path.join("/sys/fs/cgroup", h)).filter(d => d.startsWith("lml")).map(d => `${h}/${d}`);
+        } catch {
+            return [];
+        }
+    }).sort();
+    return { netns, mounts, procs, cgroups };
+}
+
 /** ssh options for the lab's key; host keys of freshly made nodes are not known ahead. */
 export function sshArgs(state: string): string[] {
     return ["-i", path.join(state, "ssh", "id_ed25519"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"];
 }
 
-/** Makes the lab network (and rootfs, cached) and a nodes-only stack `lab`; nothing is up yet. */
-export function createLocalLab(subnet: string): LocalLab {
+export interface LocalLabOptions {
+    /**
+     * "nodes": the program with kubernetes.enabled false. "cluster": tests/fixtures/cluster-stack,
+     * the program's nodes and Kubernetes (buildCluster) plus a TCP workload pod on `workloadNode`.
+     */
+    readonly stack?: "nodes" | "cluster";
+    readonly workloadNode?: NodeName;
+}
+
+/** The local lab's Kubernetes binaries (scripts/k8s-build.sh, built once and cached); prints their directory. */
+export function k8sBinaries(): string {
+    const c = validateConfig({}, false);
+    return execFileSync("bash", [K8S_BUILD, c.kubernetes.version, c.crio.version], { encoding: "utf8", timeout: 3_600_000, stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+/** Makes the lab network (and rootfs, cached) and a stack `lab`; nothing is up yet. */
+export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): LocalLab {
     if (process.getuid?.() !== 0) assert.fail("the local lab needs root (namespaces, mounts, veth); CI runs as root");
     requireEngine();
+    const cluster = opts.stack === "cluster";
+    // Built in the host's network namespace, where the Go module proxy is reachable; kubectl from
+    // there is what the engine's kubernetes provider runs.
+    const bins = cluster ? k8sBinaries() : undefined;
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "lml-local-"));
     const state = path.join(work, "lab-state");
     const base = subnet.split("/")[0].split(".").slice(0, 3).join(".");
     const nodes = { master: `${base}.10`, worker: `${base}.11` };
     const netns = execFileSync("bash", [LOCAL_NODE, "lab-up", subnet, state], { encoding: "utf8", timeout: 600_000 }).trim();
-    const run = pulumiRunner(work, netns);
-    const project = projectCopy(work);
+    const run = pulumiRunner(work, netns, bins ? { PATH: `${bins}:${process.env.PATH}` } : {});
+    const copy = projectCopy(work);
+    const project = cluster ? path.join(copy, "tests", "fixtures", "cluster-stack") : copy;
     run.ok(["stack", "init", "lab"], project);
-    for (const [k, v] of [["driver", "local"], ["local.stateDir", state], ["local.subnet", subnet], ["kubernetes.enabled", "false"]]) {
+    const settings = [["driver", "local"], ["local.stateDir", state], ["local.subnet", subnet], ["kubernetes.enabled", String(cluster)]];
+    for (const [k, v] of settings) {
         run.ok(["config", "set", "--path", `live-migration-lab:${k}`, v, ...(k === "kubernetes.enabled" ? ["--type", "bool"] : []), "--stack", "lab"], project);
     }
+    if (cluster) run.ok(["config", "set", "node", opts.workloadNode ?? "worker", "--stack", "lab"], project);
     const inLab = (argv: string[], input?: string) =>
         spawnSync("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], { input, encoding: "utf8", timeout: 120_000 });
     const lab: LocalLab = {

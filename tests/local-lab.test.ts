@@ -5,18 +5,9 @@
 // Timings are the benchmark's business: `scripts/lab.sh npm run bench -- lab`.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
-import * as fs from "fs";
-import { createLocalLab, LocalLab } from "./local-lab-helpers";
+import { createLocalLab, footprint, LocalLab } from "./local-lab-helpers";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
-
-/** Network namespaces, mounts and processes that mention `marker`: what the lab may leave behind. */
-function footprint(marker: string) {
-    const netns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter(l => l.startsWith("lml")).map(l => l.split(" ")[0]).sort();
-    const mounts = fs.readFileSync("/proc/mounts", "utf8").split("\n").filter(l => l.includes(marker));
-    const procs = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter(l => l.includes(marker) && !l.includes("ps -eo"));
-    return { netns, mounts, procs };
-}
 
 describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
     this.timeout(900_000);

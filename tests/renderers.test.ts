@@ -14,7 +14,7 @@ import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubead
 import * as scripts from "../components/scripts";
 import { planMigrations } from "../components/plan";
 import { fileState, parseProbe, probeScript } from "../components/drift";
-import { localControlPlaneScript } from "../components/cluster";
+import * as local from "../components/localCluster";
 import crioKeys from "../components/crio-keys.json";
 
 const spec = validateConfig({}, false).flink;
@@ -170,7 +170,14 @@ describe("node scripts", () => {
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
         ["init", renderKubeadmInitScript("/etc/k.yaml")],
         ["join", renderKubeadmJoinScript()],
-        ["local-control-plane", localControlPlaneScript("master")],
+        ["local pki", local.pkiScript({ name: "master", address: "10.9.0.10" }, [{ name: "master", address: "10.9.0.10" }, { name: "worker", address: "10.9.0.11" }])],
+        ["local credentials", local.installCredentialsScript()],
+        ["local images", local.localImagesScript()],
+        ["local etcd", local.startServiceScript(local.etcdService())],
+        ["local apiserver", local.startServiceScript(local.apiServerService({ name: "master", address: "10.9.0.10" }))],
+        ["local kubelet", local.startServiceScript(local.kubeletService({ name: "worker", address: "10.9.0.11" }, "/k.yaml"))],
+        ["local stop", local.stopServiceScript("crio")],
+        ["local nodes ready", local.nodesReadyScript(["master", "worker"], 30)],
     ];
     for (const [name, text] of all) {
         it(`${name}: parses with bash -n and fails loudly (set -euo pipefail)`, () => {

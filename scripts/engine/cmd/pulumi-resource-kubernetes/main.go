@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 
@@ -111,7 +112,7 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	return props.Diff(olds, news, nil, func(k resource.PropertyKey, o, n resource.PropertyValue) bool {
+	resp := props.Diff(olds, news, nil, func(k resource.PropertyKey, o, n resource.PropertyValue) bool {
 		if replaceOn[req.GetType()][string(k)] {
 			return true
 		}
@@ -124,7 +125,13 @@ func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 			}
 		}
 		return false
-	}), nil
+	})
+	// An object replaced under the same name must go before its replacement can be created
+	// (as pulumi-kubernetes does for objects named by the user).
+	if len(resp.Replaces) > 0 && !slices.Contains(resp.Replaces, "metadata") {
+		resp.DeleteBeforeReplace = true
+	}
+	return resp, nil
 }
 
 // kubectl runs kubectl with the provider's kubeconfig (content or path).

@@ -35,11 +35,13 @@ func TestPodDiff(t *testing.T) {
 		news     map[string]any
 		replaces []string
 		diffs    []string
+		// The same name cannot exist twice: the old object goes first.
+		deleteFirst bool
 	}{
-		{"unchanged", pod("flink-minimal", "worker", map[string]any{"app": "flink"}), nil, nil},
-		{"labels update in place", pod("flink-minimal", "worker", map[string]any{"app": "x"}), nil, []string{"metadata"}},
-		{"another node replaces (pod specs are immutable)", pod("flink-minimal", "master", map[string]any{"app": "flink"}), []string{"spec"}, []string{"spec"}},
-		{"another name replaces", pod("flink-minimal-m1", "worker", map[string]any{"app": "flink"}), []string{"metadata"}, []string{"metadata"}},
+		{"unchanged", pod("flink-minimal", "worker", map[string]any{"app": "flink"}), nil, nil, false},
+		{"labels update in place", pod("flink-minimal", "worker", map[string]any{"app": "x"}), nil, []string{"metadata"}, false},
+		{"another node replaces (pod specs are immutable)", pod("flink-minimal", "master", map[string]any{"app": "flink"}), []string{"spec"}, []string{"spec"}, true},
+		{"another name replaces", pod("flink-minimal-m1", "worker", map[string]any{"app": "flink"}), []string{"metadata"}, []string{"metadata"}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -47,8 +49,8 @@ func TestPodDiff(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(r.Replaces, c.replaces) || !slices.Equal(r.Diffs, c.diffs) {
-				t.Fatalf("diffs %v replaces %v; want %v %v", r.Diffs, r.Replaces, c.diffs, c.replaces)
+			if !slices.Equal(r.Replaces, c.replaces) || !slices.Equal(r.Diffs, c.diffs) || r.DeleteBeforeReplace != c.deleteFirst {
+				t.Fatalf("diffs %v replaces %v delete first %v; want %v %v %v", r.Diffs, r.Replaces, r.DeleteBeforeReplace, c.diffs, c.replaces, c.deleteFirst)
 			}
 		})
 	}

@@ -1,0 +1,323 @@
+// The local lab's Kubernetes: what runs on namespace nodes, which have no systemd and no package
+// repositories. etcd (Debian) and kube-apiserver on the master; CRI-O and a kubelet on every node,
+// as supervised processes; certificates made with openssl on the master; the CNI bridge plugin;
+// images (pause, busybox) built locally with buildah into each node's containers-storage.
+// Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
+import * as YAML from "yaml";
+import { q, restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR } from "./scripts";
+
+export const PKI_DIR = "/etc/kubernetes/pki";
+export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";
+export const KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf";
+export const CNI_CONFIG_PATH = "/etc/cni/net.d/10-live-migration-lab.conflist";
+export const STORAGE_CONF_PATH = "/etc/containers/storage.conf";
+
+export const SERVICE_CIDR = "10.96.0.0/16";
+export const API_SERVER_SERVICE_IP = "10.96.0.1";
+export const API_SERVER_PORT = 6443;
+/** Per node index i, pods get 10.85.i.0/24 (node-local: no route between nodes' pods is needed). */
+export const podSubnet = (index: number) => `10.85.${index}.0/24`;
+/** Images every local node has; pods never pull (there is no registry). */
+export const PAUSE_IMAGE = "localhost/live-migration-lab/pause:3.10";
+export const BUSYBOX_IMAGE = "localhost/live-migration-lab/busybox:latest";
+
+export interface LocalNode {
+    readonly name: string;
+    readonly address: string;
+}
+
+/** Files, with their content, that one node needs from the master's certificate authority. */
+export interface NodeCredentials {
+    readonly files: Record<string, { content: string; mode: string }>;
+}
+
+/** What the master's PKI step prints (a secret): the admin kubeconfig and each other node's files. */
+export interface PkiOutput {
+    readonly admin: string;
+    readonly nodes: Record<string, NodeCredentials>;
+}
+
+/**
+ * Makes the cluster's certificates on the master (once; kept when present): CA, API server serving
+ * cert, the API server's kubelet client cert (also what the checkpoint call presents), admin,
+ * service-account keys, and per node a kubelet client cert (system:node:NAME) and serving cert.
+ * Installs the master's own kubelet files and prints PkiOutput as one JSON line.
+ */
+export function pkiScript(master: LocalNode, nodes: readonly LocalNode[]): string {
+    const apiSans = ["IP:" + API_SERVER_SERVICE_IP, "IP:" + master.address, "IP:127.0.0.1", "DNS:kubernetes", "DNS:kubernetes.default",
+        "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", "DNS:" + master.name].join(",");
+    return script("cluster certificates", [
+        `pki=${q(PKI_DIR)}`,
+        `install -d -m 0700 "$pki"`,
+        `cd "$pki"`,
+        `umask 077`,
+        `key() { [ -f "$1.key" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }`,
+        `key ca`,
+        `[ -f ca.crt ] || openssl req -x509 -new -key ca.key -subj /CN=live-migration-lab-ca -days 3650 -out ca.crt`,
+        `chmod 0644 ca.crt`,
+        // cert NAME SUBJECT USAGE [SAN]
+        `cert() {`,
+        `  [ -f "$1.crt" ] && return 0`,
+        `  key "$1"`,
+        `  printf '%s\\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature,keyEncipherment "extendedKeyUsage=$3" >"$1.ext"`,
+        `  [ -z "\${4:-}" ] || echo "subjectAltName=$4" >>"$1.ext"`,
+        `  openssl req -new -key "$1.key" -subj "$2" | openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -extfile "$1.ext" -out "$1.crt" 2>/dev/null`,
+        `  rm -f "$1.ext"`,
+        `}`,
+        `cert apiserver /CN=kube-apiserver serverAuth ${q(apiSans)}`,
+        `cert apiserver-kubelet-client /O=system:masters/CN=kube-apiserver-kubelet-client clientAuth`,
+        `cert admin /O=system:masters/CN=kubernetes-admin clientAuth`,
+        ...nodes.flatMap(n => [
+            `cert kubelet-${n.name}-client /O=system:nodes/CN=system:node:${n.name} clientAuth`,
+            `cert kubelet-${n.name}-server /CN=${n.name} serverAuth ${q(`IP:${n.address},DNS:${n.name}`)}`,
+        ]),
+        `key sa && { [ -f sa.pub ] || openssl pkey -in sa.key -pubout -out sa.pub; }`,
+        // Kubeconfigs and bundles, as JSON (which is YAML, so kubectl and the kubelet read it).
+        `python3 - ${q(`https://${master.address}:${API_SERVER_PORT}`)} ${q(master.name)} ${nodes.map(n => q(n.name)).join(" ")} <<'PY'`,
+        `import base64, json, os, sys`,
+        `server, master, names = sys.argv[1], sys.argv[2], sys.argv[3:]`,
+        `read = lambda f: open(f).read()`,
+        `b64 = lambda f: base64.b64encode(open(f, "rb").read()).decode()`,
+        `def kubeconfig(user, crt, key):`,
+        `    return json.dumps({"apiVersion": "v1", "kind": "Config",`,
+        `        "clusters": [{"name": "lab", "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}],`,
+        `        "users": [{"name": user, "user": {"client-certificate-data": b64(crt), "client-key-data": b64(key)}}],`,
+        `        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": user}}], "current-context": "lab"}, indent=1) + "\\n"`,
+        `def bundle(n):`,
+        `    return {"files": {`,
+        `        ${q(KUBELET_KUBECONFIG)}: {"content": kubeconfig("system:node:" + n, "kubelet-%s-client.crt" % n, "kubelet-%s-client.key" % n), "mode": "0600"},`,
+        `        ${q(PKI_DIR + "/ca.crt")}: {"content": read("ca.crt"), "mode": "0644"},`,
+        `        ${q(PKI_DIR + "/kubelet.crt")}: {"content": read("kubelet-%s-server.crt" % n), "mode": "0644"},`,
+        `        ${q(PKI_DIR + "/kubelet.key")}: {"content": read("kubelet-%s-server.key" % n), "mode": "0600"}}}`,
+        `def install(b):`,
+        `    for path, f in b["files"].items():`,
+        `        os.makedirs(os.path.dirname(path), exist_ok=True)`,
+        `        tmp = path + ".tmp"`,
+        `        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f["mode"], 8)), "w") as out: out.write(f["content"])`,
+        `        os.chmod(tmp, int(f["mode"], 8)); os.replace(tmp, path)`,
+        `admin = kubeconfig("kubernetes-admin", "admin.crt", "admin.key")`,
+        `install({"files": {${q(ADMIN_KUBECONFIG)}: {"content": admin, "mode": "0600"}}})`,
+        `install(bundle(master))`,
+        `print(json.dumps({"admin": admin, "nodes": {n: bundle(n) for n in names if n != master}}))`,
+        `PY`,
+    ]);
+}
+
+/** Installs a node's NodeCredentials (JSON on stdin) with their modes; prints the paths. */
+export function installCredentialsScript(): string {
+    return script("kubelet credentials", [
+        `python3 -c ${q([
+            "import json, os, sys",
+            "b = json.load(sys.stdin)",
+            "for path, f in b['files'].items():",
+            "    os.makedirs(os.path.dirname(path), exist_ok=True)",
+            "    tmp = path + '.tmp'",
+            "    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f['mode'], 8)), 'w') as out: out.write(f['content'])",
+            "    os.chmod(tmp, int(f['mode'], 8)); os.replace(tmp, path)",
+            "print(json.dumps({'files': sorted(b['files'])}))",
+        ].join("\n"))}`,
+    ]);
+}
+
+export interface ServiceSpec {
+    readonly name: string;
+    /** The command line, already quoted for bash. */
+    readonly command: string;
+    /** A bash condition that holds once the service serves. */
+    readonly ready: string;
+    readonly readySeconds: number;
+    /** Run before each start (directories, empty config files). */
+    readonly prepare?: string[];
+}
+
+const pidFile = (name: string) => `${SERVICE_RUN_DIR}/${name}.pid`;
+
+/**
+ * Starts a supervised service on a node without systemd: its command line goes to
+ * SERVICE_DIR/NAME, it runs in its own session with output in SERVICE_LOG_DIR/NAME.log, and its
+ * pid in SERVICE_RUN_DIR/NAME.pid; a running one is left alone. Waits until it is ready.
+ */
+export function startServiceScript(s: ServiceSpec): string {
+    return script(`start ${s.name}`, [
+        `install -d -m 0755 ${SERVICE_DIR} ${SERVICE_RUN_DIR} ${SERVICE_LOG_DIR}`,
+        ...(s.prepare ?? []),
+        `file=${q(`${SERVICE_DIR}/${s.name}`)}`,
+        `printf '%s\\n' '#!/usr/bin/env bash' ${q(`exec ${s.command}`)} >"$file.new"`,
+        `if cmp -s "$file.new" "$file"; then changed=false; else changed=true; fi`,
+        `mv -f "$file.new" "$file"`,
+        `pid=$(cat ${q(pidFile(s.name))} 2>/dev/null || true)`,
+        `if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! $changed; then state=running; else`,
+        `  ${restartService(s.name)}`,
+        `  state=started`,
+        `fi`,
+        `ok=false; for _ in $(seq 1 ${s.readySeconds * 5}); do if ${s.ready}; then ok=true; break; fi; sleep 0.2; done`,
+        `if ! $ok; then echo "${s.name} did not become ready in ${s.readySeconds}s; last lines of ${SERVICE_LOG_DIR}/${s.name}.log:" >&2; tail -n 30 ${q(`${SERVICE_LOG_DIR}/${s.name}.log`)} >&2; exit 1; fi`,
+        `printf '{"service":"%s","pid":%s,"state":"%s"}\\n' ${q(s.name)} "$(cat ${q(pidFile(s.name))})" "$state"`,
+    ]);
+}
+
+/** Stops a supervised service (TERM, then KILL after 20 s). */
+export function stopServiceScript(name: string): string {
+    return script(`stop ${name}`, [
+        `pid=$(cat ${q(pidFile(name))} 2>/dev/null || true)`,
+        `if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then`,
+        `  kill "$pid"; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done`,
+        `  kill -KILL "$pid" 2>/dev/null || true`,
+        `fi`,
+        `rm -f ${q(pidFile(name))}`,
+        `echo '{"service":${JSON.stringify(name)},"state":"stopped"}'`,
+    ]);
+}
+
+export function etcdService(): ServiceSpec {
+    return {
+        name: "etcd",
+        command: "etcd --name lab --data-dir /var/lib/etcd --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380",
+        prepare: ["install -d -m 0700 /var/lib/etcd"],
+        ready: "curl -sf http://127.0.0.1:2379/health >/dev/null",
+        readySeconds: 60,
+    };
+}
+
+export function apiServerService(master: LocalNode): ServiceSpec {
+    const p = PKI_DIR;
+    const args = [
+        `--advertise-address=${master.address}`,
+        `--secure-port=${API_SERVER_PORT}`,
+        "--etcd-servers=http://127.0.0.1:2379",
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        `--client-ca-file=${p}/ca.crt`,
+        `--tls-cert-file=${p}/apiserver.crt`, `--tls-private-key-file=${p}/apiserver.key`,
+        `--kubelet-client-certificate=${p}/apiserver-kubelet-client.crt`, `--kubelet-client-key=${p}/apiserver-kubelet-client.key`,
+        `--kubelet-certificate-authority=${p}/ca.crt`,
+        "--kubelet-preferred-address-types=InternalIP",
+        `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
+        `--service-account-key-file=${p}/sa.pub`, `--service-account-signing-key-file=${p}/sa.key`,
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        // No controller-manager runs, so nothing creates service accounts or their tokens: pods
+        // run without one (the lab's pods do not talk to the API).
+        "--disable-admission-plugins=ServiceAccount",
+        "--allow-privileged=true",
+    ];
+    return {
+        name: "kube-apiserver",
+        command: `kube-apiserver ${args.join(" ")}`,
+        ready: `curl -sf --cacert ${p}/ca.crt https://127.0.0.1:${API_SERVER_PORT}/readyz >/dev/null`,
+        readySeconds: 120,
+    };
+}
+
+export const CRIO_SOCKET_PATH = "/var/run/crio/crio.sock";
+
+export function crioService(): ServiceSpec {
+    return {
+        name: "crio",
+        // crio.conf itself stays empty: everything the lab sets is in its drop-in.
+        command: "crio --config /etc/crio/crio.conf --config-dir /etc/crio/crio.conf.d",
+        prepare: ["install -d -m 0755 /etc/crio/crio.conf.d", "[ -f /etc/crio/crio.conf ] || : >/etc/crio/crio.conf"],
+        ready: `crictl --runtime-endpoint unix://${CRIO_SOCKET_PATH} info >/dev/null 2>&1`,
+        readySeconds: 60,
+    };
+}
+
+export function kubeletService(node: LocalNode, configPath: string): ServiceSpec {
+    return {
+        name: "kubelet",
+        command: `kubelet --config=${configPath} --kubeconfig=${KUBELET_KUBECONFIG} --node-ip=${node.address} --hostname-override=${node.name}`,
+        prepare: ["install -d -m 0700 /var/lib/kubelet"],
+        ready: "curl -sf http://127.0.0.1:10248/healthz >/dev/null",
+        readySeconds: 120,
+    };
+}
+
+/** Waits until every node is Ready in the API; prints the nodes and their kubelet versions. */
+export function nodesReadyScript(names: readonly string[], seconds: number): string {
+    return script("nodes ready", [
+        `export KUBECONFIG=${ADMIN_KUBECONFIG}`,
+        `for _ in $(seq 1 ${seconds}); do kubectl get node ${names.join(" ")} >/dev/null 2>&1 && break; sleep 1; done`,
+        `kubectl wait --for=condition=Ready ${names.map(n => `node/${n}`).join(" ")} --timeout=${seconds}s >&2`,
+        `kubectl get nodes -o json | python3 -c ${q("import json,sys; print(json.dumps({n['metadata']['name']: n['status']['nodeInfo']['kubeletVersion'] for n in json.load(sys.stdin)['items']}))")}`,
+    ]);
+}
+
+/** The kubelet settings a namespace node needs on top of kubelet.ts's (see scripts/local-node.sh). */
+export function localKubeletSettings(cgroupRoot: string): Record<string, unknown> {
+    return {
+        cgroupRoot,
+        tlsCertFile: `${PKI_DIR}/kubelet.crt`,
+        tlsPrivateKeyFile: `${PKI_DIR}/kubelet.key`,
+        // The nodes share the host's disk and memory: evict only when they are really short.
+        evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%" },
+        imageGCHighThresholdPercent: 100,
+        // The node's root is an overlay the kubelet cannot measure per pod.
+        localStorageCapacityIsolation: false,
+        // No cluster DNS runs; pods use the node's resolver.
+        resolvConf: "/etc/resolv.conf",
+    };
+}
+
+/** The CNI bridge network of a node's pods (Debian's plugins in /usr/lib/cni). */
+export function renderCniConfig(index: number): string {
+    return JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "lab",
+        plugins: [
+            { type: "bridge", bridge: "cni0", isGateway: true, ipMasq: false, hairpinMode: true,
+                ipam: { type: "host-local", ranges: [[{ subnet: podSubnet(index) }]], routes: [{ dst: "0.0.0.0/0" }] } },
+            { type: "loopback" },
+        ],
+    }, null, 2) + "\n";
+}
+
+/** containers-storage shared by CRI-O and buildah: overlay on the host directory the node binds in. */
+export function renderStorageConf(): string {
+    return [
+        "# Managed by live-migration-lab: CRI-O and buildah share this store.",
+        "[storage]",
+        'driver = "overlay"',
+        'runroot = "/run/containers/storage"',
+        'graphroot = "/var/lib/containers/storage"',
+        "",
+    ].join("\n");
+}
+
+/** The drop-in settings a namespace node needs (merged under the rendered CRI-O drop-in). */
+export function localCrioSettings(): Record<string, unknown> {
+    return {
+        crio: {
+            runtime: { cgroup_manager: "cgroupfs", conmon_cgroup: "pod" },
+            image: { pause_image: PAUSE_IMAGE },
+            network: { network_dir: "/etc/cni/net.d/", plugin_dirs: ["/usr/lib/cni"] },
+        },
+    };
+}
+
+/** Builds the node's local images with buildah (once per image name); prints their ids. */
+export function localImagesScript(): string {
+    const build = (image: string, steps: string[]) => [
+        `if ! buildah inspect --type image ${q(image)} >/dev/null 2>&1; then`,
+        `  c=$(buildah from scratch)`,
+        ...steps.map(s => `  ${s}`),
+        // Reproducible: every node must hold the same image id, because a checkpoint archive
+        // names its container's base image by id and restores only on top of that very image.
+        `  buildah commit --quiet --timestamp 0 "$c" ${q(image)} >/dev/null`,
+        `  buildah rm "$c" >/dev/null`,
+        `fi`,
+    ];
+    return script("local images", [
+        ...build(PAUSE_IMAGE, [
+            `buildah copy "$c" /opt/lab/bin/pause /pause >/dev/null`,
+            `buildah config --entrypoint '["/pause"]' "$c"`,
+        ]),
+        ...build(BUSYBOX_IMAGE, [
+            `buildah copy "$c" /bin/busybox /bin/busybox >/dev/null`,
+            `d=$(mktemp -d); mkdir "$d/bin"; for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$d/bin/$a"; done`,
+            `buildah copy "$c" "$d/bin" /bin >/dev/null; rm -rf "$d"`,
+            `buildah config --cmd '["/bin/sh"]' --env PATH=/bin "$c"`,
+        ]),
+        `printf '{"pause":"%s","busybox":"%s"}\\n' "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(PAUSE_IMAGE)})" "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(BUSYBOX_IMAGE)})"`,
+    ]);
+}
+
+export const renderYaml = (doc: Record<string, unknown>) => "# Managed by live-migration-lab.\n" + YAML.stringify(doc);

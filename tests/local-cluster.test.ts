@@ -1,0 +1,130 @@
+// Kubernetes with CRI-O in the local lab, for real: `pulumi up` of the program's nodes and
+// Kubernetes (components/lab.ts buildCluster, through tests/fixtures/cluster-stack) brings up etcd,
+// kube-apiserver, CRI-O and a kubelet per node; a pod created by @pulumi/kubernetes holds an
+// established TCP connection; the kubelet's checkpoint API fails with CRIU's TCP error without
+// tcp-established in runc.conf and returns an archive with it; the archive becomes a checkpoint
+// image on the other node (the program's transfer and image scripts) and a pod from it continues
+// the count there. Needs root (CI runs as root).
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { createLocalLab, footprint, LocalLab } from "./local-lab-helpers";
+import { checkpointImageScript, checkpointScript, transferScript } from "../components/scripts";
+import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../components/cluster";
+
+const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
+
+describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real CRIU)", function () {
+    this.timeout(3_600_000);
+    let lab: LocalLab;
+    let before0: ReturnType<typeof footprint>;
+    const up = () => lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project);
+    const kubectl = (args: string) => lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl ${args}`);
+    const counter = (pod: string) => {
+        const lines = kubectl(`logs ${pod}`).trim().split("\n").map(Number).filter(n => Number.isInteger(n) && n > 0);
+        return lines;
+    };
+    const waitFor = (what: string, check: () => boolean, seconds = 30) => {
+        for (let i = 0; i < seconds * 2; i++) {
+            if (check()) return;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+        }
+        assert.fail(`timed out after ${seconds}s waiting for ${what}`);
+    };
+    const checkpoint = () => lab.ssh("master", checkpointScript({
+        kubeletAddress: lab.nodes.worker, namespace: "default", pod: "tcp-counter", container: "counter",
+        clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 60,
+    }));
+
+    before(() => {
+        before0 = footprint("lml-local-");
+        lab = createLocalLab("10.231.98.0/24", { stack: "cluster", workloadNode: "worker" });
+    });
+    after(() => {
+        if (!lab) return;
+        lab.destroy();
+        lab.dispose();
+    });
+
+    it("brings up master and worker as Ready Kubernetes nodes running CRI-O with the rendered drop-in", () => {
+        up();
+        const nodes = JSON.parse(kubectl("get nodes -o json")).items as { metadata: { name: string }; status: { conditions: { type: string; status: string }[]; nodeInfo: { containerRuntimeVersion: string; kubeletVersion: string } } }[];
+        assert.deepEqual(nodes.map(n => n.metadata.name).sort(), ["master", "worker"]);
+        for (const n of nodes) {
+            assert.equal(n.status.conditions.find(c => c.type === "Ready")?.status, "True", `${n.metadata.name} Ready`);
+            assert.equal(n.status.nodeInfo.containerRuntimeVersion, "cri-o://1.34.0");
+            assert.equal(n.status.nodeInfo.kubeletVersion, "v1.34.1");
+        }
+        for (const node of ["master", "worker"] as const) {
+            // What the running CRI-O really uses, not what the file says.
+            const effective = lab.sshOk(node, "crio status config");
+            assert.match(effective, /^\s*enable_criu_support = true$/m);
+            assert.match(effective, /^\s*cgroup_manager = "cgroupfs"$/m);
+            assert.match(effective, /^\s*pause_image = "localhost\/live-migration-lab\/pause:3\.10"$/m);
+        }
+        // crictl is there for diagnostics and talks to the same CRI-O.
+        assert.match(lab.sshOk("worker", "crictl --runtime-endpoint unix:///var/run/crio/crio.sock pods --name tcp-counter -q"), /^[0-9a-f]{20,}/);
+        // The kubeconfig output is a secret.
+        assert.match(lab.run.ok(["stack", "output", "--stack", "lab"], lab.project), /kubeconfig\s+\[secret\]/);
+    });
+
+    it("runs the TCP workload pod made by @pulumi/kubernetes on the worker, counting", () => {
+        assert.equal(kubectl("get pod tcp-counter -o jsonpath={.spec.nodeName}").trim(), "worker");
+        waitFor("the counter to pass 3", () => counter("tcp-counter").length > 3);
+    });
+
+    it("fails the kubelet checkpoint with CRIU's TCP error when runc.conf lacks tcp-established; the pod keeps running", () => {
+        lab.sshOk("worker", "sed -i 's/^tcp-established$/# tcp-established (removed by the test)/' /etc/criu/runc.conf");
+        try {
+            const r = checkpoint();
+            assert.notEqual(r.status, 0, "the checkpoint must fail");
+            assert.ok(String(r.stderr).includes(SEED_ERROR), `CRIU's error reaches the caller:\n${r.stderr}`);
+            assert.match(String(r.stderr), /HTTP 500/);
+        } finally {
+            lab.sshOk("worker", "sed -i 's/^# tcp-established (removed by the test)$/tcp-established/' /etc/criu/runc.conf");
+        }
+        const before = counter("tcp-counter").length;
+        waitFor("the counter to move on", () => counter("tcp-counter").length > before + 2);
+        assert.equal(kubectl("get pod tcp-counter -o jsonpath={.status.phase}").trim(), "Running");
+    });
+
+    let archive = "";
+    let lastAtCheckpoint = 0;
+    it("checkpoints it through the kubelet API with the program's runc.conf: a root-only archive, the pod still running", () => {
+        const r = checkpoint();
+        assert.equal(r.status, 0, String(r.stderr));
+        archive = JSON.parse(String(r.stdout).trim()).archive;
+        lastAtCheckpoint = counter("tcp-counter").pop()!;
+        assert.match(archive, /^\/var\/lib\/kubelet\/checkpoints\/checkpoint-tcp-counter_default-counter-.*\.tar$/);
+        assert.equal(lab.sshOk("worker", `stat -c '%a %U' ${archive}`).trim(), "600 root");
+        waitFor("the source to keep counting", () => counter("tcp-counter").pop()! > lastAtCheckpoint + 2);
+    });
+
+    it("restores it on the master from a checkpoint image: the count continues where the archive left it", () => {
+        const dir = "/var/lib/live-migration-lab/checkpoints";
+        const moved = JSON.parse(lab.sshOk("master", transferScript({
+            from: { host: lab.nodes.worker, port: 22, user: "root" }, archive, targetDir: dir, id: "k1",
+        }), fs.readFileSync(path.join(lab.state, "ssh", "id_ed25519"), "utf8")).trim());
+        assert.equal(moved.sha256, lab.sshOk("worker", `sha256sum ${archive}`).split(" ")[0]);
+        const image = JSON.parse(lab.sshOk("master", checkpointImageScript({ archive: moved.archive, image: "localhost/checkpoint/tcp-counter:k1", container: "counter" })).trim());
+        assert.equal(image.image, "localhost/checkpoint/tcp-counter:k1");
+
+        lab.run.ok(["config", "set", "--path", "restore.node", "master", "--stack", "lab"], lab.project);
+        lab.run.ok(["config", "set", "--path", "restore.image", image.image, "--stack", "lab"], lab.project);
+        up();
+        assert.equal(kubectl("get pod tcp-counter-restored -o jsonpath={.spec.nodeName}").trim(), "master");
+        waitFor("the restored pod to count", () => counter("tcp-counter-restored").length > 3);
+        const restored = counter("tcp-counter-restored");
+        // The archive was taken at or after lastAtCheckpoint: the restored process goes on from
+        // there, one by one, instead of starting again at 1.
+        assert.ok(restored[0] > 1 && restored[0] >= lastAtCheckpoint, `restored count starts at ${restored[0]} (checkpoint at ${lastAtCheckpoint})`);
+        for (let i = 1; i < restored.length; i++) assert.equal(restored[i], restored[i - 1] + 1, `count goes on one by one: ${restored.join(",")}`);
+    });
+
+    it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {
+        lab.destroy();
+        assert.deepEqual(footprint("lml-local-"), before0);
+        lab.dispose();
+        lab = undefined as unknown as LocalLab;
+    });
+});
