@@ -108,7 +108,7 @@ export class Cluster extends pulumi.ComponentResource {
             const credentials = n === master ? pki : nodeCommand(`${name}-${n.name}-credentials`, {
                 node: n,
                 create: installCredentialsScript(),
-                stdin: pulumi.secret(issued.apply(o => JSON.stringify(o.nodes[n.name]))),
+                stdin: pulumi.secret(issued.apply(o => JSON.stringify(o.nodes?.[n.name] ?? { files: {} }))),
                 triggers: [{ lab: "node-check", node: n.name, check: "kubelet-credentials" }],
             }, { parent: this, dependsOn: ready[n.name] });
             return service(n, kubeletService(spec(n), local.kubeletConfigPath), [crio.get(n.name)!, images.get(n.name)!, apiserver, credentials]);

@@ -97,22 +97,28 @@ lab_network() {
   settings=$(pulumi config --json --stack "$STACK" | node -e '
     let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
       const c = JSON.parse(s), v = k => c["live-migration-lab:" + k]?.objectValue ?? c["live-migration-lab:" + k]?.value;
-      const local = v("local") ?? {};
-      console.log(v("driver") ?? "local", local.stateDir ?? "/var/lib/live-migration-lab", local.subnet ?? "10.231.0.0/24");
+      const local = v("local") ?? {}, k8s = v("kubernetes") ?? {}, crio = v("crio") ?? {};
+      console.log(v("driver") ?? "local", local.stateDir ?? "/var/lib/live-migration-lab", local.subnet ?? "10.231.0.0/24",
+        k8s.enabled === false || k8s.enabled === "false" ? "-" : `${k8s.version ?? "1.34.1"}/${crio.version ?? "1.34"}`);
     })')
-  read -r driver state subnet <<<"$settings"
+  read -r driver state subnet k8s <<<"$settings"
   if [ "$driver" = local ]; then
-    echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state")"
+    # Kubernetes and CRI-O are built here too (the Go module proxy is not reachable from the lab).
+    local bins=-
+    [ "$k8s" = - ] || bins=$(bash "$ROOT/scripts/k8s-build.sh" "${k8s%/*}" "${k8s#*/}")
+    echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state") $bins"
   else
     echo remote
   fi
 }
 
-# lab_pulumi ARGS: pulumi ARGS, inside the lab network namespace for the local driver.
+# lab_pulumi ARGS: pulumi ARGS, inside the lab network namespace for the local driver (with the
+# lab's kubectl on PATH for the kubernetes provider).
 lab_pulumi() {
-  local where state netns
-  read -r where state netns <<<"$(lab_network)"
+  local where state netns bins
+  read -r where state netns bins <<<"$(lab_network)"
   if [ "$where" = local ]; then
+    [ "${bins:--}" = - ] || export PATH="$bins:$PATH"
     nsenter --net="/run/netns/$netns" -- pulumi "$@"
   else
     pulumi "$@"

@@ -114,11 +114,21 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
         up();
         assert.equal(kubectl("get pod tcp-counter-restored -o jsonpath={.spec.nodeName}").trim(), "master");
         waitFor("the restored pod to count", () => counter("tcp-counter-restored").length > 3);
-        const restored = counter("tcp-counter-restored");
-        // The archive was taken at or after lastAtCheckpoint: the restored process goes on from
-        // there, one by one, instead of starting again at 1.
-        assert.ok(restored[0] > 1 && restored[0] >= lastAtCheckpoint, `restored count starts at ${restored[0]} (checkpoint at ${lastAtCheckpoint})`);
-        for (let i = 1; i < restored.length; i++) assert.equal(restored[i], restored[i - 1] + 1, `count goes on one by one: ${restored.join(",")}`);
+        // CRI-O carries the container's log in the archive: lines stamped before the restored
+        // container started are the source's; the restored process must go on from the last of them.
+        const started = Date.parse(kubectl("get pod tcp-counter-restored -o jsonpath={.status.containerStatuses[0].state.running.startedAt}").trim());
+        const lines = kubectl("logs --timestamps tcp-counter-restored").trim().split("\n").map(l => {
+            const [ts, n] = l.split(" ");
+            return { at: Date.parse(ts), n: Number(n) };
+        });
+        const archived = lines.filter(l => l.at < started - 1000).map(l => l.n);
+        const after = lines.filter(l => l.at >= started - 1000).map(l => l.n);
+        assert.ok(archived.length > 0, "the archive brought the source's log along");
+        const last = archived[archived.length - 1];
+        assert.ok(last <= lastAtCheckpoint, `archived count ${last} was reached before the checkpoint call returned (${lastAtCheckpoint})`);
+        assert.ok(after.length > 2, "the restored process counts");
+        assert.equal(after[0], last + 1, `the restored process goes on at ${last + 1}, not from 1: ${after.join(",")}`);
+        for (let i = 1; i < after.length; i++) assert.equal(after[i], after[i - 1] + 1, `one by one: ${after.join(",")}`);
     });
 
     it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {
