@@ -3,8 +3,8 @@
 // as supervised processes; certificates made with openssl on the master; the CNI bridge plugin;
 // images (pause, busybox) built locally with buildah into each node's containers-storage.
 // Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
-import * as YAML from "yaml";
-import { q, restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR } from "./scripts";
+import { q, restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR, stopService } from "./scripts";
+import { CRIO_SOCKET } from "./kubelet";
 
 export const PKI_DIR = "/etc/kubernetes/pki";
 export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";
@@ -36,6 +36,16 @@ export interface PkiOutput {
     readonly admin: string;
     readonly nodes: Record<string, NodeCredentials>;
 }
+
+/** Python (needs os): install(bundle) writes each NodeCredentials file atomically with its mode. */
+const INSTALL_PY = [
+    "def install(b):",
+    "    for path, f in b['files'].items():",
+    "        os.makedirs(os.path.dirname(path), exist_ok=True)",
+    "        tmp = path + '.tmp'",
+    "        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f['mode'], 8)), 'w') as out: out.write(f['content'])",
+    "        os.chmod(tmp, int(f['mode'], 8)); os.replace(tmp, path)",
+];
 
 /**
  * Makes the cluster's certificates on the master (once; kept when present): CA, API server serving
@@ -89,12 +99,7 @@ export function pkiScript(master: LocalNode, nodes: readonly LocalNode[]): strin
         `        ${q(PKI_DIR + "/ca.crt")}: {"content": read("ca.crt"), "mode": "0644"},`,
         `        ${q(PKI_DIR + "/kubelet.crt")}: {"content": read("kubelet-%s-server.crt" % n), "mode": "0644"},`,
         `        ${q(PKI_DIR + "/kubelet.key")}: {"content": read("kubelet-%s-server.key" % n), "mode": "0600"}}}`,
-        `def install(b):`,
-        `    for path, f in b["files"].items():`,
-        `        os.makedirs(os.path.dirname(path), exist_ok=True)`,
-        `        tmp = path + ".tmp"`,
-        `        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f["mode"], 8)), "w") as out: out.write(f["content"])`,
-        `        os.chmod(tmp, int(f["mode"], 8)); os.replace(tmp, path)`,
+        ...INSTALL_PY,
         `admin = kubeconfig("kubernetes-admin", "admin.crt", "admin.key")`,
         `install({"files": {${q(ADMIN_KUBECONFIG)}: {"content": admin, "mode": "0600"}}})`,
         `install(bundle(master))`,
@@ -108,12 +113,9 @@ export function installCredentialsScript(): string {
     return script("kubelet credentials", [
         `python3 -c ${q([
             "import json, os, sys",
+            ...INSTALL_PY,
             "b = json.load(sys.stdin)",
-            "for path, f in b['files'].items():",
-            "    os.makedirs(os.path.dirname(path), exist_ok=True)",
-            "    tmp = path + '.tmp'",
-            "    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f['mode'], 8)), 'w') as out: out.write(f['content'])",
-            "    os.chmod(tmp, int(f['mode'], 8)); os.replace(tmp, path)",
+            "install(b)",
             "print(json.dumps({'files': sorted(b['files'])}))",
         ].join("\n"))}`,
     ]);
@@ -159,12 +161,7 @@ export function startServiceScript(s: ServiceSpec): string {
 /** Stops a supervised service (TERM, then KILL after 20 s). */
 export function stopServiceScript(name: string): string {
     return script(`stop ${name}`, [
-        `pid=$(cat ${q(pidFile(name))} 2>/dev/null || true)`,
-        `if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then`,
-        `  kill "$pid"; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done`,
-        `  kill -KILL "$pid" 2>/dev/null || true`,
-        `fi`,
-        `rm -f ${q(pidFile(name))}`,
+        stopService(name),
         `echo '{"service":${JSON.stringify(name)},"state":"stopped"}'`,
     ]);
 }
@@ -208,15 +205,13 @@ export function apiServerService(master: LocalNode): ServiceSpec {
     };
 }
 
-export const CRIO_SOCKET_PATH = "/var/run/crio/crio.sock";
-
 export function crioService(): ServiceSpec {
     return {
         name: "crio",
         // crio.conf itself stays empty: everything the lab sets is in its drop-in.
         command: "crio --config /etc/crio/crio.conf --config-dir /etc/crio/crio.conf.d",
         prepare: ["install -d -m 0755 /etc/crio/crio.conf.d", "[ -f /etc/crio/crio.conf ] || : >/etc/crio/crio.conf"],
-        ready: `crictl --runtime-endpoint unix://${CRIO_SOCKET_PATH} info >/dev/null 2>&1`,
+        ready: `crictl --runtime-endpoint ${CRIO_SOCKET} info >/dev/null 2>&1`,
         readySeconds: 60,
     };
 }
@@ -319,5 +314,3 @@ export function localImagesScript(): string {
         `printf '{"pause":"%s","busybox":"%s"}\\n' "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(PAUSE_IMAGE)})" "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(BUSYBOX_IMAGE)})"`,
     ]);
 }
-
-export const renderYaml = (doc: Record<string, unknown>) => "# Managed by live-migration-lab.\n" + YAML.stringify(doc);

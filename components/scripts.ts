@@ -45,17 +45,22 @@ export const SERVICE_DIR = "/etc/live-migration-lab/services";
 export const SERVICE_RUN_DIR = "/run/lab";
 export const SERVICE_LOG_DIR = "/var/log/lab";
 
+/** Stops a service of the local lab's supervisor: TERM, then KILL after 20 s; forgets its pid. */
+export function stopService(name: string): string {
+    const pid = `${SERVICE_RUN_DIR}/${name}.pid`;
+    return [
+        `{ old=$(cat ${pid} 2>/dev/null || true)`,
+        `if [ -n "$old" ] && kill "$old" 2>/dev/null; then for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done; kill -KILL "$old" 2>/dev/null || true; fi`,
+        `rm -f ${pid}; }`,
+    ].join("; ");
+}
+
 /**
  * (Re)starts a service of the local lab's supervisor (nodes without systemd): stops the running
  * process, then runs SERVICE_DIR/NAME in its own session with output appended to its log.
  */
 export function restartService(name: string): string {
-    const pid = `${SERVICE_RUN_DIR}/${name}.pid`;
-    return [
-        `{ old=$(cat ${pid} 2>/dev/null || true)`,
-        `if [ -n "$old" ] && kill "$old" 2>/dev/null; then for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done; fi`,
-        `setsid bash ${SERVICE_DIR}/${name} >>${SERVICE_LOG_DIR}/${name}.log 2>&1 </dev/null & echo $! >${pid}; }`,
-    ].join("; ");
+    return `${stopService(name)}; setsid bash ${SERVICE_DIR}/${name} >>${SERVICE_LOG_DIR}/${name}.log 2>&1 </dev/null & echo $! >${SERVICE_RUN_DIR}/${name}.pid`;
 }
 
 /** Restarts a service if it runs: systemd's on VMs, the lab supervisor's on namespace nodes. */
