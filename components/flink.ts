@@ -2,6 +2,8 @@
 // an unbounded stateful job from Flink's streaming examples.
 import * as YAML from "yaml";
 import type { FlinkSpec } from "./config";
+import { q, script } from "./scripts";
+import { CRIO_SOCKET } from "./kubelet";
 
 export const FLINK_HOME = "/opt/flink";
 export const FLINK_CONTAINER = "flink";
@@ -11,6 +13,40 @@ export const TCP_ANNOTATION = "live-migration-lab/tcp-connections";
 export const JOB_ANNOTATION = "live-migration-lab/job";
 
 const mb = (m: string) => Number(m.replace(/m$/, ""));
+
+/** The main class of each example job (both run forever from built-in generators). */
+export const JOB_CLASSES: Record<FlinkSpec["job"], string> = {
+    StateMachineExample: "org.apache.flink.streaming.examples.statemachine.StateMachineExample",
+    TopSpeedWindowing: "org.apache.flink.streaming.examples.windowing.TopSpeedWindowing",
+};
+
+/**
+ * Arguments a job gets when `flink.args` is empty. StateMachineExample's generator is unthrottled
+ * by default and would take every core the node has; 100 records per second keeps it busy but small.
+ */
+export const DEFAULT_JOB_ARGS: Record<FlinkSpec["job"], readonly string[]> = {
+    StateMachineExample: ["--rps", "100"],
+    TopSpeedWindowing: [],
+};
+
+/**
+ * JVM options for both JVMs. `-XX:-UsePerfData`: hsperfdata is an mmap'ed file under /tmp that
+ * breaks restore; a serial-GC heap keeps the dump small. The module flags are the ones Flink's own
+ * config.yaml passes on Java 17 (env.java.default-opts.all); without them job submission fails with
+ * "module java.base does not opens java.util". Flink's bin/ scripts are not used (the local image
+ * has none: flink-dist is not on Maven Central), so the entrypoint passes these itself.
+ */
+export const JVM_OPTS = [
+    "-XX:-UsePerfData", "-XX:+UseSerialGC",
+    "--add-exports=java.base/sun.net.util=ALL-UNNAMED", "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+    ...["java.lang", "java.net", "java.io", "java.nio", "sun.nio.ch", "java.lang.reflect", "java.text", "java.time",
+        "java.util", "java.util.concurrent", "java.util.concurrent.atomic", "java.util.concurrent.locks"]
+        .map(p => `--add-opens=java.base/${p}=ALL-UNNAMED`),
+];
+
+/** Where the JobManager's REST endpoint listens inside the pod (loopback only). */
+export const REST_PORT = 8081;
 
 /**
  * Flink's configuration (config.yaml, Flink >= 1.19). Every address is loopback on purpose: the pod
@@ -29,9 +65,11 @@ export function flinkConf(spec: FlinkSpec): Record<string, string | number | boo
         "rest.address": "localhost",
         "rest.bind-address": "localhost",
         // The REST endpoint cannot be disabled (rest.port: -1 is invalid); the probe uses it.
-        "rest.port": 8081,
+        "rest.port": REST_PORT,
         "jobmanager.memory.process.size": spec.jobManagerMemory,
         "taskmanager.memory.process.size": spec.taskManagerMemory,
+        // The hashmap backend keeps state on the heap; managed memory would only be reserved.
+        "taskmanager.memory.managed.size": "32m",
         "taskmanager.numberOfTaskSlots": spec.parallelism,
         "parallelism.default": spec.parallelism,
         // state.backend: filesystem is deprecated; these are the current keys.
@@ -39,8 +77,8 @@ export function flinkConf(spec: FlinkSpec): Record<string, string | number | boo
         "state.checkpoint-storage": "filesystem",
         "state.checkpoints.dir": "file:///tmp/flink-checkpoints",
         "execution.checkpointing.interval": `${spec.checkpointIntervalMs}ms`,
-        // hsperfdata is an mmap'ed file under /tmp that breaks restore; a small serial-GC heap keeps the image small.
-        "env.java.opts.all": "-XX:-UsePerfData -XX:+UseSerialGC",
+        // The probe reads record counts through REST; refresh them every second.
+        "metrics.fetcher.update-interval": 1000,
         "web.submit.enable": false,
         "web.cancel.enable": false,
     };
@@ -50,25 +88,59 @@ export function renderFlinkConf(spec: FlinkSpec): string {
     return YAML.stringify(flinkConf(spec));
 }
 
-/** The example jar for the job; both run forever from built-in generators. */
-export function jobJar(spec: FlinkSpec): string {
-    return `${FLINK_HOME}/examples/streaming/${spec.job}.jar`;
+/** log4j2 configuration: both JVMs log to the container's stdout (conmon's pipe, which CRIU dumps). */
+export function renderLog4j(): string {
+    return [
+        "rootLogger.level = INFO",
+        "rootLogger.appenderRef.console.ref = Console",
+        "appender.console.name = Console",
+        "appender.console.type = CONSOLE",
+        "appender.console.layout.type = PatternLayout",
+        "appender.console.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-30c{1} - %m%n",
+        "logger.pekko.name = org.apache.pekko",
+        "logger.pekko.level = WARN",
+        "",
+    ].join("\n");
 }
 
-/** The container entrypoint: start both JVMs, submit the job once, then keep PID 1 alive. */
+const shellWords = (words: readonly string[]) => words.map(a => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+
+/**
+ * The container entrypoint: start the JobManager and the TaskManager JVMs (with the memory
+ * settings Flink's BashJavaUtils derives, as bin/jobmanager.sh and bin/taskmanager.sh would),
+ * submit the job once, then wait. PID 1 stays this shell: if either JVM exits, the container exits
+ * with it and the pod fails visibly instead of idling. Runs on the local image (jars only) and on
+ * the official image alike.
+ */
 export function renderEntrypoint(spec: FlinkSpec): string {
-    const args = spec.args.map(a => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+    const args = spec.args.length > 0 ? spec.args : DEFAULT_JOB_ARGS[spec.job];
     return [
         "#!/usr/bin/env bash",
         "# Managed by live-migration-lab: JobManager and TaskManager in one container, as in the seed.",
         "set -euo pipefail",
-        `cp ${FLINK_CONF_MOUNT}/config.yaml ${FLINK_HOME}/conf/config.yaml`,
-        `${FLINK_HOME}/bin/jobmanager.sh start`,
-        `${FLINK_HOME}/bin/taskmanager.sh start`,
-        `for i in $(seq 1 120); do ${FLINK_HOME}/bin/flink list >/dev/null 2>&1 && break; sleep 1; done`,
-        `${FLINK_HOME}/bin/flink run -d ${jobJar(spec)}${args ? " " + args : ""}`,
-        // Plain sleep: stdio stays on the pipes conmon gives, which CRIU can dump.
-        "exec sleep infinity",
+        `FLINK_HOME=\${FLINK_HOME:-${FLINK_HOME}}`,
+        "conf=/tmp/flink-conf",
+        `mkdir -p "$conf" && cp ${FLINK_CONF_MOUNT}/config.yaml ${FLINK_CONF_MOUNT}/log4j-console.properties "$conf/"`,
+        `cp=("$FLINK_HOME/lib/*")`,
+        `opts=(${shellWords(JVM_OPTS)} "-Dlog4j.configurationFile=file:$conf/log4j-console.properties")`,
+        "# Memory settings as Flink's scripts compute them: line 1 JVM flags, line 2 dynamic properties.",
+        'params() { java "${opts[@]}" -cp "${cp[*]}" org.apache.flink.runtime.util.bash.BashJavaUtils "$1" --configDir "$conf" | sed -n \'s/^BASH_JAVA_UTILS_EXEC_RESULT://p\'; }',
+        "mapfile -t jm < <(params GET_JM_RESOURCE_PARAMS)",
+        "mapfile -t tm < <(params GET_TM_RESOURCE_PARAMS)",
+        '[ "${#jm[@]}" = 2 ] && [ "${#tm[@]}" = 2 ] || { echo "flink-minimal: Flink\'s memory settings could not be derived from $conf/config.yaml" >&2; exit 1; }',
+        "# shellcheck disable=SC2086 # the derived settings are word lists",
+        'java "${opts[@]}" ${jm[0]} -cp "${cp[*]}" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint --configDir "$conf" ${jm[1]} &',
+        "jobmanager=$!",
+        "# shellcheck disable=SC2086",
+        'java "${opts[@]}" ${tm[0]} -cp "${cp[*]}" org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$conf" ${tm[1]} &',
+        "taskmanager=$!",
+        `for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/${REST_PORT}) 2>/dev/null && break; sleep 1; done`,
+        `jar=$FLINK_HOME/examples/streaming/${spec.job}.jar`,
+        '[ -f "$jar" ] || jar=$FLINK_HOME/examples/streaming/flink-examples-streaming.jar',
+        `FLINK_CONF_DIR=$conf java "\${opts[@]}" -cp "\${cp[*]}" org.apache.flink.client.cli.CliFrontend run -d -c ${JOB_CLASSES[spec.job]} "$jar"${args.length ? " " + shellWords(args) : ""}`,
+        'wait -n "$jobmanager" "$taskmanager" || status=$?',
+        'echo "flink-minimal: a Flink JVM exited (status ${status:-0}); stopping the container" >&2',
+        'exit "${status:-1}"',
         "",
     ].join("\n");
 }
@@ -112,4 +184,101 @@ export function flinkPodManifest(a: PodArgs) {
             volumes: [{ name: "conf", configMap: { name: a.configMapName } }],
         },
     };
+}
+
+/** Where nodes see the host's image inputs (scripts/flink-build.sh), read-only. */
+export const IMAGE_INPUTS_DIR = "/opt/lab/images";
+/** The image label holding the digest of the inputs an image was built from. */
+export const INPUTS_LABEL = "live-migration-lab.inputs";
+
+/**
+ * Builds the local lab's Flink image in the node's image store from the inputs scripts/flink-build.sh
+ * made on the host (Debian's JRE as a rootfs tar, Flink's jars from Maven Central). Rebuilds only
+ * when the inputs changed. `--timestamp 0` makes every node's image id the same, which a restore
+ * needs: a checkpoint archive names its base image by id.
+ */
+export function flinkImageScript(version: string, image: string): string {
+    const src = `${IMAGE_INPUTS_DIR}/flink-${version}`;
+    return script(`flink image ${image}`, [
+        `start=$(date +%s.%N)`,
+        `src=${q(src)}`,
+        `[ -s "$src/inputs.sha256" ] && [ -f "$src/jre.tar" ] || { echo "no inputs for the Flink ${version} image in $src on $(hostname): run scripts/flink-build.sh ${version} on the host (scripts/lab.sh up does)" >&2; exit 1; }`,
+        `want=$(cat "$src/inputs.sha256")`,
+        `have=$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "${INPUTS_LABEL}"}}' ${q(image)} 2>/dev/null || true)`,
+        `built=false`,
+        `if [ "$have" != "$want" ]; then`,
+        `  c=$(buildah from scratch)`,
+        `  trap 'buildah rm "$c" >/dev/null 2>&1 || true' EXIT`,
+        `  buildah add --quiet "$c" "$src/jre.tar" / >/dev/null`,
+        `  buildah add --quiet "$c" "$src/flink" ${q(FLINK_HOME)} >/dev/null`,
+        `  buildah config --env FLINK_HOME=${q(FLINK_HOME)} --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\`,
+        `    --workingdir ${q(FLINK_HOME)} --cmd '["bash"]' --label "${INPUTS_LABEL}=$want" "$c"`,
+        `  buildah commit --quiet --timestamp 0 "$c" ${q(image)} >/dev/null`,
+        `  built=true`,
+        `fi`,
+        `id=$(buildah inspect --type image --format '{{.FromImageID}}' ${q(image)})`,
+        `printf '{"image":"%s","id":"%s","inputs":"%s","built":%s,"seconds":%s}\\n' ${q(image)} "$id" "$want" "$built" "$(elapsed "$start")"`,
+    ]);
+}
+
+export interface ProbeArgs {
+    readonly namespace: string;
+    readonly pod: string;
+}
+
+/** What the probe reports about the Flink job in a pod (flinkProbeScript). */
+export interface FlinkProbe {
+    pod: string;
+    node: string;
+    jobId: string;
+    state: string;
+    /** When the job was submitted (ms since the epoch); a restart from scratch changes it. */
+    startTime: number;
+    /** Records the job's operators have read so far: only ever grows while the job lives. */
+    records: number;
+    /** Completed Flink checkpoints of the job. */
+    checkpoints: number;
+    /** Resident memory of all the container's processes. */
+    rssBytes: number;
+    /** When the probe ran (ms since the epoch). */
+    at: number;
+}
+
+/**
+ * Asks the job in a pod for its id, status and progress, through Flink's REST API inside the pod's
+ * network namespace (the endpoint listens on loopback only), from the node the pod runs on. Works
+ * with any image: curl and python3 are the node's. Prints one FlinkProbe JSON line.
+ */
+export function flinkProbeScript(a: ProbeArgs): string {
+    return script(`flink probe ${a.pod}`, [
+        `cid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} ps -q --state running --name '^${FLINK_CONTAINER}$' --label io.kubernetes.pod.name=${q(a.pod)} --label io.kubernetes.pod.namespace=${q(a.namespace)} | head -n1)`,
+        `[ -n "$cid" ] || { echo "no running ${FLINK_CONTAINER} container of pod ${a.namespace}/${a.pod} on $(hostname)" >&2; exit 1; }`,
+        `pid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.info.pid}}' "$cid")`,
+        `python3 - "$pid" ${q(a.pod)} "$(hostname)" <<'PY'`,
+        `import json, os, subprocess, sys, time`,
+        `pid, pod, node = sys.argv[1:4]`,
+        `def rest(path):`,
+        `    out = subprocess.run(["nsenter", "-t", pid, "-n", "curl", "-sf", "--max-time", "5", "http://127.0.0.1:${REST_PORT}" + path], capture_output=True, text=True)`,
+        `    if out.returncode != 0:`,
+        `        sys.exit(f"Flink's REST API in pod {pod} did not answer {path} (curl exit {out.returncode})")`,
+        `    return json.loads(out.stdout)`,
+        `jobs = rest("/jobs/overview")["jobs"]`,
+        `if not jobs:`,
+        `    sys.exit(f"no Flink job in pod {pod}")`,
+        `job = sorted(jobs, key=lambda j: (j["state"] != "RUNNING", -j["start-time"]))[0]`,
+        `detail = rest(f"/jobs/{job['jid']}")`,
+        `records = sum(v["metrics"].get("read-records", 0) for v in detail["vertices"])`,
+        `counts = rest(f"/jobs/{job['jid']}/checkpoints").get("counts", {})`,
+        `ns = os.readlink(f"/proc/{pid}/ns/pid")`,
+        `rss = 0`,
+        `for p in filter(str.isdigit, os.listdir("/proc")):`,
+        `    try:`,
+        `        if os.readlink(f"/proc/{p}/ns/pid") != ns: continue`,
+        `        rss += next(int(l.split()[1]) for l in open(f"/proc/{p}/status") if l.startswith("VmRSS:")) * 1024`,
+        `    except (OSError, StopIteration):`,
+        `        pass`,
+        `print(json.dumps({"pod": pod, "node": node, "jobId": job["jid"], "state": job["state"], "startTime": job["start-time"],`,
+        `                  "records": records, "checkpoints": counts.get("completed", 0), "rssBytes": rss, "at": int(time.time() * 1000)}))`,
+        `PY`,
+    ]);
 }

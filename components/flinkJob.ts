@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { FlinkSpec } from "./config";
-import { flinkPodManifest, renderEntrypoint, renderFlinkConf } from "./flink";
+import { flinkPodManifest, renderEntrypoint, renderFlinkConf, renderLog4j } from "./flink";
 
 export interface FlinkStage {
     /** "initial", or the id of the migration that produced this pod. */
@@ -35,7 +35,11 @@ export class FlinkJob extends pulumi.ComponentResource {
         super("lab:flink:FlinkJob", name, {}, opts);
         const conf = new k8s.core.v1.ConfigMap(`${name}-conf`, {
             metadata: { name: "flink-minimal-conf", namespace: args.namespace },
-            data: { "config.yaml": renderFlinkConf(args.spec), "entrypoint.sh": renderEntrypoint(args.spec) },
+            data: {
+                "config.yaml": renderFlinkConf(args.spec),
+                "log4j-console.properties": renderLog4j(),
+                "entrypoint.sh": renderEntrypoint(args.spec),
+            },
         }, { parent: this, provider: args.provider, dependsOn: args.dependsOn });
 
         this.podName = podName(args.stage.id);

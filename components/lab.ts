@@ -6,6 +6,7 @@ import { LabNodes } from "./nodes";
 import { ManagedFile, NodeRuntime } from "./nodeRuntime";
 import { Cluster, KUBEADM_CONFIG_PATH } from "./cluster";
 import { FlinkJob, FlinkStage, podName } from "./flinkJob";
+import { FlinkImage } from "./flinkImage";
 import { Migration, MigrationSummary } from "./migration";
 import { criuConfigPaths, renderCriuConf } from "./criu";
 import { CRIO_DROP_IN_PATH, renderCrioDropIn } from "./crio";
@@ -78,7 +79,7 @@ export interface LabOutputs {
     /** What `criu check` said on each node. */
     criu: pulumi.Output<Record<string, unknown>>;
     /** Undefined when kubernetes.enabled is false. */
-    flink?: pulumi.Output<{ pod: string; node: string; image: string }>;
+    flink?: pulumi.Output<{ pod: string; node: string; image: string; imageIds: Record<string, string> }>;
     migrations?: pulumi.Output<MigrationSummary[]>;
     kubeconfig?: pulumi.Output<string>;
     criuConf: string;
@@ -160,15 +161,20 @@ export function buildLab(
     const stage: FlinkStage = last
         ? { id: plan.hops[plan.hops.length - 1].id, node: plan.current, image: last.image, pull: false }
         : { id: "initial", node: c.flink.node, image: c.flink.image, pull: c.driver !== "local" };
+    // The local lab builds the Flink image on every node; other clusters pull the official one.
+    const image = c.driver === "local"
+        ? new FlinkImage("flink-image", { version: c.flink.version, image: c.flink.image, nodes: lab.nodes }, { dependsOn: [cluster] })
+        : undefined;
     const flink = new FlinkJob("flink", {
-        spec: c.flink, namespace: c.kubernetes.namespace, stage, provider: cluster.provider, dependsOn: [cluster],
+        spec: c.flink, namespace: c.kubernetes.namespace, stage, provider: cluster.provider,
+        dependsOn: [cluster, ...(image?.commands ?? [])],
     });
     const summaries = migrations.map((m, i) => m.complete(podName(plan.hops[i].id), m === last ? [flink.pod] : []));
 
     return {
         nodes,
         criu,
-        flink: pulumi.output(stage.image).apply(image => ({ pod: flink.podName, node: flink.node, image })),
+        flink: pulumi.all([stage.image, image?.ids ?? {}]).apply(([name, ids]) => ({ pod: flink.podName, node: flink.node, image: name, imageIds: ids })),
         migrations: pulumi.all(summaries),
         kubeconfig: cluster.kubeconfig,
         criuConf: renderCriuConf(c.criu),

@@ -83,14 +83,16 @@ export class LabNodes extends pulumi.ComponentResource {
                 const privateKey = key.stdout;
                 // With Kubernetes, nodes get the binaries scripts/k8s-build.sh made (scripts/lab.sh
                 // builds them in the host's network namespace, where the Go module proxy is reachable).
+                // They also see the inputs of the Flink image (scripts/flink-build.sh), which they build.
                 const bins = c.kubernetes.enabled
-                    ? `bins=$(bash ${q(path.join(SCRIPTS_DIR, "k8s-build.sh"))} --find ${q(c.kubernetes.version)} ${q(c.crio.version)}); `
-                    : "bins=; ";
+                    ? `bins=$(bash ${q(path.join(SCRIPTS_DIR, "k8s-build.sh"))} --find ${q(c.kubernetes.version)} ${q(c.crio.version)}); ` +
+                      `images=$(bash ${q(path.join(SCRIPTS_DIR, "flink-build.sh"))} --root); `
+                    : "bins=; images=; ";
                 this.nodes = c.nodes.map((n, i) => {
                     const address = nodeAddress(c.local.subnet, i);
                     const node = new command.local.Command(`${name}-${n.name}`, {
                         interpreter: ["/bin/bash", "-c"],
-                        create: `set -euo pipefail; ${bins}bash ${script} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)} "$bins"`,
+                        create: `set -euo pipefail; ${bins}bash ${script} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)} "$bins" "$images"`,
                         delete: `bash ${script} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
                         // Another Kubernetes (or none) is another node.
                         triggers: [c.kubernetes.enabled ? `kubernetes ${c.kubernetes.version} crio ${c.crio.version}` : "no kubernetes"],

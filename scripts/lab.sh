@@ -97,15 +97,18 @@ lab_network() {
   settings=$(pulumi config --json --stack "$STACK" | node -e '
     let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
       const c = JSON.parse(s), v = k => c["live-migration-lab:" + k]?.objectValue ?? c["live-migration-lab:" + k]?.value;
-      const local = v("local") ?? {}, k8s = v("kubernetes") ?? {}, crio = v("crio") ?? {};
+      const local = v("local") ?? {}, k8s = v("kubernetes") ?? {}, crio = v("crio") ?? {}, flink = v("flink") ?? {};
+      const off = k8s.enabled === false || k8s.enabled === "false";
       console.log(v("driver") ?? "local", local.stateDir ?? "/var/lib/live-migration-lab", local.subnet ?? "10.231.0.0/24",
-        k8s.enabled === false || k8s.enabled === "false" ? "-" : `${k8s.version ?? "1.34.1"}/${crio.version ?? "1.34"}`);
+        off ? "-" : `${k8s.version ?? "1.34.1"}/${crio.version ?? "1.34"}`, off ? "-" : flink.version ?? "1.20.0");
     })')
-  read -r driver state subnet k8s <<<"$settings"
+  read -r driver state subnet k8s flink <<<"$settings"
   if [ "$driver" = local ]; then
-    # Kubernetes and CRI-O are built here too (the Go module proxy is not reachable from the lab).
+    # Kubernetes, CRI-O and the Flink image's inputs are made here too: the Go module proxy,
+    # Maven Central and Debian's mirrors are not reachable from the lab.
     local bins=-
     [ "$k8s" = - ] || bins=$(bash "$ROOT/scripts/k8s-build.sh" "${k8s%/*}" "${k8s#*/}")
+    [ "$flink" = - ] || bash "$ROOT/scripts/flink-build.sh" "$flink" >/dev/null
     echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state") $bins"
   else
     echo remote

@@ -5,7 +5,7 @@
 #   local-node.sh lab-down STATE_DIR            remove the lab network namespace (nodes must be down)
 #   local-node.sh lab-netns STATE_DIR           print the lab network namespace's name
 #   local-node.sh key STATE_DIR                 print the lab's SSH private key
-#   local-node.sh up NAME ADDRESS SUBNET STATE_DIR [K8S_BIN_DIR]
+#   local-node.sh up NAME ADDRESS SUBNET STATE_DIR [K8S_BIN_DIR [IMAGES_DIR]]
 #   local-node.sh down NAME ADDRESS SUBNET STATE_DIR
 #   local-node.sh cgroup-root NAME STATE_DIR   the node's cgroup root (its kubelet's cgroupRoot)
 #
@@ -13,9 +13,10 @@
 # read-only at /opt/lab/bin (linked from /usr/local/bin), containers-storage on a directory of the
 # host's filesystem (overlayfs cannot be an overlay's upper layer), /dev/kmsg (the kubelet's OOM
 # watcher), and a cgroup root of its own in every cgroup hierarchy, so two kubelets on one host
-# do not share a kubepods tree. The kubelet also insists on a few kernel settings (overcommit,
-# panic on oops); the node sees them as it wants in files bound over /proc/sys, and the host's
-# own values stay untouched.
+# do not share a kubepods tree. IMAGES_DIR (scripts/flink-build.sh --root), the inputs of the
+# images the node builds itself (Flink's), is bound read-only at /opt/lab/images. The kubelet also
+# insists on a few kernel settings (overcommit, panic on oops); the node sees them as it wants in
+# files bound over /proc/sys, and the host's own values stay untouched.
 #
 # A node is an overlay over a shared Debian sid rootfs (CRIU >= 4.2 works on new kernels where
 # bookworm's and trixie's do not), with its own network namespace (a veth into a bridge that lives
@@ -119,7 +120,7 @@ lab_down() {
 node_init() {
   cat <<'EOF'
 set -e
-root=$1 name=$2 bins=${3:-} storage=${4:-} sysctls=${5:-}
+root=$1 name=$2 bins=${3:-} storage=${4:-} sysctls=${5:-} images=${6:-}
 hostname "$name"
 mount --bind "$root" "$root"
 cd "$root"
@@ -145,6 +146,7 @@ if [ -n "$bins" ]; then
   mkdir -p /opt/lab/bin /var/lib/containers/storage
   mount --bind -o ro "/.oldroot$bins" /opt/lab/bin
   mount --bind "/.oldroot$storage" /var/lib/containers/storage
+  if [ -n "$images" ]; then mkdir -p /opt/lab/images && mount --bind -o ro "/.oldroot$images" /opt/lab/images; fi
   touch /dev/kmsg && mount --bind /.oldroot/dev/kmsg /dev/kmsg
   mkdir -p /run/lab/sysctl
   for kv in $sysctls; do
@@ -197,7 +199,7 @@ remove_cgroup_root() {
 }
 
 node_up() {
-  local name=$1 address=$2 subnet=$3 state=$4 bins=${5:-}
+  local name=$1 address=$2 subnet=$3 state=$4 bins=${5:-} images=${6:-}
   local ns lab br veth dir base
   ns=$(node_netns "$name" "$state")
   lab=$(lab_up "$subnet" "$state")
@@ -232,7 +234,7 @@ node_up() {
   fi
   # nsenter, not `ip netns exec`: the latter remounts /sys and would hide the host cgroup tree.
   setsid nsenter --net="/run/netns/$ns" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private \
-    bash -c "$(node_init)" node-init "$dir/merged" "$name" "$bins" "${bins:+$dir/storage}" "${bins:+$KUBELET_SYSCTLS}" </dev/null >"$dir/init.log" 2>&1 &
+    bash -c "$(node_init)" node-init "$dir/merged" "$name" "$bins" "${bins:+$dir/storage}" "${bins:+$KUBELET_SYSCTLS}" "${bins:+$images}" </dev/null >"$dir/init.log" 2>&1 &
   for _ in $(seq 1 100); do
     if ip netns exec "$lab" bash -c "exec 3<>/dev/tcp/$address/22" 2>/dev/null; then
       echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"started\"}"
@@ -268,7 +270,7 @@ case "$action" in
   lab-down) lab_down "${1:?state dir}" ;;
   lab-netns) lab_netns "${1:?state dir}" ;;
   key) ensure_key "${1:?state dir}" && cat "$1/ssh/id_ed25519" ;;
-  up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" "${5:-}" ;;
+  up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" "${5:-}" "${6:-}" ;;
   cgroup-root) cgroup_root "${1:?name}" "${2:?state dir}" ;;
   down) node_down "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" ;;
   *) fail "unknown action '$action' (lab-up, lab-down, lab-netns, key, up, down, cgroup-root)" ;;

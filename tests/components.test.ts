@@ -78,7 +78,7 @@ describe("components under mocks", () => {
         assert.equal(pods[0].name, "flink-initial");
         assert.equal(pods[0].inputs.spec.nodeName, "w1");
         assert.equal(pods[0].inputs.spec.containers[0].image, "flink:1.20.0-java17");
-        assert.deepEqual(await promiseOf(out.flink!), { pod: "flink-minimal", node: "w1", image: "flink:1.20.0-java17" });
+        assert.deepEqual(await promiseOf(out.flink!), { pod: "flink-minimal", node: "w1", image: "flink:1.20.0-java17", imageIds: {} });
         assert.ok(!resources.some(r => marker(r, "migration-step")), "no migration without a request");
     });
 
@@ -129,6 +129,14 @@ describe("components under mocks", () => {
         assert.ok(resources.some(r => r.name === "worker-kubelet-config"), "local nodes get a kubelet config file");
         const dropIn = resources.find(r => r.name === "worker-crio-drop-in")!;
         assert.match(dropIn.inputs.stdin, /runtime_path = "\/usr\/sbin\/runc"/);
+        // Nodes see the Flink image's inputs and build the image themselves; the pod never pulls.
+        assert.match(locals[3].inputs.create, /images=\$\(bash '[^']*flink-build\.sh' --root\)/);
+        const builds = resources.filter(r => r.name.startsWith("flink-image-"));
+        assert.deepEqual(builds.map(r => r.name).sort(), ["flink-image-master", "flink-image-worker"]);
+        assert.match(builds[0].inputs.create, /buildah commit --quiet --timestamp 0 "\$c" \S*localhost\/flink-minimal:1\.20\.0/);
+        const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
+        assert.equal(pod.inputs.spec.containers[0].image, "localhost/flink-minimal:1.20.0");
+        assert.equal(pod.inputs.spec.containers[0].imagePullPolicy, "Never");
     });
 
     it("brings vagrant VMs up from a rendered Vagrantfile and reads their keys back as secrets", async () => {

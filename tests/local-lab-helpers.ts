@@ -11,6 +11,7 @@ import { validateConfig } from "../components/config";
 
 export const LOCAL_NODE = path.join(ROOT, "scripts", "local-node.sh");
 export const K8S_BUILD = path.join(ROOT, "scripts", "k8s-build.sh");
+export const FLINK_BUILD = path.join(ROOT, "scripts", "flink-build.sh");
 
 export type NodeName = "master" | "worker";
 
@@ -59,8 +60,9 @@ export interface LocalLabOptions {
     /**
      * "nodes": the program with kubernetes.enabled false. "cluster": tests/fixtures/cluster-stack,
      * the program's nodes and Kubernetes (buildCluster) plus a TCP workload pod on `workloadNode`.
+     * "flink": the whole program with Kubernetes, the Flink image and the flink-minimal pod.
      */
-    readonly stack?: "nodes" | "cluster";
+    readonly stack?: "nodes" | "cluster" | "flink";
     readonly workloadNode?: NodeName;
 }
 
@@ -70,14 +72,21 @@ export function k8sBinaries(): string {
     return execFileSync("bash", [K8S_BUILD, c.kubernetes.version, c.crio.version], { encoding: "utf8", timeout: 3_600_000, stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
 
+/** The Flink image's inputs (scripts/flink-build.sh: Maven Central and Debian, cached); prints their directory. */
+export function flinkInputs(): string {
+    const c = validateConfig({}, false);
+    return execFileSync("bash", [FLINK_BUILD, c.flink.version], { encoding: "utf8", timeout: 1_800_000, stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
 /** Makes the lab network (and rootfs, cached) and a stack `lab`; nothing is up yet. */
 export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): LocalLab {
     if (process.getuid?.() !== 0) assert.fail("the local lab needs root (namespaces, mounts, veth); CI runs as root");
     requireEngine();
-    const cluster = opts.stack === "cluster";
+    const cluster = opts.stack === "cluster" || opts.stack === "flink";
     // Built in the host's network namespace, where the Go module proxy is reachable; kubectl from
     // there is what the engine's kubernetes provider runs.
     const bins = cluster ? k8sBinaries() : undefined;
+    if (opts.stack === "flink") flinkInputs();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "lml-local-"));
     const state = path.join(work, "lab-state");
     const base = subnet.split("/")[0].split(".").slice(0, 3).join(".");
@@ -85,13 +94,14 @@ export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): Loca
     const netns = execFileSync("bash", [LOCAL_NODE, "lab-up", subnet, state], { encoding: "utf8", timeout: 600_000 }).trim();
     const run = pulumiRunner(work, netns, bins ? { PATH: `${bins}:${process.env.PATH}` } : {});
     const copy = projectCopy(work);
-    const project = cluster ? path.join(copy, "tests", "fixtures", "cluster-stack") : copy;
+    const project = opts.stack === "cluster" ? path.join(copy, "tests", "fixtures", "cluster-stack") : copy;
     run.ok(["stack", "init", "lab"], project);
     const settings = [["driver", "local"], ["local.stateDir", state], ["local.subnet", subnet], ["kubernetes.enabled", String(cluster)]];
     for (const [k, v] of settings) {
         run.ok(["config", "set", "--path", `live-migration-lab:${k}`, v, ...(k === "kubernetes.enabled" ? ["--type", "bool"] : []), "--stack", "lab"], project);
     }
-    if (cluster) run.ok(["config", "set", "node", opts.workloadNode ?? "worker", "--stack", "lab"], project);
+    if (opts.stack === "cluster") run.ok(["config", "set", "node", opts.workloadNode ?? "worker", "--stack", "lab"], project);
+    if (opts.stack === "flink") run.ok(["config", "set", "--path", "live-migration-lab:flink.node", opts.workloadNode ?? "worker", "--stack", "lab"], project);
     const inLab = (argv: string[], input?: string) =>
         spawnSync("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], { input, encoding: "utf8", timeout: 120_000 });
     const lab: LocalLab = {

@@ -9,7 +9,7 @@ import { validateConfig } from "../components/config";
 import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn } from "../components/crio";
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../components/criu";
 import { checkpointFeatureGates, renderKubeletConfig } from "../components/kubelet";
-import { flinkConf, flinkPodManifest, renderEntrypoint, renderFlinkConf } from "../components/flink";
+import { flinkConf, flinkImageScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../components/flink";
 import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
 import * as scripts from "../components/scripts";
 import { planMigrations } from "../components/plan";
@@ -102,15 +102,37 @@ describe("flink-minimal pod", () => {
         for (const k of ["jobmanager.rpc.address", "jobmanager.bind-host", "taskmanager.host", "taskmanager.bind-host", "rest.bind-address"]) {
             assert.equal(conf[k], "localhost", `${k} stays on loopback so connections restore on another node`);
         }
-        assert.match(conf["env.java.opts.all"], /-XX:-UsePerfData/);
+        assert.equal(conf["env.java.opts.all"], undefined, "no Flink script reads it: the entrypoint passes JVM options itself");
     });
 
-    it("runs an unbounded example job and keeps PID 1 alive", () => {
+    it("starts both JVMs with the CRIU-friendly options and submits an unbounded example job once", () => {
         const entry = renderEntrypoint({ ...spec, args: ["--error-rate", "0.0"] });
-        assert.match(entry, /StateMachineExample\.jar '--error-rate' '0\.0'/);
+        assert.match(entry, /CliFrontend run -d -c org\.apache\.flink\.streaming\.examples\.statemachine\.StateMachineExample "\$jar" '--error-rate' '0\.0'$/m);
+        assert.equal(entry.match(/CliFrontend run/g)?.length, 1, "one submission");
+        assert.match(entry, /StandaloneSessionClusterEntrypoint/);
+        assert.match(entry, /TaskManagerRunner/);
+        assert.match(entry, /'-XX:-UsePerfData'/);
+        assert.match(entry, /'--add-opens=java\.base\/java\.util=ALL-UNNAMED'/);
         assert.ok(!/--input|WordCount/.test(entry));
-        assert.match(entry, /exec sleep infinity/);
+        // PID 1 waits for the JVMs and exits with them, so a dead JobManager shows as a failed pod.
+        assert.match(entry, /wait -n "\$jobmanager" "\$taskmanager"/);
         assert.equal(spawnSync("bash", ["-n"], { input: entry }).status, 0, "entrypoint parses");
+    });
+
+    it("throttles StateMachineExample's generator unless args are given", () => {
+        assert.match(renderEntrypoint({ ...spec, args: [] }), /StateMachineExample "\$jar" '--rps' '100'$/m);
+        assert.match(renderEntrypoint({ ...spec, job: "TopSpeedWindowing", args: [] }), /windowing\.TopSpeedWindowing "\$jar"$/m);
+    });
+
+    it("builds the local image reproducibly from the host's inputs, and probes the job through REST inside the pod", () => {
+        const build = flinkImageScript("1.20.0", "localhost/flink-minimal:1.20.0");
+        assert.match(build, /buildah commit --quiet --timestamp 0/);
+        assert.match(build, /\/opt\/lab\/images\/flink-1\.20\.0/);
+        assert.equal(spawnSync("bash", ["-n"], { input: build }).status, 0, "image script parses");
+        const probe = flinkProbeScript({ namespace: "default", pod: "flink-minimal" });
+        assert.match(probe, /nsenter", "-t", pid, "-n", "curl"/);
+        assert.match(probe, /http:\/\/127\.0\.0\.1:8081/);
+        assert.equal(spawnSync("bash", ["-n"], { input: probe }).status, 0, "probe script parses");
     });
 
     it("pins the pod to its node with JobManager and TaskManager in one container", () => {

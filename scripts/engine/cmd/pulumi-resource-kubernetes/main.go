@@ -9,7 +9,8 @@
 // preview needs nothing), using the kubeconfig given to the Provider resource.
 //   - ConfigMap: a change of name or namespace replaces it, a change of data/labels updates it.
 //   - Pod: a change of name, namespace or spec replaces it (pod specs are immutable); creating a
-//     pod waits until it is Ready, as the official provider does.
+//     pod waits until it is Ready, as the official provider does, and fails early when it ended
+//     or its container keeps failing to be created.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -206,8 +208,8 @@ func (p *provider) apply(ctx context.Context, typ string, inputs resource.Proper
 		if timeout <= 0 {
 			timeout = 600
 		}
-		if _, err := p.kubectl(ctx, nil, "wait", "-n", ref.namespace, "--for=condition=Ready", "--timeout", fmt.Sprintf("%ds", int(timeout)), "pod/"+ref.name); err != nil {
-			return nil, ref, fmt.Errorf("pod %s/%s did not become Ready: %w", ref.namespace, ref.name, err)
+		if err := p.waitReady(ctx, ref, time.Duration(timeout)*time.Second); err != nil {
+			return nil, ref, err
 		}
 	}
 	live, err := p.get(ctx, ref)
@@ -220,6 +222,100 @@ func (p *provider) apply(ctx context.Context, typ string, inputs resource.Proper
 	}
 	props, err := plugin.MarshalProperties(out, marshal)
 	return props, ref, err
+}
+
+// stuckAfter: how long a container may keep failing to be created before the wait gives up. The
+// kubelet retries such errors forever; a checkpoint that cannot be restored never will be.
+const stuckAfter = 30 * time.Second
+
+// waitReady polls a pod until it is Ready. It fails at once when the pod ends (phase Failed or
+// Succeeded: restartPolicy Never pods do not come back) or its image can never be used, and after
+// stuckAfter when its container keeps failing to be created, quoting the kubelet's reason.
+func (p *provider) waitReady(ctx context.Context, ref objectRef, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var stuckSince time.Time
+	for {
+		live, err := p.get(ctx, ref)
+		if err != nil {
+			return err
+		}
+		verdict, reason := podVerdict(live)
+		switch verdict {
+		case podReady:
+			return nil
+		case podFailed:
+			return fmt.Errorf("pod %s/%s will not become Ready: %s", ref.namespace, ref.name, reason)
+		case podStuck:
+			if stuckSince.IsZero() {
+				stuckSince = time.Now()
+			} else if time.Since(stuckSince) > stuckAfter {
+				return fmt.Errorf("pod %s/%s did not become Ready: %s (for %s)", ref.namespace, ref.name, reason, stuckAfter)
+			}
+		default:
+			stuckSince = time.Time{}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pod %s/%s did not become Ready within %s (%s)", ref.namespace, ref.name, timeout, reason)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+type podState int
+
+const (
+	podPending podState = iota
+	podReady
+	podStuck
+	podFailed
+)
+
+// podVerdict reads a pod's status: Ready, failed for good, stuck creating its container, or pending.
+func podVerdict(live map[string]any) (podState, string) {
+	status, _ := live["status"].(map[string]any)
+	phase, _ := status["phase"].(string)
+	for _, c := range asList(status["conditions"]) {
+		if c["type"] == "Ready" && c["status"] == "True" {
+			return podReady, "Ready"
+		}
+	}
+	reason := "phase " + phase
+	state := podPending
+	for _, cs := range asList(status["containerStatuses"]) {
+		st, _ := cs["state"].(map[string]any)
+		if t, ok := st["terminated"].(map[string]any); ok {
+			reason = fmt.Sprintf("container %v terminated (exit code %v, %v): %v", cs["name"], t["exitCode"], t["reason"], t["message"])
+		}
+		if w, ok := st["waiting"].(map[string]any); ok {
+			r, _ := w["reason"].(string)
+			reason = fmt.Sprintf("container %v waiting (%s): %v", cs["name"], r, w["message"])
+			switch r {
+			case "ErrImageNeverPull", "InvalidImageName", "CreateContainerConfigError":
+				return podFailed, reason
+			case "CreateContainerError", "RunContainerError", "CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff":
+				state = podStuck
+			}
+		}
+	}
+	if phase == "Failed" || phase == "Succeeded" {
+		return podFailed, reason
+	}
+	return state, reason
+}
+
+func asList(v any) []map[string]any {
+	items, _ := v.([]any)
+	out := make([]map[string]any, 0, len(items))
+	for _, i := range items {
+		if m, ok := i.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (p *provider) get(ctx context.Context, ref objectRef) (map[string]any, error) {

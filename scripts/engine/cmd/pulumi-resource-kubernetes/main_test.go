@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -64,5 +66,32 @@ func TestCheckRejectsWhatItCannotApply(t *testing.T) {
 	r, err = (&provider{}).Check(context.Background(), &pulumirpc.CheckRequest{Type: "kubernetes:core/v1:ConfigMap", News: toStruct(t, map[string]any{"metadata": map[string]any{}})})
 	if err != nil || len(r.Failures) != 1 || r.Failures[0].Property != "metadata.name" {
 		t.Fatalf("%v %v", r, err)
+	}
+}
+
+func TestPodVerdict(t *testing.T) {
+	parse := func(s string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	cases := []struct {
+		name, pod string
+		want      podState
+		reason    string
+	}{
+		{"ready", `{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}`, podReady, "Ready"},
+		{"starting", `{"status":{"phase":"Pending","containerStatuses":[{"name":"flink","state":{"waiting":{"reason":"ContainerCreating"}}}]}}`, podPending, "ContainerCreating"},
+		{"ended", `{"status":{"phase":"Failed","containerStatuses":[{"name":"flink","state":{"terminated":{"exitCode":1,"reason":"Error","message":"boom"}}}]}}`, podFailed, "exit code 1, Error): boom"},
+		{"never pull", `{"status":{"phase":"Pending","containerStatuses":[{"name":"flink","state":{"waiting":{"reason":"ErrImageNeverPull","message":"image not present"}}}]}}`, podFailed, "ErrImageNeverPull"},
+		{"restore failing", `{"status":{"phase":"Pending","containerStatuses":[{"name":"flink","state":{"waiting":{"reason":"CreateContainerError","message":"failed to restore"}}}]}}`, podStuck, "failed to restore"},
+	}
+	for _, c := range cases {
+		got, reason := podVerdict(parse(c.pod))
+		if got != c.want || !strings.Contains(reason, c.reason) {
+			t.Errorf("%s: got %v %q, want %v containing %q", c.name, got, reason, c.want, c.reason)
+		}
 	}
 }
