@@ -134,6 +134,8 @@ export function renderEntrypoint(spec: FlinkSpec): string {
         "# shellcheck disable=SC2086",
         'java "${opts[@]}" ${tm[0]} -cp "${cp[*]}" org.apache.flink.runtime.taskexecutor.TaskManagerRunner --configDir "$conf" ${tm[1]} &',
         "taskmanager=$!",
+        "# Bash as PID 1 ignores SIGTERM: stop the JVMs on it, or retiring a pod waits out its grace period.",
+        `trap 'kill -TERM "$jobmanager" "$taskmanager" 2>/dev/null; wait; exit 143' TERM INT`,
         `for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/${REST_PORT}) 2>/dev/null && break; sleep 1; done`,
         `jar=$FLINK_HOME/examples/streaming/${spec.job}.jar`,
         '[ -f "$jar" ] || jar=$FLINK_HOME/examples/streaming/flink-examples-streaming.jar',
@@ -177,7 +179,10 @@ export function flinkPodManifest(a: PodArgs) {
                 name: FLINK_CONTAINER,
                 image: a.image,
                 imagePullPolicy: a.pull ? "IfNotPresent" : "Never",
-                command: ["bash", `${FLINK_CONF_MOUNT}/entrypoint.sh`],
+                // The entrypoint travels in the spec, not as a file: bash keeps its script file open,
+                // and a ConfigMap file's path (a timestamped directory) does not exist on the node a
+                // checkpoint is restored on ("Can't open file etc/flink-minimal/..<time>/entrypoint.sh").
+                command: ["bash", "-c", renderEntrypoint(a.spec)],
                 resources: { requests: { memory, cpu: "500m" }, limits: { memory } },
                 volumeMounts: [{ name: "conf", mountPath: FLINK_CONF_MOUNT, readOnly: true }],
             }],
@@ -280,5 +285,49 @@ export function flinkProbeScript(a: ProbeArgs): string {
         `print(json.dumps({"pod": pod, "node": node, "jobId": job["jid"], "state": job["state"], "startTime": job["start-time"],`,
         `                  "records": records, "checkpoints": counts.get("completed", 0), "rssBytes": rss, "at": int(time.time() * 1000)}))`,
         `PY`,
+    ]);
+}
+
+export interface VerifyArgs extends ProbeArgs {
+    /** The job that must be running: the one the source ran when it was checkpointed. */
+    readonly jobId: string;
+    /** The source's record count just before the checkpoint: the restored count must not be below it. */
+    readonly recordsBefore: number;
+    readonly timeoutSeconds: number;
+}
+
+/**
+ * Verifies a restored job on the node its pod runs on: the same job (id and submission time are
+ * restored with the JVM's memory, a fresh start would have new ones), RUNNING, its record count not
+ * below the source's before the checkpoint and growing. Prints the last probe plus `seconds`.
+ */
+export function flinkVerifyScript(a: VerifyArgs): string {
+    return script(`verify ${a.pod}`, [
+        `start=$(date +%s.%N)`,
+        `deadline=$(( $(date +%s) + ${a.timeoutSeconds} ))`,
+        `probe() { bash <<'PROBE'`,
+        flinkProbeScript(a).trimEnd(),
+        `PROBE`,
+        `}`,
+        `first=""`,
+        `while :; do`,
+        `  if out=$(probe 2>&1); then`,
+        `    verdict=$(python3 -c 'import json, sys`,
+        `p = json.loads(sys.argv[1].splitlines()[-1]); first = json.loads(sys.argv[2]) if sys.argv[2] else None`,
+        `if p["jobId"] != sys.argv[3]: print("wrong-job " + p["jobId"])`,
+        `elif p["state"] != "RUNNING": print("state " + p["state"])`,
+        `elif p["records"] < int(sys.argv[4]): print("behind %d < %s" % (p["records"], sys.argv[4]))`,
+        `elif first is None or p["records"] <= first["records"]: print("first")`,
+        `else: print("ok")' "$out" "$first" ${q(a.jobId)} ${a.recordsBefore})`,
+        `    case "$verdict" in`,
+        `      ok) break ;;`,
+        `      first) first=$(tail -n1 <<<"$out") ;;`,
+        `      wrong-job*|behind*) echo "restored pod ${a.pod} does not continue job ${a.jobId} from ${a.recordsBefore} records: $verdict" >&2; exit 1 ;;`,
+        `    esac`,
+        `  fi`,
+        `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "job in ${a.pod} not RUNNING and progressing after ${a.timeoutSeconds}s: \${verdict:-} $out" >&2; exit 1; fi`,
+        `  sleep 1`,
+        `done`,
+        `python3 -c 'import json, sys; p = json.loads(sys.argv[1].splitlines()[-1]); p["seconds"] = float(sys.argv[2]); print(json.dumps(p))' "$out" "$(elapsed "$start")"`,
     ]);
 }

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { FlinkSpec } from "./config";
-import { flinkPodManifest, renderEntrypoint, renderFlinkConf, renderLog4j } from "./flink";
+import { flinkPodManifest, renderFlinkConf, renderLog4j } from "./flink";
 
 export interface FlinkStage {
     /** "initial", or the id of the migration that produced this pod. */
@@ -38,7 +38,6 @@ export class FlinkJob extends pulumi.ComponentResource {
             data: {
                 "config.yaml": renderFlinkConf(args.spec),
                 "log4j-console.properties": renderLog4j(),
-                "entrypoint.sh": renderEntrypoint(args.spec),
             },
         }, { parent: this, provider: args.provider, dependsOn: args.dependsOn });
 

@@ -7,9 +7,9 @@ import { jsonStdout, NodeHandle, nodeCommand } from "./command";
 import type { MigrationHop } from "./plan";
 import {
     checkpointImageScript, checkpointScript, preflightScript, pruneArchivesScript, removeFileScript,
-    removeImageScript, transferredArchive, transferScript, verifyScript,
+    removeImageScript, transferredArchive, transferScript,
 } from "./scripts";
-import { FLINK_CONTAINER, FLINK_HOME } from "./flink";
+import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript, flinkVerifyScript } from "./flink";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "./cluster";
 
 export interface MigrationArgs {
@@ -51,6 +51,8 @@ export class Migration extends pulumi.ComponentResource {
     public readonly image: pulumi.Output<string>;
     /** Seconds per phase. */
     public readonly timings: pulumi.Output<PhaseTimings>;
+    /** The job on the source right before the checkpoint. */
+    public readonly before: pulumi.Output<FlinkProbe>;
     private readonly args: MigrationArgs;
     private readonly last: pulumi.Resource;
     private readonly name: string;
@@ -69,6 +71,14 @@ export class Migration extends pulumi.ComponentResource {
             triggers: [step("preflight")],
         }, { parent: this, dependsOn: args.dependsOn });
 
+        // The job's figures on the source right before the checkpoint: verify compares against them.
+        const sourceProbe = nodeCommand(`${name}-source-probe`, {
+            node: args.source,
+            create: flinkProbeScript({ namespace: args.namespace, pod: args.sourcePod }),
+            triggers: [step("source-probe")],
+        }, { parent: this, dependsOn: [preflight] });
+        this.before = jsonStdout<FlinkProbe>(sourceProbe);
+
         const checkpoint = nodeCommand(`${name}-checkpoint`, {
             node: args.master,
             create: pulumi.output(args.source.address).apply(addr => checkpointScript({
@@ -76,7 +86,7 @@ export class Migration extends pulumi.ComponentResource {
                 clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 300,
             })),
             triggers: [step("checkpoint")],
-        }, { parent: this, dependsOn: [preflight] });
+        }, { parent: this, dependsOn: [sourceProbe] });
         const checkpointOut = jsonStdout<{ archive: string } & StepResult>(checkpoint);
 
         const transferArgs = (archive: string, host: string) => ({
@@ -115,11 +125,13 @@ export class Migration extends pulumi.ComponentResource {
         const { hop } = this.args;
         const step = (s: string) => ({ lab: "migration-step" as const, id: hop.id, step: s, from: hop.from, to: hop.to });
         const verify = nodeCommand(`${this.name}-verify`, {
-            node: this.args.master,
-            create: verifyScript({ namespace: this.args.namespace, pod: restoredPod, container: FLINK_CONTAINER, flinkHome: FLINK_HOME, timeoutSeconds: 180 }),
+            node: this.args.target,
+            create: this.before.apply(b => flinkVerifyScript({
+                namespace: this.args.namespace, pod: restoredPod, jobId: b.jobId, recordsBefore: b.records, timeoutSeconds: 180,
+            })),
             triggers: [step("verify")],
         }, { parent: this, dependsOn: [this.last, ...dependsOn] });
-        const verifyOut = jsonStdout<{ jobId: string } & StepResult>(verify);
+        const verifyOut = jsonStdout<FlinkProbe & StepResult>(verify);
         const prune = nodeCommand(`${this.name}-retention`, {
             node: this.args.target,
             create: pruneArchivesScript(this.args.archiveDir, this.args.keep),

@@ -165,7 +165,8 @@ export function transferScript(a: TransferArgs): string {
     const ssh = `ssh -i "$work/key" -p ${a.from.port} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${a.from.user}@${a.from.host}`)}`;
     return script(`transfer ${a.id}`, [
         `work=$(mktemp -d); trap 'rm -rf "$work"' EXIT`,
-        `(umask 077; cat >"$work/key")`,
+        // OpenSSH needs the key's final newline, which Pulumi's command stdout (the key's source) trims.
+        `(umask 077; printf '%s\\n' "$(cat)" >"$work/key")`,
         `grep -q 'PRIVATE KEY' "$work/key" || { echo "no SSH private key on stdin" >&2; exit 1; }`,
         `start=$(date +%s.%N)`,
         `src_sum=$(${ssh} ${sudo}sha256sum ${q(a.archive)} | cut -d' ' -f1)`,
@@ -200,28 +201,6 @@ export function checkpointImageScript(a: ImageArgs): string {
 
 export function removeImageScript(image: string): string {
     return script(`remove image ${image}`, [`buildah rmi ${q(image)} >/dev/null 2>&1 || true`]);
-}
-
-export interface VerifyArgs {
-    readonly namespace: string;
-    readonly pod: string;
-    readonly container: string;
-    readonly flinkHome: string;
-    readonly timeoutSeconds: number;
-}
-
-/** The restored job runs: Flink lists it RUNNING from inside the restored pod. */
-export function verifyScript(a: VerifyArgs): string {
-    return script(`verify ${a.pod}`, [
-        `start=$(date +%s.%N)`,
-        `deadline=$(( $(date +%s) + ${a.timeoutSeconds} ))`,
-        `until out=$(kubectl -n ${q(a.namespace)} exec ${q(a.pod)} -c ${q(a.container)} -- ${a.flinkHome}/bin/flink list -r 2>&1) && grep -q '(RUNNING)' <<<"$out"; do`,
-        `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "no RUNNING job in ${a.pod} after ${a.timeoutSeconds}s: $out" >&2; exit 1; fi`,
-        `  sleep 2`,
-        `done`,
-        `job=$(grep -o '[0-9a-f]\\{32\\}' <<<"$out" | head -n1)`,
-        `printf '{"jobId":"%s","status":"RUNNING","seconds":%s}\\n' "$job" "$(elapsed "$start")"`,
-    ]);
 }
 
 /** Keeps the `keep` most recently written archives in `dir`. */

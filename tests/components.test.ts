@@ -85,7 +85,7 @@ describe("components under mocks", () => {
     it("turns a migration request into ordered steps and a restored pod on the target", async () => {
         const { resources, out } = await lab({ ...EXISTING, migrations: [{ id: "m1", to: "cp" }] });
         const steps = resources.filter(r => marker(r, "migration-step")).map(r => [marker(r, "migration-step").step, r.name]);
-        assert.deepEqual(steps.map(s => s[0]), ["preflight", "checkpoint", "transfer", "image", "verify", "retention"]);
+        assert.deepEqual(steps.map(s => s[0]), ["preflight", "source-probe", "checkpoint", "transfer", "image", "verify", "retention"]);
         const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
         assert.equal(pod.name, "flink-m1");
         assert.equal(pod.inputs.metadata.name, "flink-minimal-m1");

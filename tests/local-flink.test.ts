@@ -3,7 +3,9 @@
 // pod). The job must be RUNNING on the worker with a record count that grows; the kubelet's
 // checkpoint API must fail with CRIU's TCP error without tcp-established in runc.conf and succeed
 // with it, the job running on either way. Prints the figures (pod RSS, archive size, checkpoint
-// time). Needs root (CI runs as root).
+// time). Then two stack config changes move the job worker -> master -> worker through the
+// program's migration chain: the same job goes on with its count carried over, and the outputs
+// name real archives whose digests match. Needs root (CI runs as root).
 import { strict as assert } from "assert";
 import { createLocalLab, footprint, LocalLab } from "./local-lab-helpers";
 import { checkpointScript } from "../components/scripts";
@@ -101,6 +103,51 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(after.startTime, first.startTime);
         const mb = (b: number) => (b / 1048576).toFixed(0);
         console.log(`      figures: pod RSS ${mb(at.rssBytes)} MB, archive ${mb(Number(bytes))} MB, kubelet checkpoint call ${seconds.toFixed(2)} s`);
+    });
+
+    /** Requests a migration the way `scripts/lab.sh migrate` does, runs `pulumi up`, returns its summary. */
+    const migrate = (index: number, id: string, to: "master" | "worker") => {
+        lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${index}].id`, id, "--stack", "lab"], lab.project);
+        lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${index}].to`, to, "--stack", "lab"], lab.project);
+        lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project);
+        const all = JSON.parse(lab.run.ok(["stack", "output", "migrations", "--json", "--stack", "lab"], lab.project));
+        assert.equal(all.length, index + 1);
+        return all[index];
+    };
+    const probeOn = (node: "master" | "worker", pod: string): FlinkProbe =>
+        JSON.parse(lab.sshOk(node, flinkProbeScript({ namespace: "default", pod })).trim());
+
+    for (const [index, id, from, to] of [[0, "m1", "worker", "master"], [1, "m2", "master", "worker"]] as const) {
+        it(`migrates the job ${from} -> ${to} by a stack config change (${id}): same job, its count carried over, outputs matching the archive`, () => {
+            const sourcePod = index === 0 ? "flink-minimal" : "flink-minimal-m1";
+            const before = probeOn(from, sourcePod);
+            const m = migrate(index, id, to);
+            assert.equal(m.from, from);
+            assert.equal(m.to, to);
+            assert.equal(m.jobId, first.jobId, "the restored job is the one submitted at the start");
+            assert.match(m.sourceArchive, /^\/var\/lib\/kubelet\/checkpoints\/checkpoint-flink-minimal.*\.tar$/);
+            assert.equal(m.archive, `/var/lib/live-migration-lab/checkpoints/${id}.tar`);
+            const [sum, mode, size] = lab.sshOk(to, `sha256sum ${m.archive} | cut -d' ' -f1; stat -c '%a %U' ${m.archive}; stat -c %s ${m.archive}`).trim().split("\n");
+            assert.equal(m.sha256, sum, "the recorded digest is the archive's on the target");
+            assert.equal(lab.sshOk(from, `sha256sum ${m.sourceArchive} | cut -d' ' -f1`).trim(), sum, "and the source's");
+            assert.equal(mode, "600 root");
+            assert.equal(m.sizeBytes, Number(size));
+            for (const phase of ["checkpoint", "transfer", "image", "verify"]) assert.ok(m.seconds[phase] > 0, `${phase} timed`);
+
+            const pod = `flink-minimal-${id}`;
+            const restored = probeOn(to, pod);
+            assert.equal(restored.jobId, first.jobId);
+            assert.equal(restored.startTime, first.startTime, "not resubmitted: the JVMs' memory came along");
+            assert.ok(restored.records >= before.records, `count carried over: ${restored.records} >= ${before.records} before the checkpoint`);
+            const kubectl = (args: string) => lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl ${args}`);
+            assert.equal(kubectl(`get pod ${pod} -o jsonpath={.spec.nodeName}`).trim(), to);
+            assert.deepEqual(kubectl("get pods -o name").trim().split("\n"), [`pod/${pod}`], "the source pod is retired");
+            console.log(`      figures ${id}: checkpoint ${m.seconds.checkpoint} s, transfer ${m.seconds.transfer} s, image ${m.seconds.image} s, verify ${m.seconds.verify} s, archive ${(m.sizeBytes / 1048576).toFixed(0)} MB`);
+        });
+    }
+
+    it("does nothing when `pulumi up` runs again after the migrations", () => {
+        lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
     });
 
     it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {

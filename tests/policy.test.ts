@@ -157,8 +157,9 @@ describe("policy pack", () => {
     describe("flink-job-unbounded", () => {
         it("rejects a job that reads an input file", async () => {
             const rs = await happyPath();
-            const conf = find(rs, "flink-conf");
-            conf.props.data["entrypoint.sh"] = conf.props.data["entrypoint.sh"].replace("StateMachineExample.jar", "StateMachineExample.jar --input /data/in.txt");
+            const command = find(rs, "flink-m1").props.spec.containers[0].command;
+            command[2] = command[2].replace(" '--rps' '100'", " --input /data/in.txt");
+            assert.match(command[2], /--input \/data\/in\.txt/);
             assertHasViolation(rs, "flink-job-unbounded", "--input");
         });
 

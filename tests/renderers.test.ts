@@ -9,7 +9,7 @@ import { validateConfig } from "../components/config";
 import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn } from "../components/crio";
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../components/criu";
 import { checkpointFeatureGates, renderKubeletConfig } from "../components/kubelet";
-import { flinkConf, flinkImageScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../components/flink";
+import { flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../components/flink";
 import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
 import * as scripts from "../components/scripts";
 import { planMigrations } from "../components/plan";
@@ -187,7 +187,7 @@ describe("node scripts", () => {
         ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
         ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, archive: "/a.tar", targetDir: "/var/lib/x", id: "m1" })],
         ["image", scripts.checkpointImageScript({ archive: "/a.tar", image: "localhost/x:m1", container: "flink" })],
-        ["verify", scripts.verifyScript({ namespace: "default", pod: "p", container: "flink", flinkHome: "/opt/flink", timeoutSeconds: 60 })],
+        ["verify", flinkVerifyScript({ namespace: "default", pod: "p", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
         ["init", renderKubeadmInitScript("/etc/k.yaml")],
