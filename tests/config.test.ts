@@ -155,7 +155,7 @@ describe("Pulumi.dev.yaml", () => {
         const c = validateConfig(rawConfigFrom(flat as Record<string, string>), false);
         assert.equal(c.driver, "local");
         assert.deepEqual(c.migrations, []);
-        assert.equal(c.kubernetes.enabled, false, "until the local lab has Kubernetes");
+        assert.equal(c.kubernetes.enabled, true, "the whole lab: Kubernetes, the Flink job and migrations");
     });
 });
 

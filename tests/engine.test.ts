@@ -107,10 +107,9 @@ describe("the real Pulumi engine", function () {
         fs.rmSync(project, { recursive: true });
     });
 
-    it("previews the program's dev stack with the policy pack: the whole lab, nothing violated", () => {
+    it("previews the program's dev stack as committed, with the policy pack: the whole lab, nothing violated", () => {
         const project = projectCopy(work);
         ok(["stack", "init", "dev"], project);
-        ok(["config", "set", "--path", "live-migration-lab:kubernetes.enabled", "true", "--type", "bool", "--stack", "dev"], project);
         const out = ok(["preview", "--stack", "dev", "--policy-pack", path.join(project, "policy"), "--diff"], project);
         for (const want of ["lab:nodes:LabNodes", "lab:node:NodeRuntime", "lab:cluster:Cluster", "lab:flink:FlinkJob", "command:remote:Command", "kubernetes:core/v1:Pod"]) {
             assert.ok(out.includes(want), `preview shows no ${want}:\n${out}`);
