@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { jsonStdout, NodeHandle, nodeCommand } from "./command";
 import { flinkImageScript } from "./flink";
-import { q, script } from "./scripts";
+import { removeImageScript } from "./scripts";
 
 /** The recipe the inputs come from; its digest is part of the image command's identity. */
 const POM = path.join(__dirname, "..", "images", "flink", "pom.xml");
@@ -33,7 +33,7 @@ export class FlinkImage extends pulumi.ComponentResource {
             node: n,
             create: flinkImageScript(args.version, args.image),
             // An image a pod still uses stays (buildah refuses); the node's store goes with the node.
-            delete: script(`remove ${args.image}`, [`buildah rmi ${q(args.image)} >/dev/null 2>&1 || true`]),
+            delete: removeImageScript(args.image),
             triggers: [{ lab: "node-check", node: n.name, check: `flink-image ${args.image} recipe ${recipe}` }],
             timeoutMinutes: 15,
         }, { parent: this }));
