@@ -19,7 +19,9 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     this.timeout(3_600_000);
     let lab: LocalLab;
     let before0: ReturnType<typeof footprint>;
-    const probe = (): FlinkProbe => JSON.parse(lab.sshOk("worker", flinkProbeScript({ namespace: "default", pod: "flink-minimal" })).trim());
+    const probeOn = (node: "master" | "worker", pod: string): FlinkProbe =>
+        JSON.parse(lab.sshOk(node, flinkProbeScript({ namespace: "default", pod })).trim());
+    const probe = () => probeOn("worker", "flink-minimal");
     /** Probes until `ok` holds (the REST metrics refresh every second). */
     const probeUntil = (what: string, ok: (p: FlinkProbe) => boolean, seconds = 90): FlinkProbe => {
         let last: FlinkProbe | string = "no answer";
@@ -114,9 +116,6 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(all.length, index + 1);
         return all[index];
     };
-    const probeOn = (node: "master" | "worker", pod: string): FlinkProbe =>
-        JSON.parse(lab.sshOk(node, flinkProbeScript({ namespace: "default", pod })).trim());
-
     for (const [index, id, from, to] of [[0, "m1", "worker", "master"], [1, "m2", "master", "worker"]] as const) {
         it(`migrates the job ${from} -> ${to} by a stack config change (${id}): same job, its count carried over, outputs matching the archive`, () => {
             const sourcePod = index === 0 ? "flink-minimal" : "flink-minimal-m1";
