@@ -10,6 +10,8 @@ import { ConfigError, rawConfigFrom, validateConfig } from "./components/config"
 import { CONFIG_NAMESPACE } from "./components/schema";
 import { buildLab, managedFiles, staticAddress } from "./components/lab";
 import { probeKey, probeNodes } from "./components/probe";
+import { planMigrations } from "./components/plan";
+import { abortLog } from "./components/cutover";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,7 +40,11 @@ const observed = key === undefined ? {} : probeNodes(c.nodes.filter(n => started
     address: staticAddress(c, c.nodes.indexOf(n)),
     user: n.sshUser,
     port: n.sshPort,
-    paths: managedFiles(c, n, staticAddress(c, c.nodes.indexOf(n))).map(f => f.path),
+    paths: [
+        ...managedFiles(c, n, staticAddress(c, c.nodes.indexOf(n))).map(f => f.path),
+        // Migrations from this node that gave the job back to it: such a hop is redone.
+        ...(c.kubernetes.enabled ? planMigrations(c.flink.node, c.migrations, c.nodes.map(m => m.name)).hops.filter(h => h.from === n.name).map(h => abortLog(h.id)) : []),
+    ],
 })), key);
 
 const lab = buildLab(config, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);

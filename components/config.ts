@@ -55,6 +55,7 @@ export interface LabConfig {
     readonly flink: FlinkSpec;
     readonly migrations: readonly MigrationRequest[];
     readonly archive: { readonly dir: string; readonly keep: number };
+    readonly cutover: { readonly maxPauseSeconds: number };
 }
 
 /** CRI-O minors the local lab can build (scripts/k8s-build.sh: crio_release). */

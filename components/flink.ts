@@ -48,6 +48,9 @@ export const JVM_OPTS = [
 /** Where the JobManager's REST endpoint listens inside the pod (loopback only). */
 export const REST_PORT = 8081;
 
+/** Flink's heartbeat timeout: above the longest hold a migration allows (cutover.maxPauseSeconds). */
+export const FLINK_HEARTBEAT_TIMEOUT_MS = 300_000;
+
 /**
  * Flink's configuration (config.yaml, Flink >= 1.19). Every address is loopback on purpose: the pod
  * gets a new IP on the target node, and CRIU can only restore established TCP connections whose
@@ -79,6 +82,10 @@ export function flinkConf(spec: FlinkSpec): Record<string, string | number | boo
         "execution.checkpointing.interval": `${spec.checkpointIntervalMs}ms`,
         // The probe reads record counts through REST; refresh them every second.
         "metrics.fetcher.update-interval": 1000,
+        // A migration freezes both JVMs together for up to cutover.maxPauseSeconds; after the thaw
+        // an overdue heartbeat would declare the TaskManager lost and restart the job's tasks
+        // (counters from zero). Both live in one pod, so a dead one ends the pod anyway.
+        "heartbeat.timeout": FLINK_HEARTBEAT_TIMEOUT_MS,
         "web.submit.enable": false,
         "web.cancel.enable": false,
     };
@@ -158,6 +165,8 @@ export interface PodArgs {
     readonly spec: FlinkSpec;
     /** Whether the image may be pulled from a registry (never for locally built and checkpoint images). */
     readonly pull: boolean;
+    /** A restored pod's migration attempt: a new attempt is a new pod (a spec change replaces it). */
+    readonly attempt?: string;
 }
 
 /** The pod manifest; `image` is the Flink image, or a checkpoint image when restoring. */
@@ -183,6 +192,7 @@ export function flinkPodManifest(a: PodArgs) {
                 // and a ConfigMap file's path (a timestamped directory) does not exist on the node a
                 // checkpoint is restored on ("Can't open file etc/flink-minimal/..<time>/entrypoint.sh").
                 command: ["bash", "-c", renderEntrypoint(a.spec)],
+                ...(a.attempt ? { env: [{ name: "LAB_MIGRATION_ATTEMPT", value: a.attempt }] } : {}),
                 resources: { requests: { memory, cpu: "500m" }, limits: { memory } },
                 volumeMounts: [{ name: "conf", mountPath: FLINK_CONF_MOUNT, readOnly: true }],
             }],

@@ -11,6 +11,8 @@ export interface FlinkStage {
     /** The Flink image, or the checkpoint image a migration made. */
     readonly image: pulumi.Input<string>;
     readonly pull: boolean;
+    /** For a restored pod: which attempt of its migration made it; `retrying` lets a new one replace it. */
+    readonly attempt?: { readonly value: string; readonly retrying: boolean };
 }
 
 export interface FlinkJobArgs {
@@ -49,11 +51,16 @@ export class FlinkJob extends pulumi.ComponentResource {
         const manifest = pulumi.output(args.stage.image).apply(image => flinkPodManifest({
             name: this.podName, namespace: args.namespace, nodeName: args.stage.node, image,
             configMapName: "flink-minimal-conf", stage: args.stage.id, spec: args.spec, pull: args.stage.pull,
+            attempt: args.stage.attempt?.value,
         }));
         this.pod = new k8s.core.v1.Pod(`${name}-${args.stage.id}`, {
             metadata: manifest.metadata,
             spec: manifest.spec,
-        }, { parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? [])] });
+        }, {
+            parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? [])],
+            // The attempt only replaces the pod when its migration is being redone (see migration.ts).
+            ignoreChanges: args.stage.attempt?.retrying ? [] : ["spec.containers[0].env"],
+        });
         this.registerOutputs({ podName: this.podName, node: this.node });
     }
 }

@@ -7,7 +7,8 @@ import { ManagedFile, NodeRuntime } from "./nodeRuntime";
 import { Cluster, KUBEADM_CONFIG_PATH } from "./cluster";
 import { FlinkJob, FlinkStage, podName } from "./flinkJob";
 import { FlinkImage } from "./flinkImage";
-import { Migration, MigrationSummary } from "./migration";
+import { attemptOf, Migration, MigrationSummary } from "./migration";
+import { abortLog } from "./cutover";
 import { criuConfigPaths, renderCriuConf } from "./criu";
 import { CRIO_DROP_IN_PATH, renderCrioDropIn } from "./crio";
 import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet";
@@ -144,8 +145,11 @@ export function buildLab(
 
     const plan = planMigrations(c.flink.node, c.migrations, c.nodes.map(n => n.name));
     const master = lab.nodes.find(n => n.role === "master")!;
+    const attempts = plan.hops.map(hop => attemptOf(observed[hop.from]?.[abortLog(hop.id)]));
     const migrations = plan.hops.map((hop, i) => new Migration(`migrate-${hop.id}`, {
         hop,
+        attempt: attempts[i],
+        maxPauseSeconds: c.cutover.maxPauseSeconds,
         namespace: c.kubernetes.namespace,
         sourcePod: podName(i === 0 ? "initial" : plan.hops[i - 1].id),
         source: handle(hop.from),
@@ -159,7 +163,7 @@ export function buildLab(
     }));
     const last = migrations[migrations.length - 1];
     const stage: FlinkStage = last
-        ? { id: plan.hops[plan.hops.length - 1].id, node: plan.current, image: last.image, pull: false }
+        ? { id: plan.hops[plan.hops.length - 1].id, node: plan.current, image: last.image, pull: false, attempt: attempts[attempts.length - 1] }
         : { id: "initial", node: c.flink.node, image: c.flink.image, pull: c.driver !== "local" };
     // The local lab builds the Flink image on every node; other clusters pull the official one.
     const image = c.driver === "local"

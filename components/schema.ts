@@ -130,5 +130,16 @@ export const configSchema = {
                 keep: { type: "integer", minimum: 1, maximum: 100, default: 3 },
             },
         },
+        cutover: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                // The source is frozen from its checkpoint until the target commits; past this it
+                // resumes on its own and the migration counts as failed. Below Flink's heartbeat
+                // timeout (FLINK_HEARTBEAT_TIMEOUT_MS) so a long hold never fails the job over.
+                maxPauseSeconds: { type: "integer", minimum: 20, maximum: 240, description: "seconds, 20 to 240", default: 120 },
+            },
+        },
     },
 } as const;

@@ -3,6 +3,8 @@
 // on success that becomes the resource's stdout (read back as outputs). Content and secrets never
 // appear in a script: file content comes on stdin, secrets in environment variables.
 
+import { CRIO_SOCKET } from "./kubelet";
+
 export const SHEBANG = "#!/usr/bin/env bash\nset -euo pipefail\n";
 
 /** Quotes a value for bash. */
@@ -101,15 +103,33 @@ export function criuCheckScript(): string {
     ]);
 }
 
-/** Before a checkpoint is taken: the target can restore (CRIU works, archive dir private, space). */
-export function preflightScript(archiveDir: string, minFreeMb: number): string {
+export interface PreflightArgs {
+    readonly archiveDir: string;
+    /** Where CRI-O keeps images: the checkpoint image unpacks the archive there once more. */
+    readonly imageStore: string;
+    /** The job's resident memory on the source: the archive is about that size. */
+    readonly rssBytes: number;
+}
+
+/**
+ * Before a checkpoint is taken: the target can restore. CRIU works, CRI-O answers, the archive
+ * directory is private, and there is room for the archive and for its image (each about the job's
+ * RSS plus a margin; both at once when they share a filesystem).
+ */
+export function preflightScript(a: PreflightArgs): string {
+    const needMb = Math.ceil((a.rssBytes * 1.25) / 1048576) + 64;
     return script("preflight", [
         `if ! out=$(criu check 2>&1); then echo "criu check failed on the target: $out" >&2; exit 1; fi`,
-        `mode=$(stat -c %a ${q(archiveDir)}) || { echo "archive directory ${archiveDir} is missing" >&2; exit 1; }`,
-        `[ "$mode" = 700 ] || { echo "archive directory ${archiveDir} has mode $mode; checkpoints hold process memory and need 700" >&2; exit 1; }`,
-        `free=$(df -Pm ${q(archiveDir)} | awk 'NR == 2 { print $4 }')`,
-        `[ "$free" -ge ${minFreeMb} ] || { echo "only \${free} MB free in ${archiveDir}; need ${minFreeMb} MB" >&2; exit 1; }`,
-        `printf '{"freeMb":%s}\\n' "$free"`,
+        `crictl --runtime-endpoint ${q(CRIO_SOCKET)} info >/dev/null 2>&1 || { echo "CRI-O does not answer on ${CRIO_SOCKET} on $(hostname); start it (systemctl start crio) and run pulumi up again" >&2; exit 1; }`,
+        `mode=$(stat -c %a ${q(a.archiveDir)}) || { echo "archive directory ${a.archiveDir} is missing" >&2; exit 1; }`,
+        `[ "$mode" = 700 ] || { echo "archive directory ${a.archiveDir} has mode $mode; checkpoints hold process memory and need 700" >&2; exit 1; }`,
+        `store=${q(a.imageStore)}; [ -d "$store" ] || store=$(dirname "$store")`,
+        `free() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }`,
+        `archive_free=$(free ${q(a.archiveDir)}); store_free=$(free "$store")`,
+        `if [ "$(stat -c %d ${q(a.archiveDir)})" = "$(stat -c %d "$store")" ]; then need=$(( ${needMb} * 2 )); else need=${needMb}; fi`,
+        `[ "$archive_free" -ge "$need" ] || { echo "only \${archive_free} MB free for ${a.archiveDir} on $(hostname); the archive and its image need \${need} MB (the job's RSS is ${Math.round(a.rssBytes / 1048576)} MB); free some space and run pulumi up again" >&2; exit 1; }`,
+        `[ "$store_free" -ge ${needMb} ] || { echo "only \${store_free} MB free for $store on $(hostname); the checkpoint image needs ${needMb} MB" >&2; exit 1; }`,
+        `printf '{"freeMb":%s,"needMb":%s}\\n' "$archive_free" "$need"`,
     ]);
 }
 
@@ -132,7 +152,7 @@ export interface CheckpointArgs {
 export function checkpointScript(a: CheckpointArgs): string {
     const url = `https://${a.kubeletAddress}:10250/checkpoint/${a.namespace}/${a.pod}/${a.container}?timeout=${a.timeoutSeconds}`;
     return script(`checkpoint ${a.namespace}/${a.pod}/${a.container}`, [
-        `start=$(date +%s.%N)`,
+        `started=$(date +%s%3N); start=$(date +%s.%N)`,
         // The kubelet's serving certificate is self-signed on kubeadm and lab nodes; the client
         // certificate is what authenticates this call.
         `body=$(mktemp); trap 'rm -f "$body"' EXIT`,
@@ -140,7 +160,7 @@ export function checkpointScript(a: CheckpointArgs): string {
         `if [ "$code" != 200 ]; then echo "checkpoint of ${a.pod} on ${a.kubeletAddress} failed (HTTP $code): $(cat "$body")" >&2; exit 1; fi`,
         `archive=$(sed -n 's/.*"items":\\["\\([^"]*\\)".*/\\1/p' "$body")`,
         `[ -n "$archive" ] || { echo "kubelet answered without an archive path: $(cat "$body")" >&2; exit 1; }`,
-        `printf '{"archive":"%s","seconds":%s}\\n' "$archive" "$(elapsed "$start")"`,
+        `printf '{"archive":"%s","startedAt":%s,"seconds":%s}\\n' "$archive" "$started" "$(elapsed "$start")"`,
     ]);
 }
 
@@ -164,38 +184,45 @@ export function transferScript(a: TransferArgs): string {
     const sudo = a.from.user === "root" ? "" : "sudo -n ";
     const ssh = `ssh -i "$work/key" -p ${a.from.port} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${a.from.user}@${a.from.host}`)}`;
     return script(`transfer ${a.id}`, [
-        `work=$(mktemp -d); trap 'rm -rf "$work"' EXIT`,
+        // A copy cut short (network, full disk) must not stay behind filling the disk.
+        `work=$(mktemp -d); trap 'rm -rf "$work"; rm -f ${q(dest + ".part")}' EXIT`,
         // OpenSSH needs the key's final newline, which Pulumi's command stdout (the key's source) trims.
         `(umask 077; printf '%s\\n' "$(cat)" >"$work/key")`,
         `grep -q 'PRIVATE KEY' "$work/key" || { echo "no SSH private key on stdin" >&2; exit 1; }`,
-        `start=$(date +%s.%N)`,
+        `started=$(date +%s%3N); start=$(date +%s.%N)`,
         `src_sum=$(${ssh} ${sudo}sha256sum ${q(a.archive)} | cut -d' ' -f1)`,
         `(umask 077; ${ssh} ${sudo}cat ${q(a.archive)} >${q(dest + ".part")})`,
         `dst_sum=$(sha256sum ${q(dest + ".part")} | cut -d' ' -f1)`,
         `if [ "$src_sum" != "$dst_sum" ]; then echo "digest mismatch for ${a.id}: source $src_sum, copy $dst_sum; the source archive is kept" >&2; rm -f ${q(dest + ".part")}; exit 1; fi`,
         `chmod 0600 ${q(dest + ".part")} && mv -f ${q(dest + ".part")} ${q(dest)}`,
-        `printf '{"archive":"%s","sha256":"%s","sizeBytes":%s,"seconds":%s}\\n' ${q(dest)} "$dst_sum" "$(stat -c %s ${q(dest)})" "$(elapsed "$start")"`,
+        `printf '{"archive":"%s","sha256":"%s","sizeBytes":%s,"startedAt":%s,"seconds":%s}\\n' ${q(dest)} "$dst_sum" "$(stat -c %s ${q(dest)})" "$started" "$(elapsed "$start")"`,
     ]);
 }
 
 export interface ImageArgs {
     readonly archive: string;
+    /** The archive's digest: an image made from another archive (an earlier attempt) is rebuilt. */
+    readonly sha256: string;
     readonly image: string;
     readonly container: string;
 }
 
+const ARCHIVE_LABEL = "live-migration-lab.archive-sha256";
+
 /** Turns a checkpoint archive into a local image CRI-O restores from (no registry involved). */
 export function checkpointImageScript(a: ImageArgs): string {
     return script(`checkpoint image ${a.image}`, [
-        `start=$(date +%s.%N)`,
-        `if ! buildah inspect --type image ${q(a.image)} >/dev/null 2>&1; then`,
+        `started=$(date +%s%3N); start=$(date +%s.%N)`,
+        `have=$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "${ARCHIVE_LABEL}"}}' ${q(a.image)} 2>/dev/null || echo absent)`,
+        `if [ "$have" != ${q(a.sha256)} ]; then`,
+        `  if [ "$have" != absent ]; then buildah rmi ${q(a.image)} >/dev/null || { echo "${a.image} is from another archive and still in use; remove the pod using it" >&2; exit 1; }; fi`,
         `  c=$(buildah from scratch)`,
         `  trap 'buildah rm "$c" >/dev/null 2>&1 || true' EXIT`,
         `  buildah add "$c" ${q(a.archive)} / >/dev/null`,
-        `  buildah config --annotation=io.kubernetes.cri-o.annotations.checkpoint.name=${q(a.container)} "$c"`,
+        `  buildah config --annotation=io.kubernetes.cri-o.annotations.checkpoint.name=${q(a.container)} --label ${ARCHIVE_LABEL}=${q(a.sha256)} "$c"`,
         `  buildah commit -q "$c" ${q(a.image)} >/dev/null`,
         `fi`,
-        `printf '{"image":"%s","id":"%s","seconds":%s}\\n' ${q(a.image)} "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(a.image)})" "$(elapsed "$start")"`,
+        `printf '{"image":"%s","id":"%s","startedAt":%s,"seconds":%s}\\n' ${q(a.image)} "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(a.image)})" "$started" "$(elapsed "$start")"`,
     ]);
 }
 

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateConfig } from "../components/config";
 import { buildLab, LabOutputs } from "../components/lab";
+import { abortLog } from "../components/cutover";
 import { promiseOf, Registered, runWithMocks } from "./mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -85,7 +86,7 @@ describe("components under mocks", () => {
     it("turns a migration request into ordered steps and a restored pod on the target", async () => {
         const { resources, out } = await lab({ ...EXISTING, migrations: [{ id: "m1", to: "cp" }] });
         const steps = resources.filter(r => marker(r, "migration-step")).map(r => [marker(r, "migration-step").step, r.name]);
-        assert.deepEqual(steps.map(s => s[0]), ["preflight", "source-probe", "checkpoint", "transfer", "image", "verify", "retention"]);
+        assert.deepEqual(steps.map(s => s[0]), ["source-probe", "preflight", "hold", "checkpoint", "transfer", "image", "cutover", "retention", "source-retention"]);
         const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
         assert.equal(pod.name, "flink-m1");
         assert.equal(pod.inputs.metadata.name, "flink-minimal-m1");
@@ -104,7 +105,30 @@ describe("components under mocks", () => {
         assert.equal(m.archive, "/var/lib/live-migration-lab/checkpoints/m1.tar");
         assert.equal(m.sizeBytes, 82000000);
         assert.match(m.sha256, /^[0-9a-f]{64}$/);
-        assert.deepEqual(Object.keys(m.seconds).sort(), ["checkpoint", "image", "transfer", "verify"]);
+        assert.deepEqual(m.seconds, { checkpoint: 0.5, transfer: 1.5, image: 2, restore: 1.7, cutover: 3 });
+        assert.equal(m.noProgressSeconds, 4.85, "from the source's pause to the restored container's start");
+        assert.deepEqual(m.records, { before: 1000, after: 1100 });
+        assert.equal(m.attempt, "first");
+        const cutover = resources.find(r => r.name === "migrate-m1-cutover")!;
+        assert.deepEqual(cutover.inputs.stdin, { [SECRET_SIG]: SECRET, value: KEY }, "cutover reaches the source's lease with the key on stdin");
+        assert.match(cutover.inputs.create, /flink-minimal-m1/);
+        assert.equal(pod.inputs.spec.containers[0].env[0].value, "first");
+    });
+
+    it("redoes a hop whose source took the job back: every step and the restored pod get the new attempt", async () => {
+        const raw = { ...EXISTING, migrations: [{ id: "m1", to: "cp" }] };
+        const observed = { w1: { [abortLog("m1")]: `${"c".repeat(64)} 1795000000` } };
+        const { resources, result } = await runWithMocks(raw, () => buildLab(validateConfig(raw, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), observed), { secretKeys: ["sshPrivateKey"] });
+        const steps = resources.filter(r => marker(r, "migration-step"));
+        assert.equal(steps.length, 9);
+        for (const s of steps) assert.equal(s.inputs.environment.LAB_ATTEMPT, "retry cccccccccccc", s.name);
+        const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
+        assert.equal(pod.inputs.spec.containers[0].env[0].value, "retry cccccccccccc");
+        const [m] = await promiseOf(result.migrations!);
+        assert.equal(m.attempt, "retry cccccccccccc");
+        // An abort log on another node (not this hop's source) changes nothing.
+        const other = await runWithMocks(raw, () => buildLab(validateConfig(raw, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), { cp: observed.w1 }), { secretKeys: ["sshPrivateKey"] });
+        assert.equal(other.resources.find(r => r.name === "migrate-m1-hold")!.inputs.environment.LAB_ATTEMPT, "first");
     });
 
     it("checkpoints the pod the previous migration made", async () => {

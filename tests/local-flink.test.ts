@@ -3,13 +3,19 @@
 // pod). The job must be RUNNING on the worker with a record count that grows; the kubelet's
 // checkpoint API must fail with CRIU's TCP error without tcp-established in runc.conf and succeed
 // with it, the job running on either way. Prints the figures (pod RSS, archive size, checkpoint
-// time). Then two stack config changes move the job worker -> master -> worker through the
-// program's migration chain: the same job goes on with its count carried over, and the outputs
-// name real archives whose digests match. Needs root (CI runs as root).
+// time). Then two stack config changes move the job master -> worker -> master through the
+// program's migration chain while a sampler watches it: the same job goes on, its count never
+// goes back, and the outputs name real archives whose digests match. Before the second move
+// succeeds, three injected faults fail it (target disk too full, transfer cut, target CRI-O stopped
+// during the restore): each time the job runs on at the source with nothing lost, and the next
+// `pulumi up` completes the move once the fault is gone. Needs root (CI runs as root).
 import { strict as assert } from "assert";
 import { createLocalLab, footprint, LocalLab } from "./local-lab-helpers";
 import { checkpointScript } from "../components/scripts";
 import { FlinkProbe, flinkProbeScript } from "../components/flink";
+import { restartService, stopService } from "../components/scripts";
+import { abortLog } from "../components/cutover";
+import { startSampler, wentBack, when } from "./flink-helpers";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../components/cluster";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
@@ -19,16 +25,27 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     this.timeout(3_600_000);
     let lab: LocalLab;
     let before0: ReturnType<typeof footprint>;
+    const HOME = "master";
+    const MAX_PAUSE = 60;
+    /** Every answer the test saw, oldest first: the job's count must never go back across them. */
+    const seen: FlinkProbe[] = [];
+    const saw = (p: FlinkProbe) => {
+        seen.push(p);
+        const back = wentBack(seen);
+        assert.ok(!back, `the job's count went back: ${back}`);
+        return p;
+    };
     const probeOn = (node: "master" | "worker", pod: string): FlinkProbe =>
-        JSON.parse(lab.sshOk(node, flinkProbeScript({ namespace: "default", pod })).trim());
-    const probe = () => probeOn("worker", "flink-minimal");
+        saw(JSON.parse(lab.sshOk(node, flinkProbeScript({ namespace: "default", pod })).trim()));
+    const probe = () => probeOn(HOME, "flink-minimal");
     /** Probes until `ok` holds (the REST metrics refresh every second). */
-    const probeUntil = (what: string, ok: (p: FlinkProbe) => boolean, seconds = 90): FlinkProbe => {
+    const probeUntil = (what: string, ok: (p: FlinkProbe) => boolean, seconds = 90, node: "master" | "worker" = HOME, pod = "flink-minimal"): FlinkProbe => {
         let last: FlinkProbe | string = "no answer";
-        for (let i = 0; i < seconds; i++) {
-            const r = lab.ssh("worker", flinkProbeScript({ namespace: "default", pod: "flink-minimal" }));
+        const deadline = Date.now() + seconds * 1000;
+        while (Date.now() < deadline) {
+            const r = lab.ssh(node, flinkProbeScript({ namespace: "default", pod }));
             if (r.status === 0) {
-                last = JSON.parse(String(r.stdout).trim()) as FlinkProbe;
+                last = saw(JSON.parse(String(r.stdout).trim()) as FlinkProbe);
                 if (ok(last)) return last;
             } else {
                 last = String(r.stderr).trim();
@@ -38,13 +55,15 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         return assert.fail(`timed out after ${seconds}s waiting for ${what}; last probe: ${JSON.stringify(last)}`);
     };
     const checkpoint = () => lab.ssh("master", checkpointScript({
-        kubeletAddress: lab.nodes.worker, namespace: "default", pod: "flink-minimal", container: "flink",
+        kubeletAddress: lab.nodes[HOME], namespace: "default", pod: "flink-minimal", container: "flink",
         clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 300,
     }));
 
     before(() => {
         before0 = footprint("lml-local-");
-        lab = createLocalLab("10.231.97.0/24", { stack: "flink", workloadNode: "worker" });
+        lab = createLocalLab("10.231.97.0/24", { stack: "flink", workloadNode: HOME });
+        // A short hold, so that a fault gives the job back to its source within the test's patience.
+        lab.run.ok(["config", "set", "--path", "live-migration-lab:cutover.maxPauseSeconds", String(MAX_PAUSE), "--stack", "lab"], lab.project);
     });
     after(() => {
         if (!lab) return;
@@ -53,11 +72,11 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     });
 
     let first: FlinkProbe;
-    it("runs the job on the worker after `pulumi up`, from one image id on every node, and its record count grows", () => {
+    it("runs the job on the master after `pulumi up`, from one image id on every node, and its record count grows", () => {
         lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project);
         const out = JSON.parse(lab.run.ok(["stack", "output", "flink", "--json", "--stack", "lab"], lab.project));
         assert.equal(out.pod, "flink-minimal");
-        assert.equal(out.node, "worker");
+        assert.equal(out.node, HOME);
         assert.equal(out.image, "localhost/flink-minimal:1.20.0");
         assert.deepEqual(Object.keys(out.imageIds).sort(), ["master", "worker"]);
         assert.equal(out.imageIds.master, out.imageIds.worker, "a restore needs the same base image id on both nodes");
@@ -65,7 +84,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
 
         first = probeUntil("the job to read records", p => p.state === "RUNNING" && p.records > 0);
         assert.match(first.jobId, /^[0-9a-f]{32}$/);
-        assert.equal(first.node, "worker");
+        assert.equal(first.node, HOME);
         const later = probeUntil("the record count to grow", p => p.records > first.records + 100);
         assert.equal(later.jobId, first.jobId, "the same job");
         assert.equal(later.startTime, first.startTime, "not resubmitted");
@@ -74,7 +93,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     });
 
     it("fails the kubelet checkpoint with CRIU's TCP error when runc.conf lacks tcp-established; the job keeps running", () => {
-        lab.sshOk("worker", "sed -i 's/^tcp-established$/# tcp-established (removed by the test)/' /etc/criu/runc.conf");
+        lab.sshOk(HOME, "sed -i 's/^tcp-established$/# tcp-established (removed by the test)/' /etc/criu/runc.conf");
         let failedAt: FlinkProbe;
         try {
             const r = checkpoint();
@@ -82,12 +101,12 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
             assert.ok(String(r.stderr).includes(SEED_ERROR), `CRIU's error reaches the caller:\n${r.stderr}`);
             failedAt = probe();
         } finally {
-            lab.sshOk("worker", "sed -i 's/^# tcp-established (removed by the test)$/tcp-established/' /etc/criu/runc.conf");
+            lab.sshOk(HOME, "sed -i 's/^# tcp-established (removed by the test)$/tcp-established/' /etc/criu/runc.conf");
         }
         const after = probeUntil("the job to go on after the failed dump", p => p.records > failedAt.records + 100);
         assert.equal(after.jobId, first.jobId);
         assert.equal(after.state, "RUNNING");
-        assert.equal(lab.sshOk("worker", "ls /var/lib/kubelet/checkpoints 2>/dev/null | wc -l").trim(), "0", "a failed dump leaves no archive");
+        assert.equal(lab.sshOk(HOME, "ls /var/lib/kubelet/checkpoints 2>/dev/null | wc -l").trim(), "0", "a failed dump leaves no archive");
     });
 
     it("checkpoints it with the program's runc.conf: a root-only archive about the pod's size, the job still running", () => {
@@ -96,7 +115,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(r.status, 0, String(r.stderr));
         const { archive, seconds } = JSON.parse(String(r.stdout).trim()) as { archive: string; seconds: number };
         assert.match(archive, /^\/var\/lib\/kubelet\/checkpoints\/checkpoint-flink-minimal_default-flink-.*\.tar$/);
-        const [mode, owner, bytes] = lab.sshOk("worker", `stat -c '%a %U %s' ${archive}`).trim().split(" ");
+        const [mode, owner, bytes] = lab.sshOk(HOME, `stat -c '%a %U %s' ${archive}`).trim().split(" ");
         assert.equal(`${mode} ${owner}`, "600 root");
         // The archive is the processes' memory: it cannot be much smaller than what they hold.
         assert.ok(Number(bytes) > at.rssBytes / 2, `archive ${bytes} B vs pod RSS ${at.rssBytes} B`);
@@ -107,43 +126,128 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         console.log(`      figures: pod RSS ${mb(at.rssBytes)} MB, archive ${mb(Number(bytes))} MB, kubelet checkpoint call ${seconds.toFixed(2)} s`);
     });
 
-    /** Requests a migration the way `scripts/lab.sh migrate` does, runs `pulumi up`, returns its summary. */
-    const migrate = (index: number, id: string, to: "master" | "worker") => {
+    /** Requests a migration the way `scripts/lab.sh migrate` does (config only; `up` is the caller's). */
+    const request = (index: number, id: string, to: "master" | "worker") => {
         lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${index}].id`, id, "--stack", "lab"], lab.project);
         lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${index}].to`, to, "--stack", "lab"], lab.project);
-        lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project);
+    };
+    const up = () => lab.run.pulumi(["up", "--yes", "--stack", "lab"], lab.project);
+    const kubectl = (args: string) => lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl ${args}`);
+    /** Runs `pulumi up` while a sampler watches both pods; checks the count never went back; returns the hop's summary. */
+    const migrateWatched = (index: number, id: string, from: "master" | "worker", to: "master" | "worker", sourcePod: string) => {
+        const sampler = startSampler(lab, [{ node: from, pod: sourcePod }, { node: to, pod: `flink-minimal-${id}` }]);
+        let r;
+        try {
+            r = up();
+        } finally {
+            for (const p of sampler.stop()) saw(p);
+        }
+        assert.equal(r.status, 0, `pulumi up failed:\n${r.out}`);
         const all = JSON.parse(lab.run.ok(["stack", "output", "migrations", "--json", "--stack", "lab"], lab.project));
         assert.equal(all.length, index + 1);
         return all[index];
     };
-    for (const [index, id, from, to] of [[0, "m1", "worker", "master"], [1, "m2", "master", "worker"]] as const) {
-        it(`migrates the job ${from} -> ${to} by a stack config change (${id}): same job, its count carried over, outputs matching the archive`, () => {
-            const sourcePod = index === 0 ? "flink-minimal" : "flink-minimal-m1";
-            const before = probeOn(from, sourcePod);
-            const m = migrate(index, id, to);
-            assert.equal(m.from, from);
-            assert.equal(m.to, to);
-            assert.equal(m.jobId, first.jobId, "the restored job is the one submitted at the start");
-            assert.match(m.sourceArchive, /^\/var\/lib\/kubelet\/checkpoints\/checkpoint-flink-minimal.*\.tar$/);
-            assert.equal(m.archive, `/var/lib/live-migration-lab/checkpoints/${id}.tar`);
-            const [sum, mode, size] = lab.sshOk(to, `sha256sum ${m.archive} | cut -d' ' -f1; stat -c '%a %U' ${m.archive}; stat -c %s ${m.archive}`).trim().split("\n");
-            assert.equal(m.sha256, sum, "the recorded digest is the archive's on the target");
-            assert.equal(lab.sshOk(from, `sha256sum ${m.sourceArchive} | cut -d' ' -f1`).trim(), sum, "and the source's");
-            assert.equal(mode, "600 root");
-            assert.equal(m.sizeBytes, Number(size));
-            for (const phase of ["checkpoint", "transfer", "image", "verify"]) assert.ok(m.seconds[phase] > 0, `${phase} timed`);
+    /** The hop's outputs against the nodes: real paths, matching digests, root-only archives, the same job. */
+    const checkHop = (m: any, id: string, from: "master" | "worker", to: "master" | "worker", before: FlinkProbe) => {
+        assert.equal(m.from, from);
+        assert.equal(m.to, to);
+        assert.equal(m.jobId, first.jobId, "the restored job is the one submitted at the start");
+        assert.match(m.sourceArchive, /^\/var\/lib\/kubelet\/checkpoints\/checkpoint-flink-minimal.*\.tar$/);
+        assert.equal(m.archive, `/var/lib/live-migration-lab/checkpoints/${id}.tar`);
+        const [sum, mode, size] = lab.sshOk(to, `sha256sum ${m.archive} | cut -d' ' -f1; stat -c '%a %U' ${m.archive}; stat -c %s ${m.archive}`).trim().split("\n");
+        assert.equal(m.sha256, sum, "the recorded digest is the archive's on the target");
+        assert.equal(lab.sshOk(from, `sha256sum ${m.sourceArchive} | cut -d' ' -f1`).trim(), sum, "and the source's");
+        assert.equal(lab.sshOk(from, `stat -c '%a %U' ${m.sourceArchive}`).trim(), "600 root");
+        assert.equal(mode, "600 root");
+        assert.equal(m.sizeBytes, Number(size));
+        for (const phase of ["checkpoint", "transfer", "image", "restore", "cutover"]) assert.ok(m.seconds[phase] > 0, `${phase} timed: ${JSON.stringify(m.seconds)}`);
+        assert.ok(m.noProgressSeconds > 0 && m.noProgressSeconds < MAX_PAUSE, `no-progress window ${m.noProgressSeconds} s`);
+        assert.ok(m.records.before >= before.records && m.records.after >= m.records.before, JSON.stringify(m.records));
 
-            const pod = `flink-minimal-${id}`;
-            const restored = probeOn(to, pod);
-            assert.equal(restored.jobId, first.jobId);
-            assert.equal(restored.startTime, first.startTime, "not resubmitted: the JVMs' memory came along");
-            assert.ok(restored.records >= before.records, `count carried over: ${restored.records} >= ${before.records} before the checkpoint`);
-            const kubectl = (args: string) => lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl ${args}`);
-            assert.equal(kubectl(`get pod ${pod} -o jsonpath={.spec.nodeName}`).trim(), to);
-            assert.deepEqual(kubectl("get pods -o name").trim().split("\n"), [`pod/${pod}`], "the source pod is retired");
-            console.log(`      figures ${id}: checkpoint ${m.seconds.checkpoint} s, transfer ${m.seconds.transfer} s, image ${m.seconds.image} s, verify ${m.seconds.verify} s, archive ${(m.sizeBytes / 1048576).toFixed(0)} MB`);
-        });
-    }
+        const pod = `flink-minimal-${id}`;
+        const restored = probeUntil("the restored job to count on", p => p.records > m.records.after, 60, to, pod);
+        assert.equal(restored.jobId, first.jobId);
+        assert.equal(restored.startTime, first.startTime, "not resubmitted: the JVMs' memory came along");
+        assert.equal(kubectl(`get pod ${pod} -o jsonpath={.spec.nodeName}`).trim(), to);
+        assert.deepEqual(kubectl("get pods -o name").trim().split("\n"), [`pod/${pod}`], "the source pod is retired");
+        const mb = (b: number) => (b / 1048576).toFixed(0);
+        console.log(`      figures ${id} (${m.attempt}): checkpoint ${m.seconds.checkpoint} s, transfer ${m.seconds.transfer} s, image ${m.seconds.image} s, restore ${m.seconds.restore} s, cutover ${m.seconds.cutover} s; no progress for ${m.noProgressSeconds} s; archive ${mb(m.sizeBytes)} MB vs pod RSS ${mb(m.rssBytes)} MB`);
+    };
+
+    it("migrates the job master -> worker by a stack config change (m1): same job, its count never going back, outputs matching the archives", () => {
+        const before = probeOn(HOME, "flink-minimal");
+        request(0, "m1", "worker");
+        const m = migrateWatched(0, "m1", "master", "worker", "flink-minimal");
+        assert.equal(m.attempt, "first");
+        checkHop(m, "m1", "master", "worker", before);
+    });
+
+    /** After a failed `up`: the job runs on the worker in the m1 pod, same job, counting on from `before`. */
+    const runsOnAtSource = (before: FlinkProbe, seconds: number) => {
+        const p = probeUntil("the job to run on at the source", q => q.records > before.records + 100, seconds, "worker", "flink-minimal-m1");
+        assert.equal(p.jobId, first.jobId);
+        assert.equal(p.startTime, first.startTime);
+        assert.equal(p.state, "RUNNING");
+        assert.deepEqual(kubectl("get pods -o name").trim().split("\n"), ["pod/flink-minimal-m1"], "no restored pod is left on the target");
+    };
+    const ARCHIVES = "/var/lib/live-migration-lab/checkpoints";
+
+    it("fault: the target's disk is too full for the archive; preflight stops the move before the job is touched", () => {
+        request(1, "m2", "master");
+        const before = probeOn("worker", "flink-minimal-m1");
+        lab.sshOk("master", `mount -t tmpfs -o size=256m,mode=0700 lml-fault-full ${ARCHIVES}`);
+        try {
+            const r = up();
+            assert.notEqual(r.status, 0);
+            assert.match(r.out, /only \d+ MB free for \/var\/lib\/live-migration-lab\/checkpoints on master; the archive and its image need \d+ MB/);
+            assert.equal(lab.ssh("worker", `test -e /var/lib/live-migration-lab/migrations/m2/hold`).status, 1, "the job was never held");
+            runsOnAtSource(before, 30);
+        } finally {
+            lab.sshOk("master", `umount ${ARCHIVES}`);
+        }
+    });
+
+    it("fault: the transfer fails; the source takes the job back when its hold expires, and keeps its archive", () => {
+        const before = probeOn("worker", "flink-minimal-m1");
+        const rule = `OUTPUT -p tcp -d ${lab.nodes.worker} --dport 22 -j REJECT`;
+        lab.sshOk("master", `iptables -I ${rule}`);
+        try {
+            const r = up();
+            assert.notEqual(r.status, 0);
+            assert.match(r.out, /live-migration-lab: transfer m2 failed on master/);
+            runsOnAtSource(before, MAX_PAUSE + 60);
+            assert.match(lab.sshOk("worker", `cat ${abortLog("m2")}`), /no commit within 60s; the source resumed/);
+            const kept = lab.sshOk("worker", "stat -c '%a %U %n' /var/lib/kubelet/checkpoints/checkpoint-flink-minimal-m1_*.tar").trim().split("\n");
+            assert.ok(kept.length >= 1 && kept.every(l => l.startsWith("600 root ")), `the source's archive is kept: ${kept}`);
+        } finally {
+            lab.sshOk("master", `iptables -D ${rule}`);
+        }
+    });
+
+    it("fault: the target's CRI-O is stopped during the restore; the move fails, the source takes the job back", () => {
+        const before = probeOn("worker", "flink-minimal-m1");
+        // Stop CRI-O on the master as soon as the archive has arrived there: the checkpoint image is
+        // being made, and the restored pod comes next.
+        const stopped = when(lab, "master", `test -f ${ARCHIVES}/m2.tar`, stopService("crio"));
+        try {
+            const r = up();
+            assert.ok(stopped(), "CRI-O was stopped during the restore");
+            assert.notEqual(r.status, 0);
+            assert.match(r.out, /node master is not Ready: container runtime is down/);
+            runsOnAtSource(before, MAX_PAUSE + 60);
+        } finally {
+            lab.sshOk("master", `[ -s /run/lab/crio.pid ] && kill -0 "$(cat /run/lab/crio.pid)" 2>/dev/null || { ${restartService("crio")}; }`);
+            kubectl("wait --for=condition=Ready node/master --timeout=120s");
+        }
+        assert.equal(lab.sshOk("worker", `wc -l <${abortLog("m2")}`).trim(), "2", "both failed holds are logged on the source");
+    });
+
+    it("completes the move worker -> master (m2) with the next `pulumi up` once the faults are gone: from a new checkpoint, nothing lost", () => {
+        const before = probeOn("worker", "flink-minimal-m1");
+        const m = migrateWatched(1, "m2", "worker", "master", "flink-minimal-m1");
+        assert.match(m.attempt, /^retry [0-9a-f]{12}$/, "redone from a fresh checkpoint after the source took the job back");
+        checkHop(m, "m2", "worker", "master", before);
+    });
 
     it("does nothing when `pulumi up` runs again after the migrations", () => {
         lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);

@@ -17,6 +17,9 @@ function markerOf(inputs: Record<string, any>, lab: string): Record<string, any>
     return (inputs.triggers ?? []).find((t: any) => t?.lab === lab);
 }
 
+const JOB = "0123456789abcdef0123456789abcdef";
+const T0 = 1_795_000_000_000;
+
 /** The stdout a lab script prints on success, faked from the command's inputs. */
 function commandStdout(inputs: Record<string, any>): string {
     const file = markerOf(inputs, "managed-file");
@@ -26,11 +29,17 @@ function commandStdout(inputs: Record<string, any>): string {
     const step = markerOf(inputs, "migration-step");
     if (step) {
         switch (step.step) {
-            case "preflight": return JSON.stringify({ freeMb: 20480 });
-            case "checkpoint": return JSON.stringify({ archive: `/var/lib/kubelet/checkpoints/checkpoint-${step.id}.tar`, seconds: 0.5 });
-            case "transfer": return JSON.stringify({ archive: `/var/lib/live-migration-lab/checkpoints/${step.id}.tar`, sha256: sha256(step.id), sizeBytes: 82000000, seconds: 1.5 });
-            case "image": return JSON.stringify({ image: `localhost/flink-minimal-checkpoint:${step.id}`, id: sha256(`image-${step.id}`), seconds: 2 });
-            case "verify": return JSON.stringify({ jobId: "0123456789abcdef0123456789abcdef", status: "RUNNING", seconds: 3 });
+            case "source-probe": return JSON.stringify({ pod: "flink-minimal", node: step.from, jobId: JOB, state: "RUNNING", startTime: 1, records: 1000, checkpoints: 3, rssBytes: 90000000, at: T0 });
+            case "preflight": return JSON.stringify({ freeMb: 20480, needMb: 300 });
+            case "hold": return JSON.stringify({ lease: `/var/lib/live-migration-lab/migrations/${step.id}`, cgroupVersion: "v1", watcher: 4242 });
+            case "checkpoint": return JSON.stringify({ archive: `/var/lib/kubelet/checkpoints/checkpoint-${step.id}.tar`, startedAt: T0 + 100, seconds: 0.5 });
+            case "transfer": return JSON.stringify({ archive: `/var/lib/live-migration-lab/checkpoints/${step.id}.tar`, sha256: sha256(step.id), sizeBytes: 82000000, startedAt: T0 + 700, seconds: 1.5 });
+            case "image": return JSON.stringify({ image: `localhost/flink-minimal-checkpoint:${step.id}`, id: sha256(`image-${step.id}`), startedAt: T0 + 2300, seconds: 2 });
+            case "cutover": return JSON.stringify({
+                pod: `flink-minimal-${step.id}`, node: step.to, jobId: JOB, state: "RUNNING", startTime: 1, records: 1100, checkpoints: 4, rssBytes: 90000000, at: T0 + 9000,
+                startedAt: T0 + 6000, seconds: 3, restoredAt: T0 + 5000, retired: 3, pausedAt: T0 + 150, heldAt: T0 + 620, committedAt: T0 + 8900,
+            });
+            case "source-retention":
             case "retention": return JSON.stringify({ kept: 1, removed: 0 });
         }
     }

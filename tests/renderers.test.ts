@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,6 +12,7 @@ import { checkpointFeatureGates, renderKubeletConfig } from "../components/kubel
 import { flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../components/flink";
 import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
 import * as scripts from "../components/scripts";
+import { cutoverScript, holdScript, leaseTool } from "../components/cutover";
 import { planMigrations } from "../components/plan";
 import { fileState, parseProbe, probeScript } from "../components/drift";
 import * as local from "../components/localCluster";
@@ -183,10 +184,12 @@ describe("node scripts", () => {
         ["write", scripts.writeFileScript("/etc/criu/runc.conf", 0o644, scripts.restartIfActive("crio"))],
         ["dir", scripts.ensurePrivateDirScript("/var/lib/x")],
         ["criu", scripts.criuCheckScript()],
-        ["preflight", scripts.preflightScript("/var/lib/x", 1024)],
+        ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576 })],
         ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
         ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, archive: "/a.tar", targetDir: "/var/lib/x", id: "m1" })],
-        ["image", scripts.checkpointImageScript({ archive: "/a.tar", image: "localhost/x:m1", container: "flink" })],
+        ["image", scripts.checkpointImageScript({ archive: "/a.tar", sha256: "ab".repeat(32), image: "localhost/x:m1", container: "flink" })],
+        ["hold", holdScript({ id: "m1", namespace: "default", pod: "p", maxPauseSeconds: 60, checkpointTimeoutSeconds: 300 }, "first")],
+        ["cutover", cutoverScript({ id: "m1", source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["verify", flinkVerifyScript({ namespace: "default", pod: "p", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
@@ -306,4 +309,111 @@ describe("drift review", () => {
             assert.match(s.marker, marker);
         });
     }
+});
+
+describe("migration lease (cutover.ts) run for real against a stand-in freezer file", () => {
+    // The lease tool only reads and writes freezer.state, so a plain file stands in for the
+    // cgroup; the test plays CRI-O (pause, archive, thaw) and the target (commit).
+    let dir: string;
+    let watcher: ReturnType<typeof spawn> | undefined;
+    const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    const state = () => fs.readFileSync(path.join(dir, "cg", "freezer.state"), "utf8").trim();
+    const lease = (...args: string[]) => spawnSync("bash", [path.join(dir, "lease.sh"), ...args], { encoding: "utf8" });
+    const until = (what: string, ok: () => boolean, ms = 5000) => {
+        for (let t = 0; t < ms; t += 20) { if (ok()) return; sleep(20); }
+        assert.fail(`timed out waiting for ${what}`);
+    };
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-lease-"));
+        for (const d of ["hold", "cg", "ckpt"]) fs.mkdirSync(path.join(dir, d));
+        fs.writeFileSync(path.join(dir, "lease.sh"), leaseTool());
+        fs.writeFileSync(path.join(dir, "cg", "freezer.state"), "THAWED\n");
+        fs.writeFileSync(path.join(dir, "hold", "env"), [
+            "kind=v1", `cg=${dir}/cg`, "pidns=none", "pod=p", "namespace=default", "container=flink",
+            "attempt=first", "max_pause=2", "checkpoint_timeout=10", `checkpoint_dir=${dir}/ckpt`, "",
+        ].join("\n"));
+        fs.writeFileSync(path.join(dir, "hold", "armed"), "");
+        sleep(20);
+    });
+    /** Starts the watcher, as the hold step does. */
+    const arm = (checkpointTimeout = 10) => {
+        const env = path.join(dir, "hold", "env");
+        fs.writeFileSync(env, fs.readFileSync(env, "utf8").replace("checkpoint_timeout=10", `checkpoint_timeout=${checkpointTimeout}`));
+        // The marker file tells that the watcher ended (the sync waits below keep Node from reaping it).
+        watcher = spawn("bash", ["-c", `bash ${dir}/lease.sh watch; touch ${dir}/watch.done`], { stdio: "ignore" });
+        sleep(100);
+    };
+    afterEach(() => {
+        watcher?.kill("SIGKILL");
+        watcher = undefined;
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    /** What CRI-O does around a kubelet checkpoint: pause, write the archive (or not), thaw. */
+    // As traced on the lab (freezer.state every 2 ms): CRI-O's pause, a short thaw, CRIU's freeze,
+    // the archive appearing while frozen, the final thaw.
+    // Written atomically: a real freezer.state never reads empty.
+    const freezer = (s: string) => {
+        fs.writeFileSync(path.join(dir, "cg", "freezer.tmp"), `${s}\n`);
+        fs.renameSync(path.join(dir, "cg", "freezer.tmp"), path.join(dir, "cg", "freezer.state"));
+    };
+    const crioCheckpoint = (archive: boolean) => {
+        if (!watcher) arm();
+        freezer("FROZEN");
+        sleep(60);
+        freezer("THAWED");
+        sleep(60);
+        freezer("FROZEN");
+        if (archive) fs.writeFileSync(path.join(dir, "ckpt", "checkpoint-p_default-flink-2026-11-24T10:00:00Z.tar"), "x");
+        sleep(100);
+        assert.equal(fs.existsSync(path.join(dir, "hold", "heldAt")), false, "no hold before the final thaw");
+        freezer("THAWED");
+    };
+
+    it("freezes the source again right after CRI-O's thaw, and a commit keeps it frozen for good", () => {
+        crioCheckpoint(true);
+        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        assert.equal(state(), "FROZEN");
+        const c = lease("commit");
+        assert.equal(c.status, 0, c.stderr);
+        assert.equal(c.stdout.trim(), "committed");
+        assert.equal(lease("commit").stdout.trim(), "committed", "a repeated commit is still a commit");
+        assert.equal(lease("abort", "late").stdout.trim(), "committed", "an abort after the commit changes nothing");
+        until("the watcher to end", () => fs.existsSync(path.join(dir, "watch.done")), 3000);
+        sleep(2200);
+        assert.equal(state(), "FROZEN");
+        assert.equal(fs.existsSync(path.join(dir, "aborted")), false);
+        const s = JSON.parse(lease("status").stdout);
+        assert.equal(s.decision, "committed");
+        assert.ok(s.pausedAt > 0 && s.heldAt >= s.pausedAt && s.committedAt >= s.heldAt, JSON.stringify(s));
+        assert.match(s.archive, /checkpoint-p_default-flink-.*\.tar$/);
+    });
+
+    it("gives the job back to the source when no commit comes in time, logs it, and refuses a late commit", () => {
+        crioCheckpoint(true);
+        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        until("the hold to expire", () => state() === "THAWED", 5000);
+        assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: no commit within 2s; the source resumed/);
+        const c = lease("commit");
+        assert.equal(c.status, 3);
+        assert.equal(c.stdout.trim(), "aborted");
+        assert.notEqual(lease("retire").status, 0, "an aborted source is never retired");
+    });
+
+    it("lets the job run on when the checkpoint failed (no archive), and refuses a commit", () => {
+        arm(2);
+        crioCheckpoint(false);
+        until("the watcher to end", () => fs.existsSync(path.join(dir, "watch.done")), 4000);
+        assert.equal(state(), "THAWED");
+        assert.match(fs.readFileSync(path.join(dir, "hold", "state"), "utf8"), /no checkpoint archive appeared; the job runs on/);
+        assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: no checkpoint archive appeared/, "a void attempt is logged, so the hop is redone");
+        assert.equal(lease("commit").status, 3);
+    });
+
+    it("an abort gives the job back at once and is logged", () => {
+        crioCheckpoint(true);
+        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        assert.equal(lease("abort", "verify failed").stdout.trim(), "aborted");
+        assert.equal(state(), "THAWED");
+        assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: verify failed/);
+    });
 });

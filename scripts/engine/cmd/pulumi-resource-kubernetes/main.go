@@ -209,6 +209,13 @@ func (p *provider) apply(ctx context.Context, typ string, inputs resource.Proper
 			timeout = 600
 		}
 		if err := p.waitReady(ctx, ref, time.Duration(timeout)*time.Second); err != nil {
+			// A pod that did not come up is not recorded, so it must not be left behind either:
+			// the kubelet would go on trying (a restore from a stale checkpoint once the node
+			// recovers), and the next attempt needs the name. Forced, because a node whose
+			// runtime is down never confirms a graceful delete.
+			if _, derr := p.kubectl(ctx, nil, "delete", "-n", ref.namespace, "--ignore-not-found", "--grace-period=0", "--force", "--wait=false", ref.kind+"/"+ref.name); derr != nil {
+				err = fmt.Errorf("%w (and removing the pod failed: %v)", err, derr)
+			}
 			return nil, ref, err
 		}
 	}
@@ -224,8 +231,9 @@ func (p *provider) apply(ctx context.Context, typ string, inputs resource.Proper
 	return props, ref, err
 }
 
-// stuckAfter: how long a container may keep failing to be created before the wait gives up. The
-// kubelet retries such errors forever; a checkpoint that cannot be restored never will be.
+// stuckAfter: how long a container may keep failing to be created, or its node stay NotReady (a
+// stopped container runtime), before the wait gives up. The kubelet retries such errors forever;
+// a checkpoint that cannot be restored never will be.
 const stuckAfter = 30 * time.Second
 
 // waitReady polls a pod until it is Ready. It fails at once when the pod ends (phase Failed or
@@ -240,6 +248,13 @@ func (p *provider) waitReady(ctx context.Context, ref objectRef, timeout time.Du
 			return err
 		}
 		verdict, reason := podVerdict(live)
+		if verdict == podPending {
+			if node := nodeOf(live); node != "" {
+				if ready, why := p.nodeReady(ctx, node); !ready {
+					verdict, reason = podStuck, fmt.Sprintf("node %s is not Ready: %s", node, why)
+				}
+			}
+		}
 		switch verdict {
 		case podReady:
 			return nil
@@ -305,6 +320,38 @@ func podVerdict(live map[string]any) (podState, string) {
 		return podFailed, reason
 	}
 	return state, reason
+}
+
+// nodeOf is the node a pod is bound to ("" while unscheduled).
+func nodeOf(live map[string]any) string {
+	spec, _ := live["spec"].(map[string]any)
+	node, _ := spec["nodeName"].(string)
+	return node
+}
+
+// nodeReady reads a node's Ready condition; a node that cannot be read counts as ready (the
+// pod's own status then decides).
+func (p *provider) nodeReady(ctx context.Context, name string) (bool, string) {
+	data, err := p.kubectl(ctx, nil, "get", "node", name, "-o", "json")
+	if err != nil {
+		return true, ""
+	}
+	var node map[string]any
+	if json.Unmarshal(data, &node) != nil {
+		return true, ""
+	}
+	return nodeReadyCondition(node)
+}
+
+// nodeReadyCondition: false with the kubelet's message when the Ready condition is not True.
+func nodeReadyCondition(node map[string]any) (bool, string) {
+	status, _ := node["status"].(map[string]any)
+	for _, c := range asList(status["conditions"]) {
+		if c["type"] == "Ready" && c["status"] != "True" {
+			return false, fmt.Sprintf("%v (%v)", c["message"], c["reason"])
+		}
+	}
+	return true, ""
 }
 
 func asList(v any) []map[string]any {

@@ -95,3 +95,20 @@ func TestPodVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeReadyCondition(t *testing.T) {
+	down := map[string]any{"status": map[string]any{"conditions": []any{
+		map[string]any{"type": "MemoryPressure", "status": "False"},
+		map[string]any{"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "container runtime is down"},
+	}}}
+	if ok, why := nodeReadyCondition(down); ok || !strings.Contains(why, "container runtime is down") {
+		t.Fatalf("got %v %q", ok, why)
+	}
+	up := map[string]any{"status": map[string]any{"conditions": []any{map[string]any{"type": "Ready", "status": "True"}}}}
+	if ok, _ := nodeReadyCondition(up); !ok {
+		t.Fatal("a Ready node reads as not ready")
+	}
+	if nodeOf(map[string]any{"spec": map[string]any{"nodeName": "master"}}) != "master" || nodeOf(map[string]any{}) != "" {
+		t.Fatal("nodeOf")
+	}
+}

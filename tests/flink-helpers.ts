@@ -1,0 +1,61 @@
+// Watching the Flink job from outside while `pulumi up` migrates it, shared by the end-to-end test
+// and the benchmark: a sampler probes the job's pods in the background (a separate process, since
+// pulumi runs synchronously), and a background trigger injects a fault at the right moment.
+import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { FlinkProbe, flinkProbeScript } from "../components/flink";
+import { LocalLab, NodeName, sshArgs } from "./local-lab-helpers";
+
+export interface Sampler {
+    /** Stops sampling; returns every answer, oldest first. */
+    stop(): FlinkProbe[];
+}
+
+/** Probes `pods` (pod on node) every ~0.5 s until stopped; pods that do not answer are skipped. */
+export function startSampler(lab: LocalLab, pods: readonly { node: NodeName; pod: string }[], name = "sampler"): Sampler {
+    const dir = fs.mkdtempSync(path.join(lab.work, `${name}-`));
+    const out = path.join(dir, "probes.jsonl");
+    const ssh = `ssh ${sshArgs(lab.state).join(" ")}`;
+    const rounds = pods.map(({ node, pod }, i) => {
+        fs.writeFileSync(path.join(dir, `probe-${i}.sh`), flinkProbeScript({ namespace: "default", pod }));
+        return `${ssh} root@${lab.nodes[node]} bash -s <${dir}/probe-${i}.sh 2>/dev/null | tail -n1 >>${out}`;
+    });
+    const child = spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", `while [ ! -e ${dir}/stop ]; do ${rounds.join("; ")}; sleep 0.5; done; touch ${dir}/stopped`], { stdio: "ignore", detached: true });
+    return {
+        stop() {
+            fs.writeFileSync(path.join(dir, "stop"), "");
+            // Node's event loop is blocked by the synchronous calls around, so poll a file, not the child.
+            for (let i = 0; i < 300 && !fs.existsSync(path.join(dir, "stopped")); i++) spawnSync("sleep", ["0.1"]);
+            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* ended */ }
+            const lines = fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n").filter(l => l.startsWith("{")) : [];
+            return lines.map(l => JSON.parse(l) as FlinkProbe).sort((a, b) => a.at - b.at);
+        },
+    };
+}
+
+/**
+ * Runs `action` on `node` once `condition` (a shell test on that node) holds, in the background;
+ * returns a function that waits for it and says whether the action ran.
+ */
+export function when(lab: LocalLab, node: NodeName, condition: string, action: string, timeoutSeconds = 300): () => boolean {
+    const ssh = `ssh ${sshArgs(lab.state).join(" ")} root@${lab.nodes[node]}`;
+    const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const done = path.join(lab.work, `when-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+    const script = `( for i in $(seq 1 ${timeoutSeconds * 4}); do if ${ssh} ${quoted(condition)}; then ${ssh} ${quoted(action)} && exit 0; exit 1; fi; sleep 0.25; done; exit 2 ); echo $? >${done}`;
+    spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", script], { stdio: "ignore", detached: true }).unref();
+    return () => {
+        for (let i = 0; i < timeoutSeconds * 10 && !fs.existsSync(done); i++) spawnSync("sleep", ["0.1"]);
+        return fs.existsSync(done) && fs.readFileSync(done, "utf8").trim() === "0";
+    };
+}
+
+/** Checks that the job's record count never went back across `probes` (of one job). */
+export function wentBack(probes: readonly FlinkProbe[]): string | undefined {
+    let max: FlinkProbe | undefined;
+    for (const p of probes) {
+        if (max && p.records < max.records) return `${p.records} records at ${p.at} in ${p.pod} on ${p.node}, after ${max.records} at ${max.at} in ${max.pod} on ${max.node}`;
+        if (!max || p.records > max.records) max = p;
+    }
+    return undefined;
+}
