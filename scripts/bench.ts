@@ -1,11 +1,22 @@
-// Benchmarks that print figures (never asserted): `scripts/lab.sh npm run bench -- lab [--runs N]`.
+// Benchmarks that print figures (never asserted): `scripts/lab.sh npm run bench -- lab [--runs N]`
+// and `scripts/lab.sh npm run bench:migrate -- [--runs N] [--svg FILE]`.
+//
+// migrate: the whole program on a local lab with the Flink job; N stack config changes move the
+// job back and forth (master <-> worker), each one `pulumi up` while a sampler probes the job.
+// Prints min/median/max for each phase, the no-progress window, archive bytes against the pod's
+// RSS, and whether the job's count ever went back; draws the last hop as an SVG timeline.
 //
 // lab: a nodes-only local lab through the real engine: pulumi up from nothing and again with
 // nothing to do, then N rounds of runc checkpoint (TCP workload) -> move image -> runc restore on
 // the other node, then pulumi destroy. Needs root.
 import * as os from "os";
 import { performance } from "perf_hooks";
+import * as fs from "fs";
 import { createLocalLab } from "../tests/local-lab-helpers";
+import { startSampler, wentBack } from "../tests/flink-helpers";
+import { flinkProbeScript, FlinkProbe } from "../components/flink";
+import type { MigrationSummary } from "../components/migration";
+import { renderTimeline } from "./timeline";
 
 function time<T>(samples: Record<string, number[]>, phase: string, f: () => T): T {
     const t = performance.now();
@@ -14,15 +25,71 @@ function time<T>(samples: Record<string, number[]>, phase: string, f: () => T): 
     return out;
 }
 
-function report(samples: Record<string, number[]>) {
+function machine(): string {
     const cpu = os.cpus()[0]?.model ?? "unknown cpu";
-    console.log(`machine: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`);
-    console.log("phase".padEnd(22) + "runs  median_s  min_s   max_s");
+    return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, Node ${process.version}`;
+}
+
+function report(samples: Record<string, number[]>) {
+    console.log(`machine: ${machine()}`);
+    console.log("phase".padEnd(26) + "runs  median    min       max");
     for (const [phase, xs] of Object.entries(samples)) {
         const s = [...xs].sort((a, b) => a - b);
-        const median = s[Math.floor(s.length / 2)];
-        console.log(`${phase.padEnd(22)}${String(s.length).padEnd(6)}${median.toFixed(3).padEnd(10)}${s[0].toFixed(3).padEnd(8)}${s[s.length - 1].toFixed(3)}`);
+        const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        console.log(`${phase.padEnd(26)}${String(s.length).padEnd(6)}${median.toFixed(3).padEnd(10)}${s[0].toFixed(3).padEnd(10)}${s[s.length - 1].toFixed(3)}`);
     }
+}
+
+function benchMigrate(runs: number, svg: string | undefined) {
+    const samples: Record<string, number[]> = {};
+    const lab = createLocalLab("10.231.96.0/24", { stack: "flink", workloadNode: "master" });
+    const seen: FlinkProbe[] = [];
+    try {
+        time(samples, "pulumi up (whole lab)", () => lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project));
+        for (let i = 0; i < 120; i++) {
+            const r = lab.ssh("master", flinkProbeScript({ namespace: "default", pod: "flink-minimal" }));
+            if (r.status === 0 && JSON.parse(String(r.stdout)).records > 0) break;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+        }
+        let at: "master" | "worker" = "master";
+        let pod = "flink-minimal";
+        let last: { m: MigrationSummary; probes: FlinkProbe[] } | undefined;
+        for (let i = 0; i < runs; i++) {
+            const id = `b${i + 1}`;
+            const to: "master" | "worker" = at === "master" ? "worker" : "master";
+            lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${i}].id`, id, "--stack", "lab"], lab.project);
+            lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${i}].to`, to, "--stack", "lab"], lab.project);
+            const sampler = startSampler(lab, [{ node: at, pod }, { node: to, pod: `flink-minimal-${id}` }], id);
+            try {
+                time(samples, "pulumi up (one hop)", () => lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project));
+            } finally {
+                const probes = sampler.stop();
+                seen.push(...probes);
+                const all = JSON.parse(lab.run.ok(["stack", "output", "migrations", "--json", "--stack", "lab"], lab.project)) as MigrationSummary[];
+                const m = all[i];
+                if (m) {
+                    last = { m, probes };
+                    for (const [k, v] of Object.entries(m.seconds)) (samples[k] ??= []).push(v ?? 0);
+                    (samples["no progress"] ??= []).push(m.noProgressSeconds);
+                    (samples["archive MB"] ??= []).push(m.sizeBytes / 1048576);
+                    (samples["pod RSS MB"] ??= []).push(m.rssBytes / 1048576);
+                    (samples["archive / RSS"] ??= []).push(m.sizeBytes / m.rssBytes);
+                }
+            }
+            at = to;
+            pod = `flink-minimal-${id}`;
+        }
+        const back = wentBack(seen);
+        console.log(`job's count across ${seen.length} outside probes: ${back ? `WENT BACK: ${back}` : "never went back"}`);
+        if (svg && last) {
+            fs.writeFileSync(svg, renderTimeline(last.m, last.probes, machine()));
+            console.log(`timeline of ${last.m.id}: ${svg}`);
+        }
+    } finally {
+        lab.destroy();
+        lab.dispose();
+    }
+    report(samples);
 }
 
 function benchLab(runs: number) {
@@ -51,9 +118,11 @@ function benchLab(runs: number) {
 }
 
 const [which = "lab", ...rest] = process.argv.slice(2);
-const runs = Number(rest[rest.indexOf("--runs") + 1] ?? 3) || 3;
-if (which !== "lab") {
-    console.error(`unknown benchmark "${which}"; available: lab`);
+const option = (name: string) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : undefined);
+const runs = Number(option("--runs") ?? (which === "migrate" ? 4 : 3)) || 3;
+if (which === "lab") benchLab(runs);
+else if (which === "migrate") benchMigrate(runs, option("--svg"));
+else {
+    console.error(`unknown benchmark "${which}"; available: lab, migrate`);
     process.exit(2);
 }
-benchLab(runs);

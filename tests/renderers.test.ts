@@ -13,6 +13,7 @@ import { flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flink
 import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
 import * as scripts from "../components/scripts";
 import { cutoverScript, holdScript, leaseTool } from "../components/cutover";
+import { phases, renderTimeline } from "../scripts/timeline";
 import { planMigrations } from "../components/plan";
 import { fileState, parseProbe, probeScript } from "../components/drift";
 import * as local from "../components/localCluster";
@@ -415,5 +416,27 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         assert.equal(lease("abort", "verify failed").stdout.trim(), "aborted");
         assert.equal(state(), "THAWED");
         assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: verify failed/);
+    });
+});
+
+describe("migration timeline picture (scripts/timeline.ts)", () => {
+    const T0 = 1_795_000_000_000;
+    const m = {
+        id: "m1", from: "master", to: "worker", attempt: "first", sourceArchive: "/s.tar", archive: "/a.tar", sha256: "ab", sizeBytes: 550 * 1048576,
+        image: "i", jobId: "j", records: { before: 1000, after: 2600 }, rssBytes: 556 * 1048576,
+        seconds: { checkpoint: 1.4, transfer: 2.7, image: 8.4, restore: 2.8, cutover: 1.8 }, noProgressSeconds: 14.9,
+        timeline: { checkpointAt: T0, pausedAt: T0 + 30, heldAt: T0 + 1400, transferAt: T0 + 1500, imageAt: T0 + 4300, restoredAt: T0 + 14930, cutoverAt: T0 + 15500, committedAt: T0 + 17300 },
+    };
+    const probes = [0, 14000, 16000].map((dt, i) => ({ pod: "p", node: i ? "worker" : "master", jobId: "j", state: "RUNNING", startTime: 1, records: 1000 + i * 800, checkpoints: 1, rssBytes: 1, at: T0 - 2000 + dt * 1.2 }));
+
+    it("draws every phase with its duration, the no-progress band and one dot per probe", () => {
+        const svg = renderTimeline(m, probes, "test machine");
+        assert.deepEqual(phases(m).map(p => p[0]), ["checkpoint", "transfer", "image", "restore", "cutover"]);
+        for (const label of ["checkpoint", "transfer", "image", "restore", "cutover", "no progress 14.9 s", "8.4 s", "job on worker (restored)", "test machine"]) {
+            assert.ok(svg.includes(label), label);
+        }
+        assert.equal((svg.match(/<circle /g) ?? []).length, probes.length + 2, "a dot per probe plus the legend's two");
+        assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>\n$/);
+        assert.ok(!/NaN|undefined/.test(svg), "every coordinate is a number");
     });
 });

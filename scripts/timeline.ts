@@ -1,0 +1,65 @@
+// Draws one migration as an SVG: its phases on a time axis, the window in which the job made no
+// progress, and the job's record count as probed from outside across the cutover.
+import type { MigrationSummary } from "../components/migration";
+import type { FlinkProbe } from "../components/flink";
+
+const W = 900;
+const PAD = { left: 70, right: 20, top: 40 };
+const BAR_H = 22;
+const PLOT_H = 200;
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** The phases of a hop as [label, start ms, end ms]. */
+export function phases(m: MigrationSummary): [string, number, number][] {
+    const t = m.timeline;
+    const s = (x: number) => x * 1000;
+    return [
+        ["checkpoint", t.checkpointAt, t.checkpointAt + s(m.seconds.checkpoint)],
+        ["transfer", t.transferAt, t.transferAt + s(m.seconds.transfer)],
+        ["image", t.imageAt, t.imageAt + s(m.seconds.image)],
+        ["restore", t.imageAt + s(m.seconds.image), t.cutoverAt],
+        ["cutover", t.cutoverAt, t.committedAt],
+    ];
+}
+
+export function renderTimeline(m: MigrationSummary, probes: readonly FlinkProbe[], machine: string): string {
+    const ph = phases(m);
+    const start = Math.min(ph[0][1], ...probes.map(p => p.at)) - 1000;
+    const end = Math.max(ph[ph.length - 1][2], ...probes.map(p => p.at)) + 1000;
+    const x = (ms: number) => PAD.left + ((ms - start) / (end - start)) * (W - PAD.left - PAD.right);
+    const barsTop = PAD.top;
+    const plotTop = barsTop + ph.length * (BAR_H + 6) + 30;
+    const height = plotTop + PLOT_H + 60;
+    const recs = probes.map(p => p.records);
+    const lo = Math.min(...recs, m.records.before);
+    const hi = Math.max(...recs, m.records.after, lo + 1);
+    const y = (r: number) => plotTop + PLOT_H - ((r - lo) / (hi - lo)) * PLOT_H;
+    const out: string[] = [
+        `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">`,
+        `<rect width="100%" height="100%" fill="white"/>`,
+        `<text x="${PAD.left}" y="20" font-size="14" font-weight="bold">${esc(`migration ${m.id}: ${m.from} -> ${m.to} (${m.attempt}), archive ${(m.sizeBytes / 1048576).toFixed(0)} MB, pod RSS ${(m.rssBytes / 1048576).toFixed(0)} MB`)}</text>`,
+        // The window without progress: from the source's pause to the restored container's start.
+        `<rect x="${x(m.timeline.pausedAt)}" y="${barsTop - 6}" width="${x(m.timeline.restoredAt) - x(m.timeline.pausedAt)}" height="${plotTop + PLOT_H - barsTop + 6}" fill="#f4cccc" opacity="0.5"/>`,
+        `<text x="${x(m.timeline.pausedAt) + 4}" y="${plotTop - 8}" fill="#990000">${esc(`no progress ${m.noProgressSeconds.toFixed(1)} s`)}</text>`,
+    ];
+    ph.forEach(([label, a, b], i) => {
+        const top = barsTop + i * (BAR_H + 6);
+        out.push(`<text x="${PAD.left - 6}" y="${top + 15}" text-anchor="end">${label}</text>`);
+        out.push(`<rect x="${x(a)}" y="${top}" width="${Math.max(1, x(b) - x(a))}" height="${BAR_H}" fill="#3d85c6"/>`);
+        out.push(`<text x="${x(b) + 4}" y="${top + 15}">${((b - a) / 1000).toFixed(1)} s</text>`);
+    });
+    // The record count as probed from outside, one colour per node.
+    out.push(`<line x1="${PAD.left}" y1="${plotTop + PLOT_H}" x2="${W - PAD.right}" y2="${plotTop + PLOT_H}" stroke="#999"/>`);
+    out.push(`<text x="${PAD.left - 6}" y="${plotTop + 4}" text-anchor="end">${hi}</text>`);
+    out.push(`<text x="${PAD.left - 6}" y="${plotTop + PLOT_H}" text-anchor="end">${lo}</text>`);
+    out.push(`<text x="8" y="${plotTop + PLOT_H / 2}" transform="rotate(-90 12 ${plotTop + PLOT_H / 2})">records read</text>`);
+    const colour: Record<string, string> = { [m.from]: "#e69138", [m.to]: "#6aa84f" };
+    for (const p of probes) out.push(`<circle cx="${x(p.at)}" cy="${y(p.records)}" r="2.5" fill="${colour[p.node] ?? "#666"}"/>`);
+    const legendY = plotTop + PLOT_H + 22;
+    out.push(`<circle cx="${PAD.left}" cy="${legendY - 4}" r="4" fill="${colour[m.from]}"/><text x="${PAD.left + 8}" y="${legendY}">${esc(`job on ${m.from} (source)`)}</text>`);
+    out.push(`<circle cx="${PAD.left + 180}" cy="${legendY - 4}" r="4" fill="${colour[m.to]}"/><text x="${PAD.left + 188}" y="${legendY}">${esc(`job on ${m.to} (restored)`)}</text>`);
+    out.push(`<text x="${PAD.left}" y="${legendY + 20}" fill="#666">${esc(`${((end - start) / 1000).toFixed(0)} s shown; ${machine}`)}</text>`);
+    out.push("</svg>", "");
+    return out.join("\n");
+}
