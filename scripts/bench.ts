@@ -12,6 +12,7 @@
 import * as os from "os";
 import { performance } from "perf_hooks";
 import * as fs from "fs";
+import * as path from "path";
 import { createLocalLab } from "../tests/local-lab-helpers";
 import { startSampler, wentBack } from "../tests/flink-helpers";
 import { flinkProbeScript, FlinkProbe } from "../components/flink";
@@ -82,6 +83,7 @@ function benchMigrate(runs: number, svg: string | undefined) {
         const back = wentBack(seen);
         console.log(`job's count across ${seen.length} outside probes: ${back ? `WENT BACK: ${back}` : "never went back"}`);
         if (svg && last) {
+            fs.mkdirSync(path.dirname(path.resolve(svg)), { recursive: true });
             fs.writeFileSync(svg, renderTimeline(last.m, last.probes, machine()));
             console.log(`timeline of ${last.m.id}: ${svg}`);
         }

@@ -43,9 +43,11 @@ export function when(lab: LocalLab, node: NodeName, condition: string, action: s
     const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const done = path.join(lab.work, `when-${Date.now()}-${Math.random().toString(16).slice(2)}`);
     const script = `( for i in $(seq 1 ${timeoutSeconds * 4}); do if ${ssh} ${quoted(condition)}; then ${ssh} ${quoted(action)} && exit 0; exit 1; fi; sleep 0.25; done; exit 2 ); echo $? >${done}`;
-    spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", script], { stdio: "ignore", detached: true }).unref();
+    const child = spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", script], { stdio: "ignore", detached: true });
+    child.unref();
     return () => {
         for (let i = 0; i < timeoutSeconds * 10 && !fs.existsSync(done); i++) spawnSync("sleep", ["0.1"]);
+        try { process.kill(-child.pid!, "SIGKILL"); } catch { /* ended */ } // never outlive the test
         return fs.existsSync(done) && fs.readFileSync(done, "utf8").trim() === "0";
     };
 }
