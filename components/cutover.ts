@@ -11,8 +11,8 @@
 // So a watcher armed on the source waits for CRI-O's pause, and as soon as CRI-O thaws the
 // container again with a new archive written, it freezes it once more (a few milliseconds later)
 // and holds it until the target commits or `maxPauseSeconds` pass.
-import { q, script } from "./scripts";
-import { FLINK_CONTAINER, flinkVerifyScript, VerifyArgs } from "./flink";
+import { peerSshLines, q, script, SshPeer } from "./scripts";
+import { FLINK_CONTAINER, flinkContainerLines, flinkVerifyScript, VerifyArgs } from "./flink";
 import { CRIO_SOCKET } from "./kubelet";
 
 /** Per-hop lease directories on the source node: hold state of the current attempt and the abort log. */
@@ -24,6 +24,9 @@ export const LEASE_ROOT = "/var/lib/live-migration-lab/migrations";
  * hop from a fresh checkpoint instead of resuming with a stale archive.
  */
 export const abortLog = (id: string) => `${LEASE_ROOT}/${id}/aborted`;
+
+/** `members NS`: the pids whose pid namespace is NS (a /proc/<pid>/ns/pid link text). */
+const PIDNS_MEMBERS = `members() { for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && echo "\${p#/proc/}"; done; true; }`;
 
 /** Where the kubelet writes checkpoint archives (on the source). */
 export const KUBELET_CHECKPOINT_DIR = "/var/lib/kubelet/checkpoints";
@@ -56,7 +59,7 @@ export function leaseTool(): string {
         `frozen() { if [ "$kind" = v1 ]; then [ "$(cat "$cg/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$cg/cgroup.events" 2>/dev/null; fi; }`,
         `freeze() { if [ "$kind" = v1 ]; then echo FROZEN >"$cg/freezer.state"; else echo 1 >"$cg/cgroup.freeze"; fi; }`,
         `thaw() { if [ "$kind" = v1 ]; then echo THAWED >"$cg/freezer.state"; else echo 0 >"$cg/cgroup.freeze"; fi; }`,
-        `members() { for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$pidns" ] && echo "\${p#/proc/}"; done; true; }`,
+        PIDNS_MEMBERS,
         `decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by"; }`,
         `give_back() { thaw; echo "$(date -u +%FT%TZ) attempt $attempt: $1" >>"$dir/aborted"; }`,
         `case "\${1:-}" in`,
@@ -92,7 +95,7 @@ export function leaseTool(): string {
         `  if decide aborted; then give_back "\${2:-aborted}"; echo aborted; else cat "$hold/decision/by"; fi ;;`,
         `retire)`,
         `  [ "$(cat "$hold/decision/by" 2>/dev/null)" = committed ] || { echo "not committed: refusing to retire the source" >&2; exit 1; }`,
-        `  mapfile -t pids < <(members)`,
+        `  mapfile -t pids < <(members "$pidns")`,
         `  if [ "\${#pids[@]}" -gt 0 ]; then kill -KILL "\${pids[@]}" 2>/dev/null || true; fi`,
         `  thaw 2>/dev/null || true; echo "\${#pids[@]}" ;;`,
         `status)`,
@@ -119,9 +122,7 @@ export function holdScript(a: HoldArgs, attempt: string): string {
         `  fi`,
         `  kill "$(cat "$hold/watcher.pid")" 2>/dev/null || true  # armed by an attempt whose checkpoint never came`,
         `fi`,
-        `cid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} ps -q --state running --name '^${FLINK_CONTAINER}$' --label io.kubernetes.pod.name=${q(a.pod)} --label io.kubernetes.pod.namespace=${q(a.namespace)} 2>/dev/null | head -n1)`,
-        `[ -n "$cid" ] || { echo "no running ${FLINK_CONTAINER} container of pod ${a.namespace}/${a.pod} on $(hostname) to hold" >&2; exit 1; }`,
-        `pid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.info.pid}}' "$cid" 2>/dev/null)`,
+        ...flinkContainerLines(a),
         `if [ -d /sys/fs/cgroup/freezer ] && grep -q ':freezer:' "/proc/$pid/cgroup"; then kind=v1; cg="/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")"`,
         `else kind=v2; cg="/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"; fi`,
         `[ -d "$cg" ] || { echo "no freezer cgroup for ${a.pod} at $cg" >&2; exit 1; }`,
@@ -140,7 +141,7 @@ export function holdScript(a: HoldArgs, attempt: string): string {
 
 export interface CutoverArgs extends VerifyArgs {
     readonly id: string;
-    readonly source: { host: string; port: number; user: string };
+    readonly source: SshPeer;
 }
 
 /**
@@ -152,32 +153,30 @@ export interface CutoverArgs extends VerifyArgs {
  */
 export function cutoverScript(a: CutoverArgs): string {
     const lease = `bash ${q(`${LEASE_ROOT}/${a.id}/lease.sh`)}`;
-    const sudo = a.source.user === "root" ? "" : "sudo -n ";
     return script(`cutover ${a.id}`, [
         `started=$(date +%s%3N); start=$(date +%s.%N)`,
         `work=$(mktemp -d); trap 'rm -rf "$work"' EXIT`,
-        `(umask 077; printf '%s\\n' "$(cat)" >"$work/key")`,
-        `grep -q 'PRIVATE KEY' "$work/key" || { echo "no SSH private key on stdin" >&2; exit 1; }`,
-        `src() { ssh -i "$work/key" -p ${a.source.port} -o BatchMode=yes -o LogLevel=ERROR -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${a.source.user}@${a.source.host}`)} "${sudo}$1"; }`,
+        ...peerSshLines(a.source),
         `cid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} ps -q --name '^${FLINK_CONTAINER}$' --label io.kubernetes.pod.name=${q(a.pod)} --label io.kubernetes.pod.namespace=${q(a.namespace)} 2>/dev/null | head -n1)`,
         // The restored copy must not run on beside a source that has the job back.
+        PIDNS_MEMBERS,
         `stop_target() { [ -n "$cid" ] || return 0; p=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.info.pid}}' "$cid" 2>/dev/null) || return 0; ns=$(readlink "/proc/$p/ns/pid") || return 0`,
-        `  for d in /proc/[0-9]*; do [ "$(readlink "$d/ns/pid" 2>/dev/null)" = "$ns" ] && kill -KILL "\${d#/proc/}" 2>/dev/null; done; true; }`,
+        `  members "$ns" | xargs -r kill -KILL 2>/dev/null; true; }`,
         `if ! verified=$(bash <<'VERIFY' 2>"$work/verify.err"`,
         flinkVerifyScript(a).trimEnd(),
         `VERIFY`,
         `); then`,
         `  why=$(grep -v '^time=' "$work/verify.err" | tail -n2 | tr '\\n' ' ')`,
         `  stop_target`,
-        `  back=$(src "${lease} abort $(printf '%q' "verify on the target failed: $why")" 2>&1) || back="could not reach the source: $back"`,
+        `  back=$(peer "${lease} abort $(printf '%q' "verify on the target failed: $why")" 2>&1) || back="could not reach the source: $back"`,
         `  echo "cutover ${a.id}: $why; the restored copy was stopped and the source \${back}" >&2; exit 1`,
         `fi`,
-        `if ! by=$(src "${lease} commit" 2>&1); then`,
+        `if ! by=$(peer "${lease} commit" 2>&1); then`,
         `  stop_target`,
         `  echo "cutover ${a.id}: the source could not be committed ($by): it took the job back after its hold expired (cutover.maxPauseSeconds); the restored copy was stopped" >&2; exit 1`,
         `fi`,
-        `retired=$(src "${lease} retire")`,
-        `status=$(src "${lease} status")`,
+        `retired=$(peer "${lease} retire")`,
+        `status=$(peer "${lease} status")`,
         `restored=$(date -d "$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.status.startedAt}}' "$cid" 2>/dev/null)" +%s%3N 2>/dev/null || echo 0)`,
         `python3 -c 'import json, sys`,
         `v = json.loads(sys.argv[1].splitlines()[-1]); s = json.loads(sys.argv[2])`,

@@ -260,15 +260,26 @@ export interface FlinkProbe {
 }
 
 /**
+ * Lines that set "$cid" and "$pid" (its first process, on the node) to the pod's running Flink
+ * container, or fail naming the pod. `state` "any" also finds a container that has exited.
+ */
+export function flinkContainerLines(a: ProbeArgs, state: "running" | "any" = "running"): string[] {
+    const filter = state === "running" ? " --state running" : "";
+    return [
+        `cid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} ps -q${filter} --name '^${FLINK_CONTAINER}$' --label io.kubernetes.pod.name=${q(a.pod)} --label io.kubernetes.pod.namespace=${q(a.namespace)} | head -n1)`,
+        `[ -n "$cid" ] || { echo "no ${state === "running" ? "running " : ""}${FLINK_CONTAINER} container of pod ${a.namespace}/${a.pod} on $(hostname)" >&2; exit 1; }`,
+        `pid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.info.pid}}' "$cid")`,
+    ];
+}
+
+/**
  * Asks the job in a pod for its id, status and progress, through Flink's REST API inside the pod's
  * network namespace (the endpoint listens on loopback only), from the node the pod runs on. Works
  * with any image: curl and python3 are the node's. Prints one FlinkProbe JSON line.
  */
 export function flinkProbeScript(a: ProbeArgs): string {
     return script(`flink probe ${a.pod}`, [
-        `cid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} ps -q --state running --name '^${FLINK_CONTAINER}$' --label io.kubernetes.pod.name=${q(a.pod)} --label io.kubernetes.pod.namespace=${q(a.namespace)} | head -n1)`,
-        `[ -n "$cid" ] || { echo "no running ${FLINK_CONTAINER} container of pod ${a.namespace}/${a.pod} on $(hostname)" >&2; exit 1; }`,
-        `pid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.info.pid}}' "$cid")`,
+        ...flinkContainerLines(a),
         `python3 - "$pid" ${q(a.pod)} "$(hostname)" <<'PY'`,
         `import json, os, subprocess, sys, time`,
         `pid, pod, node = sys.argv[1:4]`,

@@ -165,7 +165,7 @@ export function checkpointScript(a: CheckpointArgs): string {
 }
 
 export interface TransferArgs {
-    readonly from: { host: string; port: number; user: string };
+    readonly from: SshPeer;
     readonly archive: string;
     readonly targetDir: string;
     readonly id: string;
@@ -174,24 +174,37 @@ export interface TransferArgs {
 /** Where a hop's archive lands on the target. */
 export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id">) => `${a.targetDir}/${a.id}.tar`;
 
+export interface SshPeer { readonly host: string; readonly port: number; readonly user: string }
+
 /**
- * Runs on the target: pulls the archive from the source node over the lab network into the
- * root-only archive directory, and verifies the digest on both ends. The lab's SSH key arrives
- * on stdin (a secret), never in the script or the environment (sshd drops most variables).
+ * Lines that take the lab's SSH key from stdin into "$work/key" (a secret: never in the script or
+ * the environment, which sshd mostly drops) and define `peer CMD`, which runs CMD as root on
+ * `p`. The script must have made "$work" (a private temporary directory) first.
  */
-export function transferScript(a: TransferArgs): string {
-    const dest = transferredArchive(a);
-    const sudo = a.from.user === "root" ? "" : "sudo -n ";
-    const ssh = `ssh -i "$work/key" -p ${a.from.port} -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${a.from.user}@${a.from.host}`)}`;
-    return script(`transfer ${a.id}`, [
-        // A copy cut short (network, full disk) must not stay behind filling the disk.
-        `work=$(mktemp -d); trap 'rm -rf "$work"; rm -f ${q(dest + ".part")}' EXIT`,
+export function peerSshLines(p: SshPeer): string[] {
+    const sudo = p.user === "root" ? "" : "sudo -n ";
+    return [
         // OpenSSH needs the key's final newline, which Pulumi's command stdout (the key's source) trims.
         `(umask 077; printf '%s\\n' "$(cat)" >"$work/key")`,
         `grep -q 'PRIVATE KEY' "$work/key" || { echo "no SSH private key on stdin" >&2; exit 1; }`,
+        `peer() { ssh -i "$work/key" -p ${p.port} -o BatchMode=yes -o LogLevel=ERROR -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${p.user}@${p.host}`)} "${sudo}$1"; }`,
+    ];
+}
+
+/**
+ * Runs on the target: pulls the archive from the source node over the lab network into the
+ * root-only archive directory, and verifies the digest on both ends. The lab's SSH key arrives
+ * on stdin (peerSshLines).
+ */
+export function transferScript(a: TransferArgs): string {
+    const dest = transferredArchive(a);
+    return script(`transfer ${a.id}`, [
+        // A copy cut short (network, full disk) must not stay behind filling the disk.
+        `work=$(mktemp -d); trap 'rm -rf "$work"; rm -f ${q(dest + ".part")}' EXIT`,
+        ...peerSshLines(a.from),
         `started=$(date +%s%3N); start=$(date +%s.%N)`,
-        `src_sum=$(${ssh} ${sudo}sha256sum ${q(a.archive)} | cut -d' ' -f1)`,
-        `(umask 077; ${ssh} ${sudo}cat ${q(a.archive)} >${q(dest + ".part")})`,
+        `src_sum=$(peer ${q(`sha256sum ${q(a.archive)}`)} | cut -d' ' -f1)`,
+        `(umask 077; peer ${q(`cat ${q(a.archive)}`)} >${q(dest + ".part")})`,
         `dst_sum=$(sha256sum ${q(dest + ".part")} | cut -d' ' -f1)`,
         `if [ "$src_sum" != "$dst_sum" ]; then echo "digest mismatch for ${a.id}: source $src_sum, copy $dst_sum; the source archive is kept" >&2; rm -f ${q(dest + ".part")}; exit 1; fi`,
         `chmod 0600 ${q(dest + ".part")} && mv -f ${q(dest + ".part")} ${q(dest)}`,
