@@ -11,6 +11,13 @@
 // So a watcher armed on the source waits for CRI-O's pause, and as soon as CRI-O thaws the
 // container again with a new archive written, it freezes it once more (a few milliseconds later)
 // and holds it until the target commits or `maxPauseSeconds` pass.
+//
+// CRI-O caches each container's state and re-reads it (`runc state`) only at some calls. The
+// checkpoint re-reads it right after its own thaw; when our freeze lands before that read, CRI-O
+// keeps "paused" for a container that later runs again, and refuses its next checkpoint with
+// "container … is not running" (a retried hop). So the lease gives the job back through CRI-O's
+// own `GET /unpause/{id}` (runc resume plus a fresh read; 409 when CRI-O already sees it running,
+// then a plain thaw), and the hold step mends a stale "paused" left by anything else first.
 import { peerSshLines, q, script, SshPeer } from "./scripts";
 import { FLINK_CONTAINER, flinkContainerLines, flinkVerifyScript, VerifyArgs } from "./flink";
 import { CRIO_SOCKET } from "./kubelet";
@@ -27,6 +34,9 @@ export const abortLog = (id: string) => `${LEASE_ROOT}/${id}/aborted`;
 
 /** `members NS`: the pids whose pid namespace is NS (a /proc/<pid>/ns/pid link text). */
 const PIDNS_MEMBERS = `members() { for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && echo "\${p#/proc/}"; done; true; }`;
+
+/** CRI-O's socket as a path (its inspect API has /pause/{id} and /unpause/{id} since CRI-O 1.24). */
+const CRIO_SOCKET_PATH = CRIO_SOCKET.replace(/^unix:\/\//, "");
 
 /** Where the kubelet writes checkpoint archives (on the source). */
 export const KUBELET_CHECKPOINT_DIR = "/var/lib/kubelet/checkpoints";
@@ -46,6 +56,7 @@ export interface HoldArgs {
  *   commit  the target takes over: exits 3 printing "aborted" if the source already took it back
  *   abort   the source takes the job back now (thaw) and logs why
  *   retire  after a commit: kill the source's frozen copy (pending SIGKILL, then thaw)
+ *   mend    before the checkpoint: make CRI-O see a running container as running
  *   status  one JSON line: pausedAt, heldAt (ms since the epoch), archive, decision
  */
 export function leaseTool(): string {
@@ -59,9 +70,14 @@ export function leaseTool(): string {
         `frozen() { if [ "$kind" = v1 ]; then [ "$(cat "$cg/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$cg/cgroup.events" 2>/dev/null; fi; }`,
         `freeze() { if [ "$kind" = v1 ]; then echo FROZEN >"$cg/freezer.state"; else echo 1 >"$cg/cgroup.freeze"; fi; }`,
         `thaw() { if [ "$kind" = v1 ]; then echo THAWED >"$cg/freezer.state"; else echo 0 >"$cg/cgroup.freeze"; fi; }`,
+        // CRI-O's /unpause/{id}: runc resume, then CRI-O reads the state again (200); 409 when CRI-O
+        // sees the container running; 500 when CRI-O says paused but runc finds it running.
+        `crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$crio_socket" "http://localhost/unpause/$cid" 2>/dev/null || true; }`,
+        // Thaws through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
+        `resume() { [ "$(crio_unpause)" = 200 ] || thaw; }`,
         PIDNS_MEMBERS,
         `decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by"; }`,
-        `give_back() { thaw; echo "$(date -u +%FT%TZ) attempt $attempt: $1" >>"$dir/aborted"; }`,
+        `give_back() { resume; echo "$(date -u +%FT%TZ) attempt $attempt: $1" >>"$dir/aborted"; }`,
         `case "\${1:-}" in`,
         `watch)`,
         `  deadline=$(( $(date +%s) + checkpoint_timeout ))`,
@@ -97,11 +113,16 @@ export function leaseTool(): string {
         `  [ "$(cat "$hold/decision/by" 2>/dev/null)" = committed ] || { echo "not committed: refusing to retire the source" >&2; exit 1; }`,
         `  mapfile -t pids < <(members "$pidns")`,
         `  if [ "\${#pids[@]}" -gt 0 ]; then kill -KILL "\${pids[@]}" 2>/dev/null || true; fi`,
-        `  thaw 2>/dev/null || true; echo "\${#pids[@]}" ;;`,
+        `  resume 2>/dev/null || true; echo "\${#pids[@]}" ;;`,
+        // Before a checkpoint: a running container that CRI-O believes paused (an earlier lease's
+        // thaw, or anyone's runc resume, that CRI-O did not see) is frozen and resumed through CRI-O.
+        `mend)`,
+        `  if frozen || [ "$(crio_unpause)" != 500 ]; then exit 0; fi`,
+        `  freeze; resume; echo "CRI-O saw \${pod} as paused while it ran; resumed through CRI-O" ;;`,
         `status)`,
         `  v() { cat "$hold/$1" 2>/dev/null || echo "$2"; }`,
         `  printf '{"pausedAt":%s,"heldAt":%s,"committedAt":%s,"archive":"%s","state":"%s","decision":"%s"}\\n' "$(v pausedAt 0)" "$(v heldAt 0)" "$(v decision/at 0)" "$(v archive '')" "$(v state armed)" "$(v decision/by none)" ;;`,
-        `*) echo "usage: $0 watch|commit|abort REASON|retire|status" >&2; exit 2 ;;`,
+        `*) echo "usage: $0 watch|commit|abort REASON|retire|mend|status" >&2; exit 2 ;;`,
         `esac`,
         "",
     ].join("\n");
@@ -130,12 +151,13 @@ export function holdScript(a: HoldArgs, attempt: string): string {
         `cat >"$dir/lease.sh" <<'LEASE'`,
         leaseTool().trimEnd(),
         `LEASE`,
-        `{ printf 'kind=%s\\ncg=%q\\npidns=%q\\n' "$kind" "$cg" "$(readlink "/proc/$pid/ns/pid")"`,
+        `{ printf 'kind=%s\\ncg=%q\\npidns=%q\\ncid=%q\\ncrio_socket=%q\\n' "$kind" "$cg" "$(readlink "/proc/$pid/ns/pid")" "$cid" ${q(CRIO_SOCKET_PATH)}`,
         `  printf 'pod=%q\\nnamespace=%q\\ncontainer=%q\\nattempt=%q\\n' ${q(a.pod)} ${q(a.namespace)} ${q(FLINK_CONTAINER)} ${q(attempt)}`,
         `  printf 'max_pause=%s\\ncheckpoint_timeout=%s\\ncheckpoint_dir=%q\\n' ${a.maxPauseSeconds} ${a.checkpointTimeoutSeconds} ${q(KUBELET_CHECKPOINT_DIR)}; } >"$hold/env"`,
+        `mended=$(bash "$dir/lease.sh" mend)`,
         `touch "$hold/armed"; echo armed >"$hold/state"`,
         `setsid bash "$dir/lease.sh" watch </dev/null >>"$hold/watch.log" 2>&1 & echo $! >"$hold/watcher.pid"`,
-        `printf '{"lease":"%s","cgroup":"%s","cgroupVersion":"%s","watcher":%s}\\n' "$dir" "$cg" "$kind" "$(cat "$hold/watcher.pid")"`,
+        `printf '{"lease":"%s","cgroup":"%s","cgroupVersion":"%s","watcher":%s,"mended":%s}\\n' "$dir" "$cg" "$kind" "$(cat "$hold/watcher.pid")" "$([ -n "$mended" ] && echo true || echo false)"`,
     ]);
 }
 

@@ -330,7 +330,7 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         fs.writeFileSync(path.join(dir, "lease.sh"), leaseTool());
         fs.writeFileSync(path.join(dir, "cg", "freezer.state"), "THAWED\n");
         fs.writeFileSync(path.join(dir, "hold", "env"), [
-            "kind=v1", `cg=${dir}/cg`, "pidns=none", "pod=p", "namespace=default", "container=flink",
+            "kind=v1", `cg=${dir}/cg`, "pidns=none", "cid=c0ffee", `crio_socket=${dir}/crio.sock`, "pod=p", "namespace=default", "container=flink",
             "attempt=first", "max_pause=2", "checkpoint_timeout=10", `checkpoint_dir=${dir}/ckpt`, "",
         ].join("\n"));
         fs.writeFileSync(path.join(dir, "hold", "armed"), "");
@@ -344,11 +344,42 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         watcher = spawn("bash", ["-c", `bash ${dir}/lease.sh watch; touch ${dir}/watch.done`], { stdio: "ignore" });
         sleep(100);
     };
+    let crio: ReturnType<typeof spawn> | undefined;
     afterEach(() => {
         watcher?.kill("SIGKILL");
         watcher = undefined;
+        crio?.kill("SIGKILL");
+        crio = undefined;
         fs.rmSync(dir, { recursive: true, force: true });
     });
+    /**
+     * A stand-in for CRI-O's inspect API on the lease's socket: it caches a state, as CRI-O does,
+     * and answers /unpause/{id} as CRI-O 1.34 does (server/inspect.go): 409 unless it believes the
+     * container paused; then runc resume, which fails (500) when the cgroup is not frozen and
+     * otherwise thaws it, and the state is read again. Each request is logged.
+     */
+    const fakeCrio = (cached: "running" | "paused") => {
+        crio = spawn("python3", ["-c", [
+            "import http.server, os, socketserver, sys",
+            "sock, cg, log, state = sys.argv[1:5]",
+            "class H(http.server.BaseHTTPRequestHandler):",
+            "    def do_GET(self):",
+            "        global state",
+            "        open(log, 'a').write(self.path + ' ' + state + '\\n')",
+            "        frozen = open(cg).read().strip() == 'FROZEN'",
+            "        if state != 'paused': code = 409",
+            "        elif not frozen: code = 500",
+            "        else:",
+            "            open(cg + '.tmp', 'w').write('THAWED\\n'); os.rename(cg + '.tmp', cg); state = 'running'; code = 200",
+            "        self.send_response(code); self.send_header('Content-Length', '0'); self.end_headers()",
+            "    def log_message(self, *a): pass",
+            "class S(socketserver.UnixStreamServer):",
+            "    def get_request(self): r, _ = self.socket.accept(); return r, ('crio', 0)",
+            "S(sock, H).serve_forever()",
+        ].join("\n"), path.join(dir, "crio.sock"), path.join(dir, "cg", "freezer.state"), path.join(dir, "crio.log"), cached], { stdio: "ignore" });
+        until("the CRI-O stand-in", () => fs.existsSync(path.join(dir, "crio.sock")));
+    };
+    const crioLog = () => fs.existsSync(path.join(dir, "crio.log")) ? fs.readFileSync(path.join(dir, "crio.log"), "utf8").trim().split("\n") : [];
     /** What CRI-O does around a kubelet checkpoint: pause, write the archive (or not), thaw. */
     // As traced on the lab (freezer.state every 2 ms): CRI-O's pause, a short thaw, CRIU's freeze,
     // the archive appearing while frozen, the final thaw.
@@ -408,6 +439,37 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         assert.match(fs.readFileSync(path.join(dir, "hold", "state"), "utf8"), /no checkpoint archive appeared; the job runs on/);
         assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: no checkpoint archive appeared/, "a void attempt is logged, so the hop is redone");
         assert.equal(lease("commit").status, 3);
+    });
+
+    it("gives the job back through CRI-O when CRI-O cached the held container as paused", () => {
+        // The race seen on the lab: CRI-O read the state after the lease's freeze, so it caches
+        // "paused"; a plain thaw would leave it there and the retry's checkpoint would be refused.
+        fakeCrio("paused");
+        crioCheckpoint(true);
+        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        assert.equal(lease("abort", "verify failed").stdout.trim(), "aborted");
+        assert.equal(state(), "THAWED");
+        assert.deepEqual(crioLog(), ["/unpause/c0ffee paused"], "resumed by CRI-O, which then reads the state again");
+    });
+
+    it("thaws by hand when CRI-O sees the held container as running", () => {
+        fakeCrio("running");
+        crioCheckpoint(true);
+        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        until("the hold to expire", () => state() === "THAWED", 5000);
+        assert.deepEqual(crioLog(), ["/unpause/c0ffee running"]);
+    });
+
+    it("mends a running container that CRI-O believes paused, and leaves a consistent one alone", () => {
+        fakeCrio("paused");
+        const m = lease("mend");
+        assert.equal(m.status, 0, m.stderr);
+        assert.match(m.stdout, /CRI-O saw p as paused while it ran; resumed through CRI-O/);
+        assert.equal(state(), "THAWED");
+        assert.deepEqual(crioLog(), ["/unpause/c0ffee paused", "/unpause/c0ffee paused"], "refused while thawed, then resumed once frozen");
+        const again = lease("mend");
+        assert.equal(again.stdout, "", "CRI-O now sees it running: nothing to mend");
+        assert.deepEqual(crioLog().slice(2), ["/unpause/c0ffee running"]);
     });
 
     it("an abort gives the job back at once and is logged", () => {
