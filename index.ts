@@ -2,7 +2,8 @@
 // a running Apache Flink job between nodes when the stack config asks for it.
 //
 // The stack config is validated as a whole before any resource is declared: on bad input the
-// program stops with one line per problem and nothing is touched.
+// program stops with one line per problem and nothing is touched. Migrations already carried out
+// (the last successful update's `migrations` output) must stay at the head of the list.
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -10,7 +11,7 @@ import { ConfigError, rawConfigFrom, validateConfig } from "./components/config"
 import { CONFIG_NAMESPACE } from "./components/schema";
 import { buildLab, managedFiles, staticAddress } from "./components/lab";
 import { probeKey, probeNodes } from "./components/probe";
-import { planMigrations } from "./components/plan";
+import { checkHistory, DoneHop, planMigrations } from "./components/plan";
 import { abortLog } from "./components/cutover";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
@@ -18,47 +19,65 @@ import { abortLog } from "./components/cutover";
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(k: string): boolean };
 
 const keyName = `${CONFIG_NAMESPACE}:sshPrivateKey`;
-let config;
-try {
-    config = validateConfig(rawConfigFrom(pulumi.runtime.allConfig()), isConfigSecret(keyName));
-} catch (e) {
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
-    throw e;
+
+function validated() {
+    try {
+        return validateConfig(rawConfigFrom(pulumi.runtime.allConfig()), isConfigSecret(keyName));
+    } catch (e) {
+        if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+        throw e;
+    }
 }
-if (config.sshPrivateKey === "plain") {
-    pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
+
+/** The hops the last successful update recorded (this stack's own `migrations` output). */
+async function carriedOut(): Promise<DoneHop[]> {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const { value } = await self.getOutputDetails("migrations");
+    const ok = (h: any): h is DoneHop => typeof h?.id === "string" && typeof h?.from === "string" && typeof h?.to === "string";
+    return Array.isArray(value) ? value.filter(ok).map(h => ({ id: h.id, from: h.from, to: h.to })) : [];
 }
-const sshPrivateKey = config.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
 
-// Drift review: read the managed files' digests from the nodes that are already up.
-const c = config;
-const key = probeKey(c, pulumi.runtime.getConfig(keyName));
-// Local nodes that were never started are skipped rather than waited for.
-const started = (name: string) => c.driver !== "local" || fs.existsSync(path.join(c.local.stateDir, "nodes", name));
-const observed = key === undefined ? {} : probeNodes(c.nodes.filter(n => started(n.name)).map(n => ({
-    node: n.name,
-    address: staticAddress(c, c.nodes.indexOf(n)),
-    user: n.sshUser,
-    port: n.sshPort,
-    paths: [
-        ...managedFiles(c, n, staticAddress(c, c.nodes.indexOf(n))).map(f => f.path),
-        // Migrations from this node that gave the job back to it: such a hop is redone.
-        ...(c.kubernetes.enabled ? planMigrations(c.flink.node, c.migrations, c.nodes.map(m => m.name)).hops.filter(h => h.from === n.name).map(h => abortLog(h.id)) : []),
-    ],
-})), key);
+export = async () => {
+    const c = validated();
+    if (c.sshPrivateKey === "plain") {
+        pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
+    }
+    if (c.kubernetes.enabled) {
+        const problems = checkHistory(await carriedOut(), c.flink.node, c.migrations);
+        if (problems.length > 0) throw new pulumi.RunError(new ConfigError(problems).message);
+    }
+    const sshPrivateKey = c.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
 
-const lab = buildLab(config, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);
+    // Drift review: read the managed files' digests from the nodes that are already up.
+    const key = probeKey(c, pulumi.runtime.getConfig(keyName));
+    // Local nodes that were never started are skipped rather than waited for.
+    const started = (name: string) => c.driver !== "local" || fs.existsSync(path.join(c.local.stateDir, "nodes", name));
+    const observed = key === undefined ? {} : probeNodes(c.nodes.filter(n => started(n.name)).map(n => ({
+        node: n.name,
+        address: staticAddress(c, c.nodes.indexOf(n)),
+        user: n.sshUser,
+        port: n.sshPort,
+        paths: [
+            ...managedFiles(c, n, staticAddress(c, c.nodes.indexOf(n))).map(f => f.path),
+            // Migrations from this node that gave the job back to it: such a hop is redone.
+            ...(c.kubernetes.enabled ? planMigrations(c.flink.node, c.migrations, c.nodes.map(m => m.name)).hops.filter(h => h.from === n.name).map(h => abortLog(h.id)) : []),
+        ],
+    })), key);
 
-/** Name, role and address of every node. */
-export const nodes = lab.nodes;
-/** What `criu check` said on each node. */
-export const criu = lab.criu;
-// The Kubernetes outputs are null in a lab without Kubernetes (kubernetes.enabled: false).
-/** Where the Flink job runs now, and from which image. */
-export const flink = lab.flink ?? null;
-/** Every migration carried out: archive paths, sizes, digests and phase timings. */
-export const migrations = lab.migrations ?? null;
-/** Admin kubeconfig of the lab cluster (secret). */
-export const kubeconfig = lab.kubeconfig ?? null;
-/** The CRIU options file written to every node. */
-export const criuConf = lab.criuConf;
+    const lab = buildLab(c, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);
+    // The Kubernetes outputs are null in a lab without Kubernetes (kubernetes.enabled: false).
+    return {
+        /** Name, role and address of every node. */
+        nodes: lab.nodes,
+        /** What `criu check` said on each node. */
+        criu: lab.criu,
+        /** Where the Flink job runs now, and from which image. */
+        flink: lab.flink ?? null,
+        /** Every migration carried out: archive paths, sizes, digests and phase timings. */
+        migrations: lab.migrations ?? null,
+        /** Admin kubeconfig of the lab cluster (secret). */
+        kubeconfig: lab.kubeconfig ?? null,
+        /** The CRIU options file written to every node. */
+        criuConf: lab.criuConf,
+    };
+};

@@ -53,3 +53,35 @@ export function planMigrations(
     });
     return { hops, current: at ?? "", problems };
 }
+
+/** A hop as the previous update's `migrations` output recorded it. */
+export interface DoneHop { readonly id: string; readonly from: string; readonly to: string }
+
+/**
+ * Hops already carried out (the last successful update's `migrations` output) must stay the head
+ * of the list, in order and unchanged, and the job's start node must stay the same: removing,
+ * reordering or editing one would delete or replace its resources and declare an older stage's pod
+ * again, which restarts Flink from that stage (from scratch for the first). Refused instead.
+ */
+export function checkHistory(done: readonly DoneHop[], initialNode: string, requests: readonly { id: string; to: string }[]): ConfigProblem[] {
+    if (done.length === 0) return [];
+    const show = (h: { id: string; to: string }) => `{id: ${h.id}, to: ${h.to}}`;
+    const undo = "the list is append-only: put it back and append new requests after it (or `pulumi destroy` to start the lab over)";
+    const problems: ConfigProblem[] = [];
+    if (done[0].from !== initialNode) {
+        problems.push({
+            path: `${CONFIG_NAMESPACE}:flink.node`,
+            message: `got "${initialNode}", but the job started on "${done[0].from}" and has moved since (${done.map(h => h.id).join(", ")}); ` +
+                `a new start node would restart Flink from scratch: set it back to "${done[0].from}" (or \`pulumi destroy\` to start the lab over)`,
+        });
+    }
+    done.forEach((h, i) => {
+        const r = requests[i];
+        if (r === undefined) {
+            problems.push({ path: `${CONFIG_NAMESPACE}:migrations[${i}]`, message: `missing, but migration ${show(h)} was carried out there; ${undo}` });
+        } else if (r.id !== h.id || r.to !== h.to) {
+            problems.push({ path: `${CONFIG_NAMESPACE}:migrations[${i}]`, message: `got ${show(r)}, but migration ${show(h)} was carried out there; ${undo}` });
+        }
+    });
+    return problems;
+}

@@ -258,6 +258,18 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
     });
 
+    it("refuses to drop a carried-out migration (m2) from the list, in preview, before anything is touched", () => {
+        lab.run.ok(["config", "rm", "--path", "live-migration-lab:migrations[1]", "--stack", "lab"], lab.project);
+        try {
+            const r = lab.run.pulumi(["preview", "--stack", "lab"], lab.project);
+            assert.notEqual(r.status, 0);
+            assert.match(r.out, /live-migration-lab:migrations\[1\]: missing, but migration \{id: m2, to: master\} was carried out there; the list is append-only/);
+        } finally {
+            request(1, "m2", "master");
+        }
+        lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
+    });
+
     it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {
         lab.destroy();
         assert.deepEqual(footprint("lml-local-"), before0);

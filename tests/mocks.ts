@@ -54,11 +54,13 @@ function commandStdout(inputs: Record<string, any>): string {
 export async function runWithMocks<T>(
     config: Record<string, unknown>,
     program: () => T,
-    opts: { secretKeys?: string[]; stack?: string } = {},
+    opts: { secretKeys?: string[]; stack?: string; previousOutputs?: Record<string, unknown> } = {},
 ): Promise<{ resources: Registered[]; result: T }> {
     const resources: Registered[] = [];
     pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs) {
+            // The program's reference to its own stack reads the last update's outputs.
+            if (args.type === "pulumi:pulumi:StackReference") return { id: args.name, state: { name: args.name, outputs: opts.previousOutputs ?? {}, secretOutputNames: [] } };
             const urn = `urn:pulumi:${opts.stack ?? "test"}::live-migration-lab::${args.type}::${args.name}`;
             resources.push({ type: args.type, name: args.name, urn, inputs: args.inputs });
             const state: Record<string, any> = { ...args.inputs };
@@ -69,7 +71,7 @@ export async function runWithMocks<T>(
             return { id: `${args.name}-id`, state };
         },
         call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
-    }, "live-migration-lab", opts.stack ?? "test", false);
+    }, "live-migration-lab", opts.stack ?? "test", false, "organization");
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries(config)) flat[`${CONFIG_NAMESPACE}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     pulumi.runtime.setAllConfig(flat, (opts.secretKeys ?? []).map(k => `${CONFIG_NAMESPACE}:${k}`));

@@ -4,20 +4,27 @@ import { promiseOf, runWithMocks } from "./mocks";
 
 const INDEX = require.resolve("../index");
 
-/** Loads index.ts afresh, as `pulumi up` would, and returns its exports. */
-function loadProgram(): Record<string, any> {
+/** Loads index.ts afresh and runs it, as `pulumi up` would; resolves to its outputs. */
+function runProgram(): Promise<Record<string, any>> {
     delete require.cache[INDEX];
-    return require(INDEX);
+    return require(INDEX)();
 }
+
+/** The program's error (a RunError expected), with every resource it declared. */
+async function failure(config: Record<string, unknown>, previousOutputs?: Record<string, unknown>) {
+    let error: unknown;
+    const { resources } = await runWithMocks(config, () => runProgram().catch(e => { error = e; }), { previousOutputs });
+    await new Promise(r => setTimeout(r, 50));
+    assert.ok(error instanceof pulumi.RunError, `expected RunError, got ${error}`);
+    return { text: (error as Error).message, resources };
+}
+
+const M1 = { id: "m1", from: "worker", to: "master", sha256: "ab" };
+const M2 = { id: "m2", from: "master", to: "worker", sha256: "cd" };
 
 describe("the program (index.ts)", () => {
     it("stops on bad stack config before declaring anything, listing every problem with its config path", async () => {
-        let error: unknown;
-        const { resources } = await runWithMocks({ driver: "existing", nodes: [{ name: "a", role: "master" }, { name: "a", role: "worker" }], migrations: [{ id: "m1", to: "b" }] }, () => {
-            try { loadProgram(); } catch (e) { error = e; }
-        });
-        assert.ok(error instanceof pulumi.RunError, `expected RunError, got ${error}`);
-        const text = (error as Error).message;
+        const { text, resources } = await failure({ driver: "existing", nodes: [{ name: "a", role: "master" }, { name: "a", role: "worker" }], migrations: [{ id: "m1", to: "b" }] });
         for (const line of ["live-migration-lab:nodes[1].name", "live-migration-lab:nodes[0].address", "live-migration-lab:sshPrivateKey", "live-migration-lab:migrations[0].to", "nothing was changed"]) {
             assert.ok(text.includes(line), `missing ${line} in:\n${text}`);
         }
@@ -25,11 +32,35 @@ describe("the program (index.ts)", () => {
     });
 
     it("exports nodes, the Flink placement, migrations and a secret kubeconfig for the dev stack defaults", async () => {
-        const { result } = await runWithMocks({}, () => loadProgram());
+        const { result: running } = await runWithMocks({}, () => runProgram());
+        const result = await running;
         assert.deepEqual((await promiseOf<any[]>(result.nodes)).map((n: any) => n.name), ["master", "worker"]);
         assert.equal((await promiseOf<any>(result.flink)).node, "worker");
         assert.deepEqual(await promiseOf(result.migrations), []);
         assert.equal(await result.kubeconfig.isSecret, true);
         assert.match(result.criuConf, /^tcp-established$/m);
+    });
+
+    // Only the reference to its own stack (a read) may come before the refusal.
+    const touched = (resources: { type: string }[]) => resources.filter(r => r.type !== "pulumi:pulumi:StackReference");
+
+    it("refuses to remove, reorder or edit migrations the last update carried out, naming each entry, before declaring anything", async () => {
+        const done = { migrations: [M1, M2] };
+        const removed = await failure({ migrations: [{ id: "m1", to: "master" }] }, done);
+        assert.match(removed.text, /live-migration-lab:migrations\[1\]: missing, but migration \{id: m2, to: worker\} was carried out there; the list is append-only/);
+        assert.deepEqual(touched(removed.resources), []);
+        const reordered = await failure({ migrations: [{ id: "m2", to: "master" }, { id: "m1", to: "worker" }] }, done);
+        assert.match(reordered.text, /migrations\[0\]: got \{id: m2, to: master\}, but migration \{id: m1, to: master\} was carried out there/);
+        assert.match(reordered.text, /migrations\[1\]: got \{id: m1, to: worker\}, but migration \{id: m2, to: worker\}/);
+        assert.deepEqual(touched(reordered.resources), []);
+        const moved = await failure({ flink: { node: "master" }, migrations: [{ id: "m1", to: "worker" }, { id: "m2", to: "master" }] }, done);
+        assert.match(moved.text, /live-migration-lab:flink.node: got "master", but the job started on "worker" and has moved since \(m1, m2\)/);
+    });
+
+    it("accepts the carried-out migrations with new ones appended", async () => {
+        const { result: running, resources } = await runWithMocks({ migrations: [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }, { id: "m3", to: "master" }] }, () => runProgram(), { previousOutputs: { migrations: [M1, M2] } });
+        const result = await running;
+        assert.deepEqual((await promiseOf<any[]>(result.migrations)).map((m: any) => `${m.id}:${m.to}`), ["m1:master", "m2:worker", "m3:master"]);
+        assert.ok(resources.some(r => r.name === "migrate-m3-cutover"));
     });
 });
