@@ -341,12 +341,15 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         const env = path.join(dir, "hold", "env");
         fs.writeFileSync(env, fs.readFileSync(env, "utf8").replace("checkpoint_timeout=10", `checkpoint_timeout=${checkpointTimeout}`));
         // The marker file tells that the watcher ended (the sync waits below keep Node from reaping it).
-        watcher = spawn("bash", ["-c", `bash ${dir}/lease.sh watch; touch ${dir}/watch.done`], { stdio: "ignore" });
+        // Its own process group, so afterEach kills lease.sh too and not only the bash around it.
+        watcher = spawn("bash", ["-c", `bash ${dir}/lease.sh watch; touch ${dir}/watch.done`], { stdio: "ignore", detached: true });
         sleep(100);
     };
     let crio: ReturnType<typeof spawn> | undefined;
     afterEach(() => {
-        watcher?.kill("SIGKILL");
+        if (watcher?.pid) {
+            try { process.kill(-watcher.pid, "SIGKILL"); } catch { /* the group has ended */ }
+        }
         watcher = undefined;
         crio?.kill("SIGKILL");
         crio = undefined;
@@ -423,7 +426,9 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
     it("gives the job back to the source when no commit comes in time, logs it, and refuses a late commit", () => {
         crioCheckpoint(true);
         until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
-        until("the hold to expire", () => state() === "THAWED", 5000);
+        // The watcher thaws, then logs the abort and ends: wait for the end, not only the thaw.
+        until("the hold to expire", () => fs.existsSync(path.join(dir, "watch.done")), 6000);
+        assert.equal(state(), "THAWED");
         assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: no commit within 2s; the source resumed/);
         const c = lease("commit");
         assert.equal(c.status, 3);
