@@ -3,6 +3,8 @@ import * as YAML from "yaml";
 
 export const KUBELET_CONFIG_PATH = "/etc/kubernetes/kubelet-config.yaml";
 export const CRIO_SOCKET = "unix:///var/run/crio/crio.sock";
+/** crictl's config: without it a bare `crictl ps` on a node guesses among deprecated defaults. */
+export const CRICTL_CONFIG_PATH = "/etc/crictl.yaml";
 
 /** ContainerCheckpoint became beta, and on by default, in Kubernetes 1.30 (alpha since 1.25). */
 export const CHECKPOINT_GATE_DEFAULT_ON_SINCE = 30;
@@ -47,4 +49,9 @@ export function kubeletConfig(args: KubeletArgs): Record<string, unknown> {
 
 export function renderKubeletConfig(args: KubeletArgs): string {
     return "# Managed by live-migration-lab.\n" + YAML.stringify(kubeletConfig(args));
+}
+
+/** /etc/crictl.yaml pointing crictl at CRI-O, so `crictl ps` on a node needs no flags. */
+export function renderCrictlConfig(): string {
+    return "# Managed by live-migration-lab.\n" + YAML.stringify({ "runtime-endpoint": CRIO_SOCKET, "image-endpoint": CRIO_SOCKET, timeout: 10 });
 }

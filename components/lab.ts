@@ -11,7 +11,7 @@ import { attemptOf, Migration, MigrationSummary } from "./migration";
 import { abortLog } from "./cutover";
 import { criuConfigPaths, renderCriuConf } from "./criu";
 import { CRIO_DROP_IN_PATH, renderCrioDropIn } from "./crio";
-import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet";
+import { CRICTL_CONFIG_PATH, KUBELET_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./kubelet";
 import { nodeAddress, renderKubeadmConfig, renderNodeInstallScript } from "./kubeadm";
 import { planMigrations } from "./plan";
 import { restartIfActive } from "./scripts";
@@ -49,6 +49,7 @@ export function managedFiles(c: LabConfig, node: NodeSpec, address: string): Man
         mode: 0o644,
         onChange: restartIfActive("crio"),
     });
+    files.push({ role: "crictl-config", path: CRICTL_CONFIG_PATH, content: renderCrictlConfig(), mode: 0o644 });
     const kubelet = renderKubeletConfig({
         kubernetesVersion: c.kubernetes.version,
         cgroupDriver: c.driver === "local" ? "cgroupfs" : "systemd",

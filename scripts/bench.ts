@@ -14,7 +14,7 @@ import { performance } from "perf_hooks";
 import * as fs from "fs";
 import * as path from "path";
 import { createLocalLab } from "../tests/local-lab-helpers";
-import { startSampler, wentBack } from "../tests/flink-helpers";
+import { flinkDiagnostics, startSampler, wentBack } from "../tests/flink-helpers";
 import { flinkProbeScript, FlinkProbe } from "../components/flink";
 import type { MigrationSummary } from "../components/migration";
 import { renderTimeline } from "./timeline";
@@ -82,6 +82,9 @@ function benchMigrate(runs: number, svg: string | undefined) {
         }
         const back = wentBack(seen);
         console.log(`job's count across ${seen.length} outside probes: ${back ? `WENT BACK: ${back}` : "never went back"}`);
+        // Flink keeps its failover history in the JobManager, which moves with the job.
+        const now = [...seen].reverse().find(p => p.pod === pod);
+        if (back && now) console.log(flinkDiagnostics(lab, now));
         if (svg && last) {
             fs.mkdirSync(path.dirname(path.resolve(svg)), { recursive: true });
             fs.writeFileSync(svg, renderTimeline(last.m, last.probes, machine()));

@@ -4,7 +4,8 @@
 #   scripts/lab.sh test            install what the project needs (Node 22, npm packages, the Pulumi
 #                                  engine), then run the engine's Go tests and the mocha suite (npm test)
 #   scripts/lab.sh engine          only make the Pulumi engine available (scripts/engine.sh)
-#   scripts/lab.sh bench lab       benchmarks that print figures (scripts/bench.ts)
+#   scripts/lab.sh bench lab       benchmarks that print figures (scripts/bench.ts); also
+#   scripts/lab.sh npm run bench:migrate -- --runs N --svg FILE   (npm scripts get the engine)
 #   scripts/lab.sh up|preview|destroy [pulumi args]   the lab stack ($LAB_STACK, default dev)
 #   scripts/lab.sh migrate NODE    append a migration of the Flink job to NODE, then `pulumi up`
 #   scripts/lab.sh <cmd> [args]    run any command with the project's Node 22 first on PATH
@@ -137,6 +138,8 @@ case "$cmd" in
     (cd scripts/engine && ensure_go && go test ./...)
     exec npm test -- "$@" ;;
   bench) ensure_engine && exec npm run bench -- "$@" ;;
+  # npm scripts (npm test, npm run bench:migrate, ...) get the engine on PATH too.
+  npm) ensure_engine && exec npm "$@" ;;
   engine)
     ensure_engine
     pulumi version && pulumi plugin ls

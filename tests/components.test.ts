@@ -38,7 +38,7 @@ describe("components under mocks", () => {
             assert.ok(resources.some(r => r.type === t), `no ${t}`);
         }
         const commands = named(resources, "command:remote:Command");
-        for (const n of ["cp-criu-check", "cp-runc-conf", "cp-crio-drop-in", "cp-kubeadm-config", "cp-archive-dir", "w1-runc-conf", "w1-crio-drop-in", "cluster-init", "cluster-w1-join", "cluster-kubeconfig"]) {
+        for (const n of ["cp-criu-check", "cp-runc-conf", "cp-crio-drop-in", "cp-crictl-config", "w1-crictl-config", "cp-kubeadm-config", "cp-archive-dir", "w1-runc-conf", "w1-crio-drop-in", "cluster-init", "cluster-w1-join", "cluster-kubeconfig"]) {
             assert.ok(commands.includes(n), `no command ${n}; have ${commands.join(", ")}`);
         }
         assert.ok(!commands.includes("w1-kubeadm-config"), "kubeadm config only on the master");

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { FlinkProbe, flinkProbeScript } from "../components/flink";
+import { FlinkProbe, flinkContainerLines, flinkProbeScript, REST_PORT } from "../components/flink";
 import { LocalLab, NodeName, sshArgs } from "./local-lab-helpers";
 
 export interface Sampler {
@@ -60,4 +60,17 @@ export function wentBack(probes: readonly FlinkProbe[]): string | undefined {
         if (!max || p.records > max.records) max = p;
     }
     return undefined;
+}
+
+/**
+ * Why a job's count went back, for the failure message: Flink's own account of its last failovers
+ * (REST /jobs/<id>/exceptions) and the container's log lines about task state changes and errors.
+ */
+export function flinkDiagnostics(lab: LocalLab, p: FlinkProbe): string {
+    const r = lab.ssh(p.node as NodeName, [
+        ...flinkContainerLines({ namespace: "default", pod: p.pod }, "any"),
+        `nsenter -t "$pid" -n curl -s --max-time 5 'http://127.0.0.1:${REST_PORT}/jobs/${p.jobId}/exceptions?maxExceptions=3' | head -c 6000; echo`,
+        `crictl logs "$cid" 2>&1 | grep -E 'switched from|Exception|ERROR|WARN' | tail -n 40`,
+    ].join("\n"));
+    return `diagnostics of ${p.pod} on ${p.node}:\n${String(r.stdout)}${String(r.stderr)}`;
 }

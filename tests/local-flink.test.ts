@@ -17,7 +17,7 @@ import { checkpointScript } from "../components/scripts";
 import { FlinkProbe, flinkProbeScript } from "../components/flink";
 import { restartService, stopService } from "../components/scripts";
 import { abortLog } from "../components/cutover";
-import { startSampler, wentBack, when } from "./flink-helpers";
+import { flinkDiagnostics, startSampler, wentBack, when } from "./flink-helpers";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../components/cluster";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
@@ -34,7 +34,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     const saw = (p: FlinkProbe) => {
         seen.push(p);
         const back = wentBack(seen);
-        assert.ok(!back, `the job's count went back: ${back}`);
+        if (back) assert.fail(`the job's count went back: ${back}\n${flinkDiagnostics(lab, p)}`);
         return p;
     };
     const probeOn = (node: "master" | "worker", pod: string): FlinkProbe =>
