@@ -88,6 +88,8 @@ function benchMigrate(runs: number, svg: string | undefined) {
         if (svg && last) {
             fs.mkdirSync(path.dirname(path.resolve(svg)), { recursive: true });
             fs.writeFileSync(svg, renderTimeline(last.m, last.probes, machine()));
+            // The picture's data beside it, so it can be drawn again: `npm run bench -- timeline FILE.json`.
+            fs.writeFileSync(svg.replace(/\.svg$/, "") + ".json", JSON.stringify({ migration: last.m, probes: last.probes, machine: machine() }, null, 1) + "\n");
             console.log(`timeline of ${last.m.id}: ${svg}`);
         }
     } finally {
@@ -127,7 +129,14 @@ const option = (name: string) => (rest.includes(name) ? rest[rest.indexOf(name) 
 const runs = Number(option("--runs") ?? (which === "migrate" ? 4 : 3)) || 3;
 if (which === "lab") benchLab(runs);
 else if (which === "migrate") benchMigrate(runs, option("--svg"));
+else if (which === "timeline" && rest[0]?.endsWith(".json")) {
+    // Draws the picture again from the data a migrate run saved beside it.
+    const d = JSON.parse(fs.readFileSync(rest[0], "utf8"));
+    const svg = rest[0].replace(/\.json$/, ".svg");
+    fs.writeFileSync(svg, renderTimeline(d.migration, d.probes, d.machine));
+    console.log(`timeline of ${d.migration.id}: ${svg}`);
+}
 else {
-    console.error(`unknown benchmark "${which}"; available: lab, migrate`);
+    console.error(`unknown benchmark "${which}"; available: lab, migrate, timeline FILE.json`);
     process.exit(2);
 }

@@ -4,7 +4,9 @@ import type { MigrationSummary } from "../components/migration";
 import type { FlinkProbe } from "../components/flink";
 
 const W = 900;
-const PAD = { left: 70, right: 20, top: 40 };
+const PAD = { left: 100, right: 20, top: 40 };
+/** Seconds between ticks on the time axis. */
+const TICK_S = 5;
 const BAR_H = 22;
 const PLOT_H = 200;
 
@@ -27,14 +29,15 @@ export function renderTimeline(m: MigrationSummary, probes: readonly FlinkProbe[
     const ph = phases(m);
     const start = Math.min(ph[0][1], ...probes.map(p => p.at)) - 1000;
     const end = Math.max(ph[ph.length - 1][2], ...probes.map(p => p.at)) + 1000;
-    const x = (ms: number) => PAD.left + ((ms - start) / (end - start)) * (W - PAD.left - PAD.right);
+    const r1 = (v: number) => Math.round(v * 10) / 10;
+    const x = (ms: number) => r1(PAD.left + ((ms - start) / (end - start)) * (W - PAD.left - PAD.right));
     const barsTop = PAD.top;
     const plotTop = barsTop + ph.length * (BAR_H + 6) + 30;
-    const height = plotTop + PLOT_H + 60;
+    const height = plotTop + PLOT_H + 80;
     const recs = probes.map(p => p.records);
     const lo = Math.min(...recs, m.records.before);
     const hi = Math.max(...recs, m.records.after, lo + 1);
-    const y = (r: number) => plotTop + PLOT_H - ((r - lo) / (hi - lo)) * PLOT_H;
+    const y = (r: number) => r1(plotTop + PLOT_H - ((r - lo) / (hi - lo)) * PLOT_H);
     const out: string[] = [
         `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">`,
         `<rect width="100%" height="100%" fill="white"/>`,
@@ -56,10 +59,17 @@ export function renderTimeline(m: MigrationSummary, probes: readonly FlinkProbe[
     out.push(`<text x="8" y="${plotTop + PLOT_H / 2}" transform="rotate(-90 12 ${plotTop + PLOT_H / 2})">records read</text>`);
     const colour: Record<string, string> = { [m.from]: "#e69138", [m.to]: "#6aa84f" };
     for (const p of probes) out.push(`<circle cx="${x(p.at)}" cy="${y(p.records)}" r="2.5" fill="${colour[p.node] ?? "#666"}"/>`);
-    const legendY = plotTop + PLOT_H + 22;
+    // Time axis: seconds from the checkpoint request.
+    const t0 = ph[0][1];
+    for (let k = Math.ceil((start - t0) / 1000 / TICK_S) * TICK_S; t0 + k * 1000 <= end; k += TICK_S) {
+        const tx = x(t0 + k * 1000);
+        out.push(`<line x1="${tx}" y1="${plotTop + PLOT_H}" x2="${tx}" y2="${plotTop + PLOT_H + 5}" stroke="#999"/>`);
+        out.push(`<text x="${tx}" y="${plotTop + PLOT_H + 17}" text-anchor="middle" fill="#666">${k} s</text>`);
+    }
+    const legendY = plotTop + PLOT_H + 42;
     out.push(`<circle cx="${PAD.left}" cy="${legendY - 4}" r="4" fill="${colour[m.from]}"/><text x="${PAD.left + 8}" y="${legendY}">${esc(`job on ${m.from} (source)`)}</text>`);
     out.push(`<circle cx="${PAD.left + 180}" cy="${legendY - 4}" r="4" fill="${colour[m.to]}"/><text x="${PAD.left + 188}" y="${legendY}">${esc(`job on ${m.to} (restored)`)}</text>`);
-    out.push(`<text x="${PAD.left}" y="${legendY + 20}" fill="#666">${esc(`${((end - start) / 1000).toFixed(0)} s shown; ${machine}`)}</text>`);
+    out.push(`<text x="${PAD.left}" y="${legendY + 20}" fill="#666">${esc(`time in seconds from the checkpoint request; ${machine}`)}</text>`);
     out.push("</svg>", "");
     return out.join("\n");
 }

@@ -505,5 +505,7 @@ describe("migration timeline picture (scripts/timeline.ts)", () => {
         assert.equal((svg.match(/<circle /g) ?? []).length, probes.length + 2, "a dot per probe plus the legend's two");
         assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>\n$/);
         assert.ok(!/NaN|undefined/.test(svg), "every coordinate is a number");
+        // Ticks every 5 s from the checkpoint request, probes before it included.
+        assert.deepEqual([...svg.matchAll(/fill="#666">(-?\d+) s</g)].map(t => Number(t[1])), [0, 5, 10, 15]);
     });
 });
