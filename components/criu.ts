@@ -23,7 +23,9 @@ interface OptionSpec {
 export const CRIU_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     "tcp-established": { sides: ["dump", "restore"], symmetric: true, help: "checkpoint and restore established TCP connections" },
     "tcp-close": { sides: ["dump", "restore"], symmetric: true, help: "restore established TCP connections closed (listeners kept)" },
-    "tcp-skip-in-flight": { sides: ["dump"], help: "skip half-open connections that are being established" },
+    // A client connecting while the dump runs leaves a connection not yet accepted on a listener;
+    // CRIU refuses the dump ("In-flight connection") unless told to skip it (the client retries).
+    "skip-in-flight": { sides: ["dump"], help: "skip TCP connections still being established (not yet accepted) instead of failing the dump" },
     "ext-unix-sk": { sides: ["dump", "restore"], symmetric: true, help: "allow external unix socket connections" },
     "file-locks": { sides: ["dump", "restore"], help: "handle file locks (CRI-O already passes --file-locks on checkpoint)" },
     "link-remap": { sides: ["dump"], help: "allow linked-remap of deleted but open files" },
@@ -45,6 +47,9 @@ export interface ConfigProblem {
 
 const optionName = (entry: string) => entry.trim().split(/\s+/)[0];
 
+/** Names people reach for that CRIU does not have, and what CRIU calls them. */
+const MISNAMED: Readonly<Record<string, string>> = { "tcp-skip-in-flight": "skip-in-flight" };
+
 /** Checks CRIU option lists; `path` is the config path of the criu object. */
 export function checkCriuOptions(opts: CriuOptions, path: string): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
@@ -56,7 +61,8 @@ export function checkCriuOptions(opts: CriuOptions, path: string): ConfigProblem
             const bare = name.replace(/^--?/, "");
             const spec = CRIU_OPTIONS[bare];
             if (!spec) {
-                problems.push({ path: at, message: `got "${entry}"; allowed: ${allowed}` });
+                const hint = MISNAMED[bare] ? `CRIU has no option "${bare}", it is called "${MISNAMED[bare]}"; ` : "";
+                problems.push({ path: at, message: `got "${entry}"; ${hint}allowed: ${allowed}` });
                 return;
             }
             if (name !== bare) {

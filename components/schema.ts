@@ -66,7 +66,7 @@ export const configSchema = {
             additionalProperties: false,
             default: {},
             properties: {
-                dump: { type: "array", items: { type: "string" }, default: ["tcp-established"] },
+                dump: { type: "array", items: { type: "string" }, default: ["tcp-established", "skip-in-flight"] },
                 restore: { type: "array", items: { type: "string" }, default: ["tcp-established"] },
             },
         },

@@ -47,7 +47,7 @@ describe("components under mocks", () => {
     it("writes managed files from stdin so content changes are updates, not replacements", async () => {
         const { resources } = await lab(EXISTING);
         const runc = resources.find(r => r.name === "w1-runc-conf")!;
-        assert.equal(runc.inputs.stdin.split("\n").filter((l: string) => !l.startsWith("#") && l).join(","), "tcp-established");
+        assert.equal(runc.inputs.stdin.split("\n").filter((l: string) => !l.startsWith("#") && l).join(","), "tcp-established,skip-in-flight");
         assert.deepEqual(marker(runc, "managed-file"), { lab: "managed-file", node: "w1", path: "/etc/criu/runc.conf", mode: "0644" });
         assert.ok(!runc.inputs.create.includes("tcp-established"), "content is not in the command string");
         assert.match(runc.inputs.create, /^sudo -n bash -c /, "non-root users go through sudo");
