@@ -29,7 +29,7 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
         up();
         for (const node of ["master", "worker"] as const) {
             assert.equal(lab.sshOk(node, "hostname").trim(), node);
-            assert.deepEqual(lab.sshOk(node, "grep -v '^#' /etc/criu/runc.conf").trim().split("\n"), ["tcp-established"]);
+            assert.deepEqual(lab.sshOk(node, "grep -v '^#' /etc/criu/runc.conf").trim().split("\n"), ["tcp-established", "skip-in-flight"]);
             assert.equal(lab.sshOk(node, "stat -c %a /var/lib/live-migration-lab/checkpoints").trim(), "700");
             assert.match(lab.sshOk(node, "cat /etc/crio/crio.conf.d/60-live-migration-lab.conf"), /enable_criu_support = true/);
         }
@@ -83,7 +83,7 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
         assert.match(preview, /drifted: \/etc\/criu\/runc\.conf was changed on the node/);
         assert.doesNotMatch(preview, /master-runc-conf/, "only the edited node's file changes");
         up();
-        assert.deepEqual(lab.sshOk("worker", "grep -v '^#' /etc/criu/runc.conf").trim().split("\n"), ["tcp-established"]);
+        assert.deepEqual(lab.sshOk("worker", "grep -v '^#' /etc/criu/runc.conf").trim().split("\n"), ["tcp-established", "skip-in-flight"]);
         lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
     });
 
