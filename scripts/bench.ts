@@ -41,6 +41,14 @@ function report(samples: Record<string, number[]>) {
     }
 }
 
+/** The picture's data, saved beside the SVG so it can be drawn again. */
+interface TimelineData { migration: MigrationSummary; probes: FlinkProbe[]; machine: string }
+
+function drawTimeline(svg: string, d: TimelineData) {
+    fs.writeFileSync(svg, renderTimeline(d.migration, d.probes, d.machine));
+    console.log(`timeline of ${d.migration.id}: ${svg}`);
+}
+
 function benchMigrate(runs: number, svg: string | undefined) {
     const samples: Record<string, number[]> = {};
     const lab = createLocalLab("10.231.96.0/24", { stack: "flink", workloadNode: "master" });
@@ -87,10 +95,10 @@ function benchMigrate(runs: number, svg: string | undefined) {
         if (back && now) console.log(flinkDiagnostics(lab, now));
         if (svg && last) {
             fs.mkdirSync(path.dirname(path.resolve(svg)), { recursive: true });
-            fs.writeFileSync(svg, renderTimeline(last.m, last.probes, machine()));
-            // The picture's data beside it, so it can be drawn again: `npm run bench -- timeline FILE.json`.
-            fs.writeFileSync(svg.replace(/\.svg$/, "") + ".json", JSON.stringify({ migration: last.m, probes: last.probes, machine: machine() }, null, 1) + "\n");
-            console.log(`timeline of ${last.m.id}: ${svg}`);
+            const data: TimelineData = { migration: last.m, probes: last.probes, machine: machine() };
+            // The data beside the picture: `npm run bench -- timeline FILE.json` draws it again.
+            fs.writeFileSync(svg.replace(/\.svg$/, "") + ".json", JSON.stringify(data, null, 1) + "\n");
+            drawTimeline(svg, data);
         }
     } finally {
         lab.destroy();
@@ -131,10 +139,7 @@ if (which === "lab") benchLab(runs);
 else if (which === "migrate") benchMigrate(runs, option("--svg"));
 else if (which === "timeline" && rest[0]?.endsWith(".json")) {
     // Draws the picture again from the data a migrate run saved beside it.
-    const d = JSON.parse(fs.readFileSync(rest[0], "utf8"));
-    const svg = rest[0].replace(/\.json$/, ".svg");
-    fs.writeFileSync(svg, renderTimeline(d.migration, d.probes, d.machine));
-    console.log(`timeline of ${d.migration.id}: ${svg}`);
+    drawTimeline(rest[0].replace(/\.json$/, ".svg"), JSON.parse(fs.readFileSync(rest[0], "utf8")) as TimelineData);
 }
 else {
     console.error(`unknown benchmark "${which}"; available: lab, migrate, timeline FILE.json`);
