@@ -48,8 +48,11 @@ export const JVM_OPTS = [
 /** Where the JobManager's REST endpoint listens inside the pod (loopback only). */
 export const REST_PORT = 8081;
 
-/** Flink's heartbeat timeout: above the longest hold a migration allows (cutover.maxPauseSeconds). */
-export const FLINK_HEARTBEAT_TIMEOUT_MS = 300_000;
+/**
+ * How long Flink tolerates silence from its other half: the heartbeat timeout and the RPC (Pekko ask)
+ * timeout. Above the longest hold a migration allows (cutover.maxPauseSeconds, at most 240 s).
+ */
+export const FLINK_FREEZE_TOLERANCE_MS = 300_000;
 
 /**
  * Flink's configuration (config.yaml, Flink >= 1.19). Every address is loopback on purpose: the pod
@@ -82,10 +85,17 @@ export function flinkConf(spec: FlinkSpec): Record<string, string | number | boo
         "execution.checkpointing.interval": `${spec.checkpointIntervalMs}ms`,
         // The probe reads record counts through REST; refresh them every second.
         "metrics.fetcher.update-interval": 1000,
-        // A migration freezes both JVMs together for up to cutover.maxPauseSeconds; after the thaw
-        // an overdue heartbeat would declare the TaskManager lost and restart the job's tasks
-        // (counters from zero). Both live in one pod, so a dead one ends the pod anyway.
-        "heartbeat.timeout": FLINK_HEARTBEAT_TIMEOUT_MS,
+        // A migration freezes both JVMs together for up to cutover.maxPauseSeconds (and a restore
+        // on another node resumes them after the whole pause). The monotonic clock runs on through
+        // the freeze, so after the thaw every timer that was running has expired at once:
+        // - an overdue heartbeat would declare the TaskManager lost;
+        // - an RPC in flight when the freeze began (the source task tells the JobManager's source
+        //   coordinator about each Flink checkpoint) fails with Pekko's AskTimeoutException after
+        //   pekko.ask.timeout (10 s by default), and the task fails over.
+        // Either restarts the job's tasks from Flink's last checkpoint, counters from zero. Both
+        // JVMs live in one pod, so a dead one ends the pod anyway: nothing is lost by waiting.
+        "heartbeat.timeout": FLINK_FREEZE_TOLERANCE_MS,
+        "pekko.ask.timeout": `${FLINK_FREEZE_TOLERANCE_MS} ms`,
         "web.submit.enable": false,
         "web.cancel.enable": false,
     };

@@ -136,8 +136,8 @@ export const configSchema = {
             default: {},
             properties: {
                 // The source is frozen from its checkpoint until the target commits; past this it
-                // resumes on its own and the migration counts as failed. Below Flink's heartbeat
-                // timeout (FLINK_HEARTBEAT_TIMEOUT_MS) so a long hold never fails the job over.
+                // resumes on its own and the migration counts as failed. Below Flink's heartbeat and
+                // RPC timeouts (FLINK_FREEZE_TOLERANCE_MS) so a long hold never fails the job over.
                 maxPauseSeconds: { type: "integer", minimum: 20, maximum: 240, description: "seconds, 20 to 240", default: 120 },
             },
         },

@@ -62,6 +62,15 @@ export function wentBack(probes: readonly FlinkProbe[]): string | undefined {
     return undefined;
 }
 
+/** GET a path of the JobManager's REST endpoint inside the pod's network namespace, parsed. */
+export function flinkRest(lab: LocalLab, node: NodeName, pod: string, path: string): unknown {
+    const out = lab.sshOk(node, [
+        ...flinkContainerLines({ namespace: "default", pod }, "any"),
+        `nsenter -t "$pid" -n curl -sf --max-time 5 'http://127.0.0.1:${REST_PORT}${path}'`,
+    ].join("\n"));
+    return JSON.parse(out);
+}
+
 /**
  * Why a job's count went back, for the failure message: Flink's own account of its last failovers
  * (REST /jobs/<id>/exceptions) and the container's log lines about task state changes and errors.

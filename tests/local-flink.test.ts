@@ -14,10 +14,10 @@
 import { strict as assert } from "assert";
 import { createLocalLab, footprint, LocalLab } from "./local-lab-helpers";
 import { checkpointScript } from "../components/scripts";
-import { FlinkProbe, flinkProbeScript } from "../components/flink";
+import { FLINK_FREEZE_TOLERANCE_MS, FlinkProbe, flinkProbeScript } from "../components/flink";
 import { restartService, stopService } from "../components/scripts";
 import { abortLog } from "../components/cutover";
-import { flinkDiagnostics, startSampler, wentBack, when } from "./flink-helpers";
+import { flinkDiagnostics, flinkRest, startSampler, wentBack, when } from "./flink-helpers";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../components/cluster";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
@@ -92,6 +92,10 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(later.startTime, first.startTime, "not resubmitted");
         assert.equal(later.state, "RUNNING");
         assert.ok(later.checkpoints >= first.checkpoints, "Flink's own checkpoints only add up");
+        // The JobManager took the freeze-tolerant timeouts (a misspelt key would be ignored silently).
+        const conf = new Map((flinkRest(lab, HOME, "flink-minimal", "/jobmanager/config") as { key: string; value: string }[]).map(e => [e.key, e.value]));
+        assert.equal(conf.get("pekko.ask.timeout"), `${FLINK_FREEZE_TOLERANCE_MS} ms`);
+        assert.equal(conf.get("heartbeat.timeout"), String(FLINK_FREEZE_TOLERANCE_MS));
     });
 
     it("fails the kubelet checkpoint with CRIU's TCP error when runc.conf lacks tcp-established; the job keeps running", () => {

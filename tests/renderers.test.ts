@@ -9,7 +9,7 @@ import { validateConfig } from "../components/config";
 import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn } from "../components/crio";
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../components/criu";
 import { checkpointFeatureGates, renderKubeletConfig } from "../components/kubelet";
-import { flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../components/flink";
+import { FLINK_FREEZE_TOLERANCE_MS, flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../components/flink";
 import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../components/kubeadm";
 import * as scripts from "../components/scripts";
 import { cutoverScript, holdScript, leaseTool } from "../components/cutover";
@@ -18,6 +18,7 @@ import { planMigrations } from "../components/plan";
 import { fileState, parseProbe, probeScript } from "../components/drift";
 import * as local from "../components/localCluster";
 import crioKeys from "../components/crio-keys.json";
+import { configSchema } from "../components/schema";
 
 const spec = validateConfig({}, false).flink;
 
@@ -145,6 +146,15 @@ describe("flink-minimal pod", () => {
         assert.equal(pod.spec.containers[0].resources.limits.memory, "2048Mi");
         assert.equal(pod.metadata.annotations["live-migration-lab/tcp-connections"], "loopback");
         assert.equal(flinkConf(spec)["taskmanager.memory.process.size"], "1024m");
+    });
+
+    it("lets Flink outwait the longest hold: heartbeat and RPC timeouts above cutover.maxPauseSeconds' maximum", () => {
+        const longestHoldMs = configSchema.properties.cutover.properties.maxPauseSeconds.maximum * 1000;
+        const conf = flinkConf(spec);
+        assert.ok(FLINK_FREEZE_TOLERANCE_MS > longestHoldMs);
+        assert.equal(conf["heartbeat.timeout"], FLINK_FREEZE_TOLERANCE_MS);
+        // Flink 1.20's key (akka.ask.timeout is its deprecated name); a duration with its unit.
+        assert.equal(conf["pekko.ask.timeout"], `${FLINK_FREEZE_TOLERANCE_MS} ms`);
     });
 });
 
