@@ -3,7 +3,8 @@
 //
 // The stack config is validated as a whole before any resource is declared: on bad input the
 // program stops with one line per problem and nothing is touched. Migrations already carried out
-// (the last successful update's `migrations` output) must stay at the head of the list.
+// (the last successful update's `migrations` output) must stay at the head of the list, and one new
+// migration is carried out per update, once the job runs.
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,7 +12,7 @@ import { ConfigError, rawConfigFrom, validateConfig } from "./components/config"
 import { CONFIG_NAMESPACE } from "./components/schema";
 import { buildLab, managedFiles, staticAddress } from "./components/lab";
 import { probeKey, probeNodes } from "./components/probe";
-import { checkHistory, DoneHop, planMigrations } from "./components/plan";
+import { checkHistory, checkPending, DoneHop, planMigrations } from "./components/plan";
 import { abortLog } from "./components/cutover";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
@@ -29,12 +30,18 @@ function validated() {
     }
 }
 
-/** The hops the last successful update recorded (this stack's own `migrations` output). */
-async function carriedOut(): Promise<DoneHop[]> {
+/**
+ * What the last successful update recorded (this stack's own outputs): the hops carried out, and
+ * whether it started the Flink job.
+ */
+async function lastUpdate(): Promise<{ done: DoneHop[]; jobStarted: boolean }> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const { value } = await self.getOutputDetails("migrations");
+    const [{ value: migrations }, { value: flink }] = await Promise.all([self.getOutputDetails("migrations"), self.getOutputDetails("flink")]);
     const ok = (h: any): h is DoneHop => typeof h?.id === "string" && typeof h?.from === "string" && typeof h?.to === "string";
-    return Array.isArray(value) ? value.filter(ok).map(h => ({ id: h.id, from: h.from, to: h.to })) : [];
+    return {
+        done: Array.isArray(migrations) ? migrations.filter(ok).map(h => ({ id: h.id, from: h.from, to: h.to })) : [],
+        jobStarted: typeof flink?.pod === "string",
+    };
 }
 
 export = async () => {
@@ -43,7 +50,10 @@ export = async () => {
         pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
     }
     if (c.kubernetes.enabled) {
-        const problems = checkHistory(await carriedOut(), c.flink.node, c.migrations);
+        const { done, jobStarted } = await lastUpdate();
+        const history = checkHistory(done, c.flink.node, c.migrations);
+        // Pending requests are judged only against a history that holds.
+        const problems = history.length > 0 ? history : checkPending(done, jobStarted, c.migrations);
         if (problems.length > 0) throw new pulumi.RunError(new ConfigError(problems).message);
     }
     const sshPrivateKey = c.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");

@@ -85,3 +85,29 @@ export function checkHistory(done: readonly DoneHop[], initialNode: string, requ
     });
     return problems;
 }
+
+/**
+ * `pulumi up` carries out one new request at a time, and only once the job runs: a restored pod is
+ * declared for the newest stage alone, so of two new requests the earlier one's cutover would wait
+ * for a restored pod nothing makes, and the first `pulumi up` has no pod to checkpoint yet.
+ * `jobStarted`: the last successful update started the job (its `flink` output names a pod).
+ * Requests already checked by checkHistory against `done` are not looked at again.
+ */
+export function checkPending(done: readonly DoneHop[], jobStarted: boolean, requests: readonly { id: string; to: string }[]): ConfigProblem[] {
+    const pending = requests.slice(done.length);
+    if (pending.length === 0) return [];
+    const at = (i: number) => `${CONFIG_NAMESPACE}:migrations[${done.length + i}]`;
+    const show = (r: { id: string; to: string }) => `{id: ${r?.id}, to: ${r?.to}}`;
+    if (!jobStarted) {
+        return [{
+            path: at(0),
+            message: `got ${show(pending[0])}, but the Flink job has not been started by a successful \`pulumi up\` yet, so there is nothing to move: ` +
+                `bring the lab up with an empty \`migrations\` list first, then append`,
+        }];
+    }
+    return pending.slice(1).map((r, i) => ({
+        path: at(i + 1),
+        message: `got ${show(r)}, but ${show(pending[0])} before it has not been carried out yet; \`pulumi up\` carries out one new migration at a time: ` +
+            `remove this entry, run \`pulumi up\`, then append it again`,
+    }));
+}

@@ -104,6 +104,13 @@ describe("the real Pulumi engine", function () {
         assert.match(r.out, /live-migration-lab:driver: got "kvm"; allowed: "local", "vagrant", "existing"/);
         assert.match(r.out, /live-migration-lab:migrations\[0\]\.to: got "nowhere"/);
         assert.doesNotMatch(r.out, /\+ .*command:/, "no resource was planned");
+        // A valid request on a stack whose job no update has started yet: refused the same way.
+        ok(["config", "rm", "live-migration-lab:driver", "--stack", "bad"], project);
+        ok(["config", "set", "--path", "live-migration-lab:migrations[0].to", "master", "--stack", "bad"], project);
+        const early = pulumi(["preview", "--stack", "bad"], project);
+        assert.notEqual(early.status, 0);
+        assert.match(early.out, /live-migration-lab:migrations\[0\]: got \{id: m1, to: master\}, but the Flink job has not been started by a successful `pulumi up` yet/);
+        assert.doesNotMatch(early.out, /\+ .*command:/, "no resource was planned");
         fs.rmSync(project, { recursive: true });
     });
 

@@ -274,6 +274,20 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
     });
 
+    it("refuses two new migrations appended at once (m3, m4), naming the second, in preview", () => {
+        request(2, "m3", "worker");
+        request(3, "m4", "master");
+        try {
+            const r = lab.run.pulumi(["preview", "--stack", "lab"], lab.project);
+            assert.notEqual(r.status, 0);
+            assert.match(r.out, /live-migration-lab:migrations\[3\]: got \{id: m4, to: master\}, but \{id: m3, to: worker\} before it has not been carried out yet/);
+        } finally {
+            lab.run.ok(["config", "rm", "--path", "live-migration-lab:migrations[3]", "--stack", "lab"], lab.project);
+            lab.run.ok(["config", "rm", "--path", "live-migration-lab:migrations[2]", "--stack", "lab"], lab.project);
+        }
+        lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
+    });
+
     it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {
         lab.destroy();
         assert.deepEqual(footprint("lml-local-"), before0);

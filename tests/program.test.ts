@@ -57,10 +57,28 @@ describe("the program (index.ts)", () => {
         assert.match(moved.text, /live-migration-lab:flink.node: got "master", but the job started on "worker" and has moved since \(m1, m2\)/);
     });
 
-    it("accepts the carried-out migrations with new ones appended", async () => {
-        const { result: running, resources } = await runWithMocks({ migrations: [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }, { id: "m3", to: "master" }] }, () => runProgram(), { previousOutputs: { migrations: [M1, M2] } });
+    const STARTED = { pod: "flink-minimal-m2", node: "worker" };
+
+    it("accepts the carried-out migrations with a new one appended", async () => {
+        const { result: running, resources } = await runWithMocks({ migrations: [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }, { id: "m3", to: "master" }] }, () => runProgram(), { previousOutputs: { migrations: [M1, M2], flink: STARTED } });
         const result = await running;
         assert.deepEqual((await promiseOf<any[]>(result.migrations)).map((m: any) => `${m.id}:${m.to}`), ["m1:master", "m2:worker", "m3:master"]);
         assert.ok(resources.some(r => r.name === "migrate-m3-cutover"));
+    });
+
+    it("carries out one new migration per update: a second one appended at once is refused, naming it, before declaring anything", async () => {
+        const r = await failure({ migrations: [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }, { id: "m3", to: "master" }, { id: "m4", to: "worker" }] }, { migrations: [M1, M2], flink: STARTED });
+        assert.match(r.text, /live-migration-lab:migrations\[3\]: got \{id: m4, to: worker\}, but \{id: m3, to: master\} before it has not been carried out yet; `pulumi up` carries out one new migration at a time/);
+        assert.doesNotMatch(r.text, /migrations\[2\]/, "the first new one is fine");
+        assert.deepEqual(touched(r.resources), []);
+    });
+
+    it("refuses migrations before a successful update has started the job, naming the first entry", async () => {
+        const fresh = await failure({ migrations: [{ id: "m1", to: "master" }] });
+        assert.match(fresh.text, /live-migration-lab:migrations\[0\]: got \{id: m1, to: master\}, but the Flink job has not been started by a successful `pulumi up` yet/);
+        assert.deepEqual(touched(fresh.resources), []);
+        // A failed first update leaves no `flink` output: still refused.
+        const failedFirst = await failure({ migrations: [{ id: "m1", to: "master" }] }, { migrations: [] });
+        assert.match(failedFirst.text, /migrations\[0\]: .*has not been started/);
     });
 });
