@@ -54,6 +54,9 @@ export function planMigrations(
     return { hops, current: at ?? "", problems };
 }
 
+/** A migration request as the errors show it. */
+const show = (r: { id: string; to: string }) => `{id: ${r.id}, to: ${r.to}}`;
+
 /** A hop as the previous update's `migrations` output recorded it. */
 export interface DoneHop { readonly id: string; readonly from: string; readonly to: string }
 
@@ -65,7 +68,6 @@ export interface DoneHop { readonly id: string; readonly from: string; readonly 
  */
 export function checkHistory(done: readonly DoneHop[], initialNode: string, requests: readonly { id: string; to: string }[]): ConfigProblem[] {
     if (done.length === 0) return [];
-    const show = (h: { id: string; to: string }) => `{id: ${h.id}, to: ${h.to}}`;
     const undo = "the list is append-only: put it back and append new requests after it (or `pulumi destroy` to start the lab over)";
     const problems: ConfigProblem[] = [];
     if (done[0].from !== initialNode) {
@@ -97,7 +99,6 @@ export function checkPending(done: readonly DoneHop[], jobStarted: boolean, requ
     const pending = requests.slice(done.length);
     if (pending.length === 0) return [];
     const at = (i: number) => `${CONFIG_NAMESPACE}:migrations[${done.length + i}]`;
-    const show = (r: { id: string; to: string }) => `{id: ${r?.id}, to: ${r?.to}}`;
     if (!jobStarted) {
         return [{
             path: at(0),
