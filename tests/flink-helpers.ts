@@ -62,12 +62,12 @@ export function wentBack(probes: readonly FlinkProbe[]): string | undefined {
     return undefined;
 }
 
+/** A shell line that GETs `path` from the JobManager's REST endpoint, inside the pod's network namespace ($pid). */
+const restGet = (path: string, curlFlags: string) => `nsenter -t "$pid" -n curl ${curlFlags} --max-time 5 'http://127.0.0.1:${REST_PORT}${path}'`;
+
 /** GET a path of the JobManager's REST endpoint inside the pod's network namespace, parsed. */
 export function flinkRest(lab: LocalLab, node: NodeName, pod: string, path: string): unknown {
-    const out = lab.sshOk(node, [
-        ...flinkContainerLines({ namespace: "default", pod }, "any"),
-        `nsenter -t "$pid" -n curl -sf --max-time 5 'http://127.0.0.1:${REST_PORT}${path}'`,
-    ].join("\n"));
+    const out = lab.sshOk(node, [...flinkContainerLines({ namespace: "default", pod }, "any"), restGet(path, "-sf")].join("\n"));
     return JSON.parse(out);
 }
 
@@ -78,7 +78,7 @@ export function flinkRest(lab: LocalLab, node: NodeName, pod: string, path: stri
 export function flinkDiagnostics(lab: LocalLab, p: FlinkProbe): string {
     const r = lab.ssh(p.node as NodeName, [
         ...flinkContainerLines({ namespace: "default", pod: p.pod }, "any"),
-        `nsenter -t "$pid" -n curl -s --max-time 5 'http://127.0.0.1:${REST_PORT}/jobs/${p.jobId}/exceptions?maxExceptions=3' | head -c 6000; echo`,
+        `${restGet(`/jobs/${p.jobId}/exceptions?maxExceptions=3`, "-s")} | head -c 6000; echo`,
         `crictl logs "$cid" 2>&1 | grep -E 'switched from|Exception|ERROR|WARN' | tail -n 40`,
     ].join("\n"));
     return `diagnostics of ${p.pod} on ${p.node}:\n${String(r.stdout)}${String(r.stderr)}`;
