@@ -2,14 +2,13 @@
 // (their sha256 and mtime) and compares them with what it renders. A hand-edited file turns into
 // a visible change of that file's resource, which `pulumi up` then writes back.
 //
-// The observation goes into the resource as `environment.LAB_OBSERVED`. While the file is in sync
-// that input is in ignoreChanges, so the observation never causes a diff by itself; only a drift
-// lifts the ignore, making the resource an update that names the file. After the repair the
-// stored marker is ignored again, so the next `pulumi up` does nothing.
+// The observation goes into the resource as its last trigger (command.ts `observed`). While the
+// file is in sync that trigger is in ignoreChanges, so the observation never causes a diff by
+// itself; only a drift lifts the ignore, making the resource a replacement (remove, write again)
+// that names the file. After the repair the stored marker is ignored again, so the next
+// `pulumi up` does nothing.
 import * as crypto from "crypto";
 import { q } from "./scripts";
-
-export const OBSERVED_ENV = "LAB_OBSERVED";
 
 /** What a node reported for one path: "<sha256> <mtime>", or "absent". */
 export type Observation = string;

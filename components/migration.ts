@@ -7,9 +7,9 @@
 // Failure and retry: from the checkpoint on, the source job is frozen, not stopped, and its lease
 // (cutover.ts) gives it back to the source if the cutover does not commit within
 // cutover.maxPauseSeconds, logging the abort on the source. The program reads that log before
-// declaring resources (`attempt`): a new entry lifts the ignore on the steps' LAB_ATTEMPT
-// environment and on the restored pod's, so the next `pulumi up` redoes the hop from a fresh
-// checkpoint instead of resuming with an archive the source has moved past.
+// declaring resources (`attempt`): a new entry lifts the ignore on the LAB_ATTEMPT line that starts
+// every step's script (command.ts) and on the restored pod's environment, so the next `pulumi up`
+// redoes the hop from a fresh checkpoint instead of resuming with an archive the source has moved past.
 import * as pulumi from "@pulumi/pulumi";
 import { jsonStdout, NodeHandle, nodeCommand } from "./command";
 import type { MigrationHop } from "./plan";
@@ -149,7 +149,7 @@ export class Migration extends pulumi.ComponentResource {
 
     /**
      * One step of the hop: a command on `node` whose triggers name the hop and step, and whose
-     * LAB_ATTEMPT environment makes it run again when the hop is retried (see the file comment).
+     * LAB_ATTEMPT line makes it run again when the hop is retried (see the file comment).
      */
     private step(
         step: string, node: NodeHandle, create: pulumi.Input<string>, after: pulumi.Input<pulumi.Resource>[],
@@ -158,9 +158,9 @@ export class Migration extends pulumi.ComponentResource {
         const { hop, attempt } = this.args;
         return nodeCommand(`${this.name}-${step}`, {
             node, create, ...extra,
-            environment: { LAB_ATTEMPT: attempt.value },
+            attempt: { value: attempt.value, rerun: attempt.retrying },
             triggers: [{ lab: "migration-step", id: hop.id, step, from: hop.from, to: hop.to }],
-        }, { parent: this, dependsOn: [...after, ...dependsOn], ignoreChanges: attempt.retrying ? [] : ["environment"] });
+        }, { parent: this, dependsOn: [...after, ...dependsOn] });
     }
 
     /**

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeHandle, nodeCommand } from "./command";
 import { criuCheckScript, ensurePrivateDirScript, removeDirScript, removeFileScript, writeFileScript } from "./scripts";
-import { fileState, Observation, OBSERVED_ENV } from "./drift";
+import { fileState, Observation } from "./drift";
 
 /** A file this program owns on a node: rendered content, path and mode. */
 export interface ManagedFile {
@@ -70,7 +70,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
 
         // Content goes on stdin: a change of content is an update (the script rewrites the file),
         // a change of path or node is a replacement, and deleting the resource removes the file.
-        // A file changed by hand on the node shows up as an update through LAB_OBSERVED (drift.ts).
+        // A file changed by hand on the node shows up as a replacement naming the drift (drift.ts).
         const written: command.remote.Command[] = args.files.map(f => {
             const state = fileState(f.path, f.content, args.observed?.[f.path]);
             return nodeCommand(`${name}-${f.role}`, {
@@ -78,9 +78,9 @@ export class NodeRuntime extends pulumi.ComponentResource {
                 create: writeFileScript(f.path, f.mode, f.onChange),
                 delete: removeFileScript(f.path),
                 stdin: f.content,
-                environment: { [OBSERVED_ENV]: state.marker },
                 triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
-            }, { parent: this, dependsOn: [criu], deleteBeforeReplace: true, ignoreChanges: state.drifted ? [] : ["environment"] });
+                observed: { state: state.marker, changed: state.drifted },
+            }, { parent: this, dependsOn: [criu], deleteBeforeReplace: true });
         });
 
         const archive = nodeCommand(`${name}-archive-dir`, {

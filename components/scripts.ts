@@ -1,7 +1,8 @@
 // Shell scripts the command resources run on nodes. Each is idempotent, starts with
 // `set -euo pipefail`, fails with one line saying what failed and where, and prints one JSON line
 // on success that becomes the resource's stdout (read back as outputs). Content and secrets never
-// appear in a script: file content comes on stdin, secrets in environment variables.
+// appear in a script: file content and secrets come on stdin (never SSH environment variables,
+// which a stock sshd refuses: command.ts).
 
 import { CRIO_SOCKET } from "./kubelet";
 
@@ -178,7 +179,7 @@ export interface SshPeer { readonly host: string; readonly port: number; readonl
 
 /**
  * Lines that take the lab's SSH key from stdin into "$work/key" (a secret: never in the script or
- * the environment, which sshd mostly drops) and define `peer CMD`, which runs CMD as root on
+ * the environment, which sshd refuses) and define `peer CMD`, which runs CMD as root on
  * `p`. The script must have made "$work" (a private temporary directory) first.
  */
 export function peerSshLines(p: SshPeer): string[] {

@@ -30,6 +30,8 @@ const SECRET = "1b47061264138c4ac30d75fd1eb44270";
 
 const named = (rs: Registered[], type: string) => rs.filter(r => r.type === type).map(r => r.name);
 const marker = (r: Registered, lab: string) => (r.inputs.triggers ?? []).find((t: any) => t.lab === lab);
+/** The value of the LAB_ATTEMPT line a migration step's script starts with (quoted inside `bash -c '...'`). */
+const attemptLine = (create: string) => /^(?:sudo -n )?bash -c 'LAB_ATTEMPT='\\''([^']*)'\\''\n/.exec(create)?.[1];
 
 describe("components under mocks", () => {
     it("declares the component tree with lab:<module>:<Type> tokens and name-prefixed children", async () => {
@@ -42,6 +44,23 @@ describe("components under mocks", () => {
             assert.ok(commands.includes(n), `no command ${n}; have ${commands.join(", ")}`);
         }
         assert.ok(!commands.includes("w1-kubeadm-config"), "kubeadm config only on the master");
+    });
+
+    it("passes no value through SSH environment variables, which a stock sshd refuses: values go in the command text or on stdin", async () => {
+        const raw = { ...EXISTING, migrations: [{ id: "m1", to: "cp" }] };
+        const observed = {
+            w1: { [abortLog("m1")]: `${"c".repeat(64)} 1795000000`, "/etc/criu/runc.conf": `${"a".repeat(64)} 1700000000` },
+            cp: { "/etc/criu/runc.conf": "absent" },
+        };
+        for (const [title, config, seen] of [["first attempt", raw, {}], ["retry and drift", raw, observed], ["local driver", {}, {}]] as const) {
+            const { resources } = await runWithMocks(config, () => buildLab(validateConfig(config, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), seen), { secretKeys: ["sshPrivateKey"] });
+            const remote = resources.filter(r => r.type === "command:remote:Command");
+            assert.ok(remote.length > 10, title);
+            for (const r of remote) {
+                assert.equal(r.inputs.environment, undefined, `${title}: ${r.name} sets environment`);
+                assert.equal(r.inputs.addPreviousOutputInEnv, false, `${title}: ${r.name} would get PULUMI_COMMAND_STDOUT by setenv`);
+            }
+        }
     });
 
     it("writes managed files from stdin so content changes are updates, not replacements", async () => {
@@ -121,14 +140,14 @@ describe("components under mocks", () => {
         const { resources, result } = await runWithMocks(raw, () => buildLab(validateConfig(raw, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), observed), { secretKeys: ["sshPrivateKey"] });
         const steps = resources.filter(r => marker(r, "migration-step"));
         assert.equal(steps.length, 9);
-        for (const s of steps) assert.equal(s.inputs.environment.LAB_ATTEMPT, "retry cccccccccccc", s.name);
+        for (const s of steps) assert.equal(attemptLine(s.inputs.create), "retry cccccccccccc", s.name);
         const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
         assert.equal(pod.inputs.spec.containers[0].env[0].value, "retry cccccccccccc");
         const [m] = await promiseOf(result.migrations!);
         assert.equal(m.attempt, "retry cccccccccccc");
         // An abort log on another node (not this hop's source) changes nothing.
         const other = await runWithMocks(raw, () => buildLab(validateConfig(raw, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), { cp: observed.w1 }), { secretKeys: ["sshPrivateKey"] });
-        assert.equal(other.resources.find(r => r.name === "migrate-m1-hold")!.inputs.environment.LAB_ATTEMPT, "first");
+        assert.equal(attemptLine(other.resources.find(r => r.name === "migrate-m1-hold")!.inputs.create), "first");
     });
 
     it("checkpoints the pod the previous migration made", async () => {
@@ -193,7 +212,7 @@ describe("drift review under mocks", () => {
         const { resources } = await runWithMocks(raw, () => buildLab(validateConfig(raw, false), undefined, "/tmp/lml-test", {
             worker: { "/etc/criu/runc.conf": `${"a".repeat(64)} 1700000000` },
         }));
-        const marker = (name: string) => resources.find(r => r.name === name)!.inputs.environment.LAB_OBSERVED;
+        const marker = (name: string) => resources.find(r => r.name === name)!.inputs.triggers.find((t: any) => t.lab === "observed").state;
         assert.match(marker("worker-runc-conf"), /^drifted: \/etc\/criu\/runc\.conf was changed on the node/);
         assert.equal(marker("master-runc-conf"), "unobserved");
     });

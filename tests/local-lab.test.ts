@@ -33,6 +33,12 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
             assert.equal(lab.sshOk(node, "stat -c %a /var/lib/live-migration-lab/checkpoints").trim(), "700");
             assert.match(lab.sshOk(node, "cat /etc/crio/crio.conf.d/60-live-migration-lab.conf"), /enable_criu_support = true/);
         }
+        // Like real hosts, the nodes keep Debian's stock sshd: it refuses SSH environment variables
+        // other than LANG and LC_*, and so does the command provider (as the official one does),
+        // so this up proves that no remote command of the program needs one.
+        for (const node of ["master", "worker"] as const) {
+            assert.deepEqual(lab.sshOk(node, "sshd -T | grep -i '^acceptenv'").trim().split("\n").sort(), ["acceptenv LANG", "acceptenv LC_*"]);
+        }
         const criu = JSON.parse(lab.run.ok(["stack", "output", "criu", "--json", "--stack", "lab"], lab.project));
         assert.equal(criu.master.check, "ok");
         assert.match(criu.worker.criu, /^4\.\d+/, "CRIU >= 4.2 from Debian sid");
