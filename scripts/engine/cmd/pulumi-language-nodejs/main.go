@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -42,6 +43,12 @@ const exitCodeLoggedError = 32
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 	engineAddress string
+}
+
+// orphanless makes a child die with this host: when the engine is killed, the host stops
+// (internal/serve) and the program's node process must not run on without either.
+func orphanless() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 }
 
 func main() {
@@ -220,6 +227,7 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	}
 
 	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.SysProcAttr = orphanless()
 	cmd.Dir = programDir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -254,6 +262,7 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server grpc.ServerStre
 	args := append([]string{runJS}, req.GetArgs()...)
 	args = append(args, program)
 	cmd := exec.CommandContext(server.Context(), "node", args...)
+	cmd.SysProcAttr = orphanless()
 	cmd.Dir = program
 	cmd.Env = append(os.Environ(), req.GetEnv()...)
 

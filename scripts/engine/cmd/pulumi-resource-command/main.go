@@ -4,18 +4,23 @@
 //
 // Why it exists: the official provider lives in the Go module github.com/pulumi/pulumi-command/provider,
 // which has no version tags of its own, so the Go module proxy answers 403 for it, and its download
-// site is not reachable from the lab machines. The resource contract is what @pulumi/command's
-// SDK sends (its inputs are in node_modules/@pulumi/command/local|remote/command.d.ts); this file
-// implements that contract, no more:
-//   - inputs create, update, delete, stdin, environment, triggers, logging; local: dir, interpreter;
-//     remote: connection {host, port, user, password, privateKey, privateKeyPassword,
-//     dialErrorLimit, perDialTimeout};
-//   - outputs stdout and stderr (plus the inputs);
-//   - a change of `triggers` replaces the resource, any other input change updates it (runs
-//     `update`, else `create`); delete runs `delete` with the last stdout/stderr in
-//     PULUMI_COMMAND_STDOUT / PULUMI_COMMAND_STDERR.
+// site is not reachable from the lab machines. It must never be more lenient than the official one
+// (pulumi/pulumi-command v1.2.1, provider/pkg/provider/{common,local,remote}), which users with
+// internet access run: each point below is what that source does, with a test beside it.
+//   - inputs create, update, delete, stdin, environment, addPreviousOutputInEnv, triggers, logging;
+//     local: dir, interpreter; remote: connection {host, port, user, password, privateKey,
+//     privateKeyPassword, dialErrorLimit, perDialTimeout, hostKey}; outputs stdout and stderr.
+//   - Check fills the connection defaults the official schema declares (user root, port 22,
+//     dialErrorLimit 10, perDialTimeout 15), so states made by either provider diff the same.
+//   - a change of `triggers` replaces the resource, any other input change updates it: `update`
+//     runs, else `create`, with the old stdout/stderr kept when neither is set.
+//   - remote `environment` travels as SSH setenv requests; a refused one (sshd's AcceptEnv) fails
+//     the command with the official message. PULUMI_COMMAND_STDOUT/STDERR (the previous outputs,
+//     unless addPreviousOutputInEnv is false) are tried the same way, and a refusal is a warning.
+//     Locally all of them are plain process environment.
+//   - a failing command's error is "<exit error>: running \"<command>\":\n<stdout and stderr>".
 //
-// Not supported (rejected in Check): assets/archives, proxies, agent sockets, local `dir` asset paths.
+// Not supported (rejected in Check): assets/archives, proxies, agent sockets.
 package main
 
 import (
@@ -25,18 +30,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -52,14 +61,47 @@ const (
 	remoteType = "command:remote:Command"
 )
 
-type provider struct {
+type commandProvider struct {
 	props.Base
+	// log reports warnings and errors to the engine, as the official provider's logger does
+	// (nil in tests, where they go to stderr).
+	log func(sev diag.Severity, urn, msg string)
 }
 
 func main() {
+	p := &commandProvider{Base: props.Base{Version: version}}
+	if engine := serve.EngineAddress(); engine != "" {
+		var once sync.Once
+		var client pulumirpc.EngineClient
+		p.log = func(sev diag.Severity, urn, msg string) {
+			once.Do(func() {
+				if conn, err := grpc.NewClient(engine, grpc.WithTransportCredentials(insecure.NewCredentials())); err == nil {
+					client = pulumirpc.NewEngineClient(conn)
+				}
+			})
+			severity := pulumirpc.LogSeverity_WARNING
+			if sev == diag.Error {
+				severity = pulumirpc.LogSeverity_ERROR
+			}
+			if client == nil {
+				fmt.Fprintln(os.Stderr, msg)
+			} else if _, err := client.Log(context.Background(), &pulumirpc.LogRequest{Severity: severity, Message: msg, Urn: urn}); err != nil {
+				fmt.Fprintln(os.Stderr, msg)
+			}
+		}
+	}
 	serve.Run("pulumi-resource-command", func(srv *grpc.Server) {
-		pulumirpc.RegisterResourceProviderServer(srv, &provider{Base: props.Base{Version: version}})
+		pulumirpc.RegisterResourceProviderServer(srv, p)
 	})
+}
+
+func (p *commandProvider) logf(sev diag.Severity, urn, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if p.log == nil {
+		fmt.Fprintln(os.Stderr, msg)
+		return
+	}
+	p.log(sev, urn, msg)
 }
 
 var (
@@ -67,18 +109,18 @@ var (
 	marshal   = props.Options
 )
 
-func (p *provider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+func (p *commandProvider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 }
 
 // Secrets arrive unwrapped; the engine marks outputs secret again where their inputs were.
-func (p *provider) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+func (p *commandProvider) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: false, SupportsPreview: false}, nil
 }
 
 var unsupported = []resource.PropertyKey{"assetPaths", "archivePaths"}
 
-func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
@@ -99,12 +141,36 @@ func (p *provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 					failures = append(failures, &pulumirpc.CheckFailure{Property: "connection." + string(k), Reason: "not supported by this lab's command provider"})
 				}
 			}
+			news["connection"] = resource.NewObjectProperty(withConnectionDefaults(conn.ObjectValue()))
 		}
 	}
-	return &pulumirpc.CheckResponse{Inputs: req.GetNews(), Failures: failures}, nil
+	checked, err := plugin.MarshalProperties(news, marshal)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CheckResponse{Inputs: checked, Failures: failures}, nil
 }
 
-func (p *provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+// connectionDefaults are the defaults of the official schema (remote/connection.go Annotate),
+// which its Check writes into the inputs.
+var connectionDefaults = resource.PropertyMap{
+	"user":           resource.NewStringProperty("root"),
+	"port":           resource.NewNumberProperty(22),
+	"dialErrorLimit": resource.NewNumberProperty(10),
+	"perDialTimeout": resource.NewNumberProperty(15),
+}
+
+func withConnectionDefaults(conn resource.PropertyMap) resource.PropertyMap {
+	out := conn.Copy()
+	for k, v := range connectionDefaults {
+		if cur, ok := out[k]; !ok || cur.IsNull() {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	olds, news, err := props.DiffInputs(req)
 	if err != nil {
 		return nil, err
@@ -146,12 +212,30 @@ func environment(m resource.PropertyMap) []string {
 	return env
 }
 
-// run executes one of the command strings of a resource and returns stdout and stderr.
-func run(ctx context.Context, typ string, inputs resource.PropertyMap, script string, extraEnv []string) (string, string, error) {
-	if typ == remoteType {
-		return runRemote(ctx, inputs, script, extraEnv)
+// previousOutputs are PULUMI_COMMAND_STDOUT/STDERR from the last run's outputs (empty ones left
+// out), unless addPreviousOutputInEnv is false.
+func previousOutputs(inputs resource.PropertyMap, stdout, stderr string) []string {
+	if v, ok := inputs["addPreviousOutputInEnv"]; ok && v.IsBool() && !v.BoolValue() {
+		return nil
 	}
-	return runLocal(ctx, inputs, script, extraEnv)
+	var env []string
+	if stdout != "" {
+		env = append(env, "PULUMI_COMMAND_STDOUT="+stdout)
+	}
+	if stderr != "" {
+		env = append(env, "PULUMI_COMMAND_STDERR="+stderr)
+	}
+	return env
+}
+
+// run executes one of the command strings of a resource with the previous run's outputs and
+// returns stdout and stderr.
+func (p *commandProvider) run(ctx context.Context, typ, urn string, inputs resource.PropertyMap, script, prevStdout, prevStderr string) (string, string, error) {
+	previous := previousOutputs(inputs, prevStdout, prevStderr)
+	if typ == remoteType {
+		return p.runRemote(ctx, urn, inputs, script, previous)
+	}
+	return runLocal(ctx, inputs, script, previous)
 }
 
 func runLocal(ctx context.Context, inputs resource.PropertyMap, script string, extraEnv []string) (string, string, error) {
@@ -168,21 +252,42 @@ func runLocal(ctx context.Context, inputs resource.PropertyMap, script string, e
 	if stdin := str(inputs, "stdin"); stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out outputs
+	cmd.Stdout, cmd.Stderr = out.writers()
 	err := cmd.Run()
-	return stdout.String(), stderr.String(), commandError(err, stderr.String())
+	return out.stdout.String(), out.stderr.String(), out.commandError(err, script)
 }
 
-func commandError(err error, stderr string) error {
+// outputs collects a command's stdout, stderr and both interleaved (for its error message).
+type outputs struct {
+	mu             sync.Mutex
+	stdout, stderr bytes.Buffer
+	both           bytes.Buffer
+}
+
+type tee struct {
+	o   *outputs
+	own *bytes.Buffer
+}
+
+func (t tee) Write(b []byte) (int, error) {
+	t.o.mu.Lock()
+	defer t.o.mu.Unlock()
+	t.own.Write(b)
+	return t.o.both.Write(b)
+}
+
+func (o *outputs) writers() (io.Writer, io.Writer) {
+	return tee{o, &o.stdout}, tee{o, &o.stderr}
+}
+
+// commandError is the official provider's message for a failed command: the exit error, the
+// command, and what it printed.
+func (o *outputs) commandError(err error, script string) error {
 	if err == nil {
 		return nil
 	}
-	tail := strings.TrimSpace(stderr)
-	if len(tail) > 4000 {
-		tail = "..." + tail[len(tail)-4000:]
-	}
-	return fmt.Errorf("%w: %s", err, tail)
+	return fmt.Errorf("%w: running %q:\n%s", err, script, o.both.String())
 }
 
 func sshConfig(conn resource.PropertyMap) (*ssh.ClientConfig, string, error) {
@@ -212,16 +317,25 @@ func sshConfig(conn resource.PropertyMap) (*ssh.ClientConfig, string, error) {
 	}
 	port := int(num(conn, "port", 22))
 	addr := net.JoinHostPort(str(conn, "host"), strconv.Itoa(port))
-	return &ssh.ClientConfig{
+	cfg := &ssh.ClientConfig{
 		User: user,
 		Auth: auth,
-		// Lab nodes are created and re-created by the lab itself; their host keys are not known ahead.
+		// As the official provider: without connection.hostKey the host key is not checked.
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), //nolint:gosec
 		Timeout:         time.Duration(num(conn, "perDialTimeout", 15)) * time.Second,
-	}, addr, nil
+	}
+	if hostKey := str(conn, "hostKey"); hostKey != "" {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(hostKey))
+		if err != nil {
+			return nil, "", fmt.Errorf("failed to parse host key: %w", err)
+		}
+		cfg.HostKeyCallback = ssh.FixedHostKey(key)
+		cfg.HostKeyAlgorithms = []string{key.Type()}
+	}
+	return cfg, addr, nil
 }
 
-func runRemote(ctx context.Context, inputs resource.PropertyMap, script string, extraEnv []string) (string, string, error) {
+func (p *commandProvider) runRemote(ctx context.Context, urn string, inputs resource.PropertyMap, script string, previous []string) (string, string, error) {
 	c, ok := inputs["connection"]
 	if !ok || !c.IsObject() {
 		return "", "", errors.New("connection is missing")
@@ -253,17 +367,27 @@ func runRemote(ctx context.Context, inputs resource.PropertyMap, script string, 
 		return "", "", err
 	}
 	defer session.Close()
-	// Variables go through SSH's env request; sshd drops those its AcceptEnv does not list,
-	// which is why the lab passes secrets on stdin instead.
-	for _, kv := range append(environment(inputs), extraEnv...) {
+	// Variables go through SSH's env request, which sshd refuses for names its AcceptEnv does not
+	// list (Debian's default: LANG LC_*). Like the official provider: a refused `environment`
+	// entry fails the command, a refused previous output is a warning.
+	for _, kv := range environment(inputs) {
 		k, v, _ := strings.Cut(kv, "=")
-		_ = session.Setenv(k, v)
+		if err := session.Setenv(k, v); err != nil {
+			p.logf(diag.Error, urn, setenvMessage, k)
+			return "", "", fmt.Errorf("could not set environment variable %q: %w", k, err)
+		}
+	}
+	for _, kv := range previous {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := session.Setenv(k, v); err != nil {
+			p.logf(diag.Warning, urn, setenvMessage, k)
+		}
 	}
 	if stdin := str(inputs, "stdin"); stdin != "" {
 		session.Stdin = strings.NewReader(stdin)
 	}
-	var stdout, stderr bytes.Buffer
-	session.Stdout, session.Stderr = &stdout, &stderr
+	var out outputs
+	session.Stdout, session.Stderr = out.writers()
 	done := make(chan error, 1)
 	go func() { done <- session.Run(script) }()
 	select {
@@ -272,8 +396,13 @@ func runRemote(ctx context.Context, inputs resource.PropertyMap, script string, 
 		_ = session.Signal(ssh.SIGTERM)
 		err = ctx.Err()
 	}
-	return stdout.String(), stderr.String(), commandError(err, stderr.String())
+	return out.stdout.String(), out.stderr.String(), out.commandError(err, script)
 }
+
+// setenvMessage is the official provider's explanation of a refused SSH environment variable.
+const setenvMessage = `Unable to set '%s'. This only works if your SSH server is configured to accept
+	these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could
+	prefix the command itself with the variables in the form 'VAR=value command'`
 
 func withOutputs(inputs resource.PropertyMap, stdout, stderr string) resource.PropertyMap {
 	out := inputs.Copy()
@@ -282,15 +411,15 @@ func withOutputs(inputs resource.PropertyMap, stdout, stderr string) resource.Pr
 	return out
 }
 
-func (p *provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	inputs, err := unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
 	var stdout, stderr string
 	if script := str(inputs, "create"); script != "" {
-		if stdout, stderr, err = run(ctx, req.GetType(), inputs, script, nil); err != nil {
-			return nil, fmt.Errorf("create: %w", err)
+		if stdout, stderr, err = p.run(ctx, req.GetType(), req.GetUrn(), inputs, script, "", ""); err != nil {
+			return nil, err
 		}
 	}
 	props, err := plugin.MarshalProperties(withOutputs(inputs, stdout, stderr), marshal)
@@ -302,7 +431,7 @@ func (p *provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 	return &pulumirpc.CreateResponse{Id: hex.EncodeToString(id), Properties: props}, nil
 }
 
-func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
@@ -317,8 +446,8 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	}
 	stdout, stderr := str(olds, "stdout"), str(olds, "stderr")
 	if script != "" {
-		if stdout, stderr, err = run(ctx, req.GetType(), news, script, nil); err != nil {
-			return nil, fmt.Errorf("update: %w", err)
+		if stdout, stderr, err = p.run(ctx, req.GetType(), req.GetUrn(), news, script, stdout, stderr); err != nil {
+			return nil, err
 		}
 	}
 	props, err := plugin.MarshalProperties(withOutputs(news, stdout, stderr), marshal)
@@ -328,21 +457,20 @@ func (p *provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	return &pulumirpc.UpdateResponse{Properties: props}, nil
 }
 
-func (p *provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
 	state, err := unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
 	if script := str(state, "delete"); script != "" {
-		env := []string{"PULUMI_COMMAND_STDOUT=" + str(state, "stdout"), "PULUMI_COMMAND_STDERR=" + str(state, "stderr")}
-		if _, _, err := run(ctx, req.GetType(), state, script, env); err != nil {
-			return nil, fmt.Errorf("delete: %w", err)
+		if _, _, err := p.run(ctx, req.GetType(), req.GetUrn(), state, script, str(state, "stdout"), str(state, "stderr")); err != nil {
+			return nil, err
 		}
 	}
 	return &emptypb.Empty{}, nil
 }
 
 // Read returns the recorded state: a command has nothing to read back.
-func (p *provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+func (p *commandProvider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
 }

@@ -32,7 +32,7 @@ func TestDiffReplacesOnlyOnTriggers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			r, err := (&provider{}).Diff(context.Background(), &pulumirpc.DiffRequest{OldInputs: toStruct(t, old), News: toStruct(t, c.news)})
+			r, err := (&commandProvider{}).Diff(context.Background(), &pulumirpc.DiffRequest{OldInputs: toStruct(t, old), News: toStruct(t, c.news)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestLocalCommandGetsStdinEnvironmentAndPreviousOutputOnDelete(t *testing.T)
 		"stdin":       "content",
 		"environment": map[string]any{"V": "from-env"},
 	})
-	p := &provider{}
+	p := &commandProvider{}
 	created, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: toStruct(t, inputs.Mappable())})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestLocalCommandGetsStdinEnvironmentAndPreviousOutputOnDelete(t *testing.T)
 }
 
 func TestFailingCommandReportsItsStderr(t *testing.T) {
-	_, err := (&provider{}).Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: toStruct(t, map[string]any{"create": "echo boom >&2; exit 3"})})
+	_, err := (&commandProvider{}).Create(context.Background(), &pulumirpc.CreateRequest{Type: localType, Properties: toStruct(t, map[string]any{"create": "echo boom >&2; exit 3"})})
 	if err == nil || !contains(err.Error(), "boom") || !contains(err.Error(), "exit status 3") {
 		t.Fatalf("error %v", err)
 	}

@@ -1,5 +1,10 @@
 // Package serve is what every plugin of this project shares: find the engine's address in the
 // arguments, stop when the engine goes away, serve gRPC and print the port for the engine.
+//
+// "Goes away" is watched two ways: the official plugins' health check of the engine (every 5
+// minutes, sdk/go/common/util/rpcutil/health.go), and the parent process: the engine starts its
+// plugins itself, so a plugin whose parent changed was orphaned by a killed engine (kill -9 of
+// `pulumi up`) and stops within a second instead of minutes later.
 package serve
 
 import (
@@ -24,6 +29,7 @@ func Run(name string, register func(*grpc.Server)) {
 			fail(name, "engine health check: %v", err)
 		}
 	}
+	go watchParent(ctx, cancel, time.Second)
 	stop := make(chan bool)
 	go func() { <-ctx.Done(); close(stop) }()
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
@@ -42,6 +48,24 @@ func Run(name string, register func(*grpc.Server)) {
 		fail(name, "%v", err)
 	}
 	os.Exit(0)
+}
+
+// watchParent cancels when this process's parent changes (it was reparented: the parent died).
+func watchParent(ctx context.Context, cancel context.CancelFunc, every time.Duration) {
+	parent := os.Getppid()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if os.Getppid() != parent {
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // EngineAddress is the engine's address: the last positional argument ("" when absent).
