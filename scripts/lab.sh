@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The project's one entry point, used by the README and by CI alike.
 #
-#   scripts/lab.sh test            install what the project needs (Node 22, npm packages, the Pulumi
-#                                  engine), then run the engine's Go tests and the mocha suite (npm test)
+#   scripts/lab.sh test [ARGS]     install what the project needs (Node 22, npm packages, the Pulumi
+#                                  engine), then run the engine's Go tests, the unit suite (npm test:
+#                                  no root, no engine) and the end-to-end suite (npm run test:e2e: the
+#                                  real engine and, as root, the local lab); mocha ARGS (--grep ...) go
+#                                  to both suites
 #   scripts/lab.sh engine          only make the Pulumi engine available (scripts/engine.sh)
 #   scripts/lab.sh bench lab       benchmarks that print figures (scripts/bench.ts); also
 #   scripts/lab.sh npm run bench:migrate -- --runs N --svg FILE   (npm scripts get the engine)
@@ -136,7 +139,8 @@ case "$cmd" in
   test)
     ensure_engine
     (cd scripts/engine && ensure_go && go test ./...)
-    exec npm test -- "$@" ;;
+    npm test -- "$@"
+    exec npm run test:e2e -- "$@" ;;
   bench) ensure_engine && exec npm run bench -- "$@" ;;
   # npm scripts (npm test, npm run bench:migrate, ...) get the engine on PATH too.
   npm) ensure_engine && exec npm "$@" ;;

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { promiseOf, runWithMocks } from "./mocks";
 
-const INDEX = require.resolve("../index");
+const INDEX = require.resolve("../../index");
 
 /** Loads index.ts afresh and runs it, as `pulumi up` would; resolves to its outputs. */
 function runProgram(): Promise<Record<string, any>> {

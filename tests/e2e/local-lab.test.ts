@@ -5,7 +5,7 @@
 // Timings are the benchmark's business: `scripts/lab.sh npm run bench -- lab`.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
-import { createLocalLab, footprint, LocalLab } from "./local-lab-helpers";
+import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
 

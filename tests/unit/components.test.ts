@@ -1,9 +1,9 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { validateConfig } from "../components/config";
-import { buildLab, LabOutputs } from "../components/lab";
-import { abortLog } from "../components/cutover";
+import { validateConfig } from "../../components/config";
+import { buildLab, LabOutputs } from "../../components/lab";
+import { abortLog } from "../../components/cutover";
 import { promiseOf, Registered, runWithMocks } from "./mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

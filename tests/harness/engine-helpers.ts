@@ -4,8 +4,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
-export const ROOT = path.resolve(__dirname, "..");
-export const FIXTURES = path.join(__dirname, "fixtures");
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const FIXTURES = path.join(__dirname, "..", "fixtures");
 
 export interface Run { status: number; out: string }
 

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, rawConfigFrom, validateConfig } from "../components/config";
+import { ConfigError, rawConfigFrom, validateConfig } from "../../components/config";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -152,7 +152,7 @@ describe("stack config validation", () => {
 
 describe("Pulumi.dev.yaml", () => {
     it("is a valid config for the local lab", () => {
-        const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
+        const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8"));
         const flat = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
         const c = validateConfig(rawConfigFrom(flat as Record<string, string>), false);
         assert.equal(c.driver, "local");
