@@ -5,15 +5,14 @@
 // program stops with one line per problem and nothing is touched. Migrations already carried out
 // (the last successful update's `migrations` output) must stay at the head of the list, and one new
 // migration is carried out per update, once the job runs.
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, rawConfigFrom, validateConfig } from "./components/config";
 import { CONFIG_NAMESPACE } from "./components/schema";
-import { buildLab, managedFiles, staticAddress } from "./components/lab";
-import { probeKey, probeNodes } from "./components/probe";
-import { checkHistory, checkPending, DoneHop, planMigrations } from "./components/plan";
-import { abortLog } from "./components/cutover";
+import { buildLab } from "./components/lab";
+import { desiredLab } from "./components/desired";
+import { probeNodes } from "./components/probe";
+import { checkHistory, checkPending, DoneHop } from "./components/plan";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -58,23 +57,15 @@ export = async () => {
     }
     const sshPrivateKey = c.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
 
-    // Drift review: read the managed files' digests from the nodes that are already up.
-    const key = probeKey(c, pulumi.runtime.getConfig(keyName));
-    // Local nodes that were never started are skipped rather than waited for.
-    const started = (name: string) => c.driver !== "local" || fs.existsSync(path.join(c.local.stateDir, "nodes", name));
-    const observed = key === undefined ? {} : probeNodes(c.nodes.filter(n => started(n.name)).map(n => ({
-        node: n.name,
-        address: staticAddress(c, c.nodes.indexOf(n)),
-        user: n.sshUser,
-        port: n.sshPort,
-        paths: [
-            ...managedFiles(c, n, staticAddress(c, c.nodes.indexOf(n))).map(f => f.path),
-            // Migrations from this node that gave the job back to it: such a hop is redone.
-            ...(c.kubernetes.enabled ? planMigrations(c.flink.node, c.migrations, c.nodes.map(m => m.name)).hops.filter(h => h.from === n.name).map(h => abortLog(h.id)) : []),
-        ],
+    // The desired lab, once: what the drift probe reads from the nodes and what the resources declare.
+    const desired = desiredLab(c);
+    // Drift review: read the managed files' digests (and hops' abort logs) from the nodes that are up.
+    const key = desired.driver.probeKey(pulumi.runtime.getConfig(keyName));
+    const observed = key === undefined ? {} : probeNodes(desired.nodes.filter(n => desired.driver.isUp(n.spec)).map(n => ({
+        node: n.spec.name, address: n.address, user: n.spec.sshUser, port: n.spec.sshPort, paths: n.probePaths,
     })), key);
 
-    const lab = buildLab(c, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);
+    const lab = buildLab(desired, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);
     // The Kubernetes outputs are null in a lab without Kubernetes (kubernetes.enabled: false).
     return {
         /** Name, role and address of every node. */

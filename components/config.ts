@@ -6,7 +6,7 @@ import Ajv, { ErrorObject } from "ajv";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
 import { checkCriuOptions, ConfigProblem, CriuOptions } from "./criu";
 import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "./crio";
-import { planMigrations } from "./plan";
+import { MigrationPlan, planMigrations } from "./plan";
 
 export type Driver = "local" | "vagrant" | "existing";
 export type Role = "master" | "worker";
@@ -54,6 +54,8 @@ export interface LabConfig {
     readonly kubernetes: { readonly version: string; readonly namespace: string; readonly enabled: boolean };
     readonly flink: FlinkSpec;
     readonly migrations: readonly MigrationRequest[];
+    /** The migrations as hops, from where the job starts (planned once, here, where they are checked). */
+    readonly plan: MigrationPlan;
     readonly archive: { readonly dir: string; readonly keep: number };
     readonly cutover: { readonly maxPauseSeconds: number };
 }
@@ -163,7 +165,7 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         problems.push(...(validateShape.errors ?? []).map(describeAjvError));
     }
     // Cross-key rules. The shape may be wrong in places; each rule checks what it relies on.
-    const c = data as unknown as Omit<LabConfig, "sshPrivateKey" | "flink"> & { sshPrivateKey?: string; flink: { -readonly [K in keyof FlinkSpec]?: FlinkSpec[K] } };
+    const c = data as unknown as Omit<LabConfig, "sshPrivateKey" | "flink" | "plan"> & { sshPrivateKey?: string; flink: { -readonly [K in keyof FlinkSpec]?: FlinkSpec[K] } };
     const nodes = Array.isArray(c.nodes) ? c.nodes.filter(n => n && typeof n.name === "string") : [];
     const names = new Set<string>();
     nodes.forEach((n, i) => {
@@ -249,9 +251,11 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         flink.image = c.driver === "local" ? `localhost/flink-minimal:${flink.version}` : `flink:${flink.version}-java17`;
     }
 
+    let plan: MigrationPlan | undefined;
     if (Array.isArray(c.migrations) && names.size > 0) {
         const start = typeof flink.node === "string" && names.has(flink.node) ? flink.node : undefined;
-        problems.push(...planMigrations(start, c.migrations, [...names]).problems);
+        plan = planMigrations(start, c.migrations, [...names]);
+        problems.push(...plan.problems);
     }
 
     if (k8s.enabled === false && Array.isArray(c.migrations) && c.migrations.length > 0) {
@@ -259,5 +263,5 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     }
 
     if (problems.length > 0) throw new ConfigError(problems);
-    return { ...c, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
+    return { ...c, plan, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
 }

@@ -1,45 +1,10 @@
-// Renderers for real VMs and existing hosts (drivers `vagrant` and `existing`): a Vagrantfile, and
-// the kubeadm + CRI-O bootstrap from their official package repositories. These cannot run on
+// Renderers for real VMs and existing hosts (drivers `vagrant` and `existing`): the kubeadm +
+// CRI-O bootstrap from their official package repositories. These cannot run on
 // the lab machines (no KVM); they are rendered here and checked by the unit tests.
 import { q } from "./scripts";
 
-/** Node addresses inside a /24: .1 is the gateway/bridge, nodes start at .10. */
-export function nodeAddress(subnet: string, index: number): string {
-    const base = subnet.split("/")[0].split(".").slice(0, 3).join(".");
-    return `${base}.${10 + index}`;
-}
-
-export interface VagrantfileArgs {
-    readonly provider: "libvirt" | "virtualbox";
-    readonly box: string;
-    readonly cpus: number;
-    readonly memoryMb: number;
-    readonly nodes: readonly { name: string; address: string }[];
-}
-
-const rb = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
-
-export function renderVagrantfile(a: VagrantfileArgs): string {
-    const machines = a.nodes.map(n => `  [${rb(n.name)}, ${rb(n.address)}]`).join(",\n");
-    return `# Managed by live-migration-lab: master and worker VMs for the checkpoint/restore lab.
-Vagrant.configure("2") do |config|
-  config.vm.box = ${rb(a.box)}
-  config.vm.synced_folder ".", "/vagrant", disabled: true
-  config.vm.provider :${a.provider} do |v|
-    v.cpus = ${a.cpus}
-    v.memory = ${a.memoryMb}
-  end
-  [
-${machines}
-  ].each do |name, ip|
-    config.vm.define name do |node|
-      node.vm.hostname = name
-      node.vm.network :private_network, ip: ip
-    end
-  end
-end
-`;
-}
+/** Where kubeadm's config is written on the master (a managed file of the master's runtime). */
+export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
 
 export interface NodeInstallArgs {
     /** Kubernetes release, e.g. "1.34.1". */

@@ -5,7 +5,6 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { LabConfig } from "./config";
 import { Observation, parseProbe, probeScript } from "./drift";
 
 export interface ProbeTarget {
@@ -14,16 +13,6 @@ export interface ProbeTarget {
     readonly user: string;
     readonly port: number;
     readonly paths: readonly string[];
-}
-
-/** The private key the probe may use, or undefined where there is none to read without side effects. */
-export function probeKey(c: LabConfig, plainConfigKey: string | undefined): string | undefined {
-    if (c.driver === "local") {
-        const file = path.join(c.local.stateDir, "ssh", "id_ed25519");
-        return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
-    }
-    if (c.driver === "existing") return plainConfigKey;
-    return undefined; // vagrant: VMs and their keys exist only once `vagrant up` ran
 }
 
 /** Observations per node name (a node missing from the result was not reachable). */

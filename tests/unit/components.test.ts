@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { validateConfig } from "../../components/config";
+import { desiredLab } from "../../components/desired";
 import { buildLab, LabOutputs } from "../../components/lab";
 import { abortLog } from "../../components/cutover";
 import { promiseOf, Registered, runWithMocks } from "./mocks";
@@ -18,7 +19,7 @@ export async function lab(raw: Record<string, unknown>): Promise<{ resources: Re
     const { resources, result } = await runWithMocks(raw, () => {
         const c = validateConfig(raw, true);
         const key = typeof raw.sshPrivateKey === "string" ? pulumi.secret(raw.sshPrivateKey) : undefined;
-        return buildLab(c, key, path.join(__dirname, ".lab"));
+        return buildLab(desiredLab(c), key, path.join(__dirname, ".lab"));
     }, { secretKeys: ["sshPrivateKey"] });
     await promiseOf(result.criu);
     return { resources, out: result };
@@ -53,7 +54,7 @@ describe("components under mocks", () => {
             cp: { "/etc/criu/runc.conf": "absent" },
         };
         for (const [title, config, seen] of [["first attempt", raw, {}], ["retry and drift", raw, observed], ["local driver", {}, {}]] as const) {
-            const { resources } = await runWithMocks(config, () => buildLab(validateConfig(config, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), seen), { secretKeys: ["sshPrivateKey"] });
+            const { resources } = await runWithMocks(config, () => buildLab(desiredLab(validateConfig(config, true)), pulumi.secret(KEY), path.join(__dirname, ".lab"), seen), { secretKeys: ["sshPrivateKey"] });
             const remote = resources.filter(r => r.type === "command:remote:Command");
             assert.ok(remote.length > 10, title);
             for (const r of remote) {
@@ -137,7 +138,7 @@ describe("components under mocks", () => {
     it("redoes a hop whose source took the job back: every step and the restored pod get the new attempt", async () => {
         const raw = { ...EXISTING, migrations: [{ id: "m1", to: "cp" }] };
         const observed = { w1: { [abortLog("m1")]: `${"c".repeat(64)} 1795000000` } };
-        const { resources, result } = await runWithMocks(raw, () => buildLab(validateConfig(raw, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), observed), { secretKeys: ["sshPrivateKey"] });
+        const { resources, result } = await runWithMocks(raw, () => buildLab(desiredLab(validateConfig(raw, true)), pulumi.secret(KEY), path.join(__dirname, ".lab"), observed), { secretKeys: ["sshPrivateKey"] });
         const steps = resources.filter(r => marker(r, "migration-step"));
         assert.equal(steps.length, 9);
         for (const s of steps) assert.equal(attemptLine(s.inputs.create), "retry cccccccccccc", s.name);
@@ -146,7 +147,7 @@ describe("components under mocks", () => {
         const [m] = await promiseOf(result.migrations!);
         assert.equal(m.attempt, "retry cccccccccccc");
         // An abort log on another node (not this hop's source) changes nothing.
-        const other = await runWithMocks(raw, () => buildLab(validateConfig(raw, true), pulumi.secret(KEY), path.join(__dirname, ".lab"), { cp: observed.w1 }), { secretKeys: ["sshPrivateKey"] });
+        const other = await runWithMocks(raw, () => buildLab(desiredLab(validateConfig(raw, true)), pulumi.secret(KEY), path.join(__dirname, ".lab"), { cp: observed.w1 }), { secretKeys: ["sshPrivateKey"] });
         assert.equal(attemptLine(other.resources.find(r => r.name === "migrate-m1-hold")!.inputs.create), "first");
     });
 
@@ -209,7 +210,7 @@ describe("a lab without Kubernetes", () => {
 describe("drift review under mocks", () => {
     it("marks a hand-edited managed file with what the node reported", async () => {
         const raw = { kubernetes: { enabled: false } };
-        const { resources } = await runWithMocks(raw, () => buildLab(validateConfig(raw, false), undefined, "/tmp/lml-test", {
+        const { resources } = await runWithMocks(raw, () => buildLab(desiredLab(validateConfig(raw, false)), undefined, "/tmp/lml-test", {
             worker: { "/etc/criu/runc.conf": `${"a".repeat(64)} 1700000000` },
         }));
         const marker = (name: string) => resources.find(r => r.name === name)!.inputs.triggers.find((t: any) => t.lab === "observed").state;

@@ -8,6 +8,7 @@ import { flinkPolicies } from "../../policy/flink";
 import { migrationPolicies } from "../../policy/migration";
 import { securityPolicies } from "../../policy/security";
 import { validateConfig } from "../../components/config";
+import { desiredLab } from "../../components/desired";
 import { buildLab } from "../../components/lab";
 import { promiseOf, Registered, runWithMocks } from "./mocks";
 
@@ -36,7 +37,7 @@ async function happyPath(overrides: Record<string, unknown> = {}, secret = true)
         nodes: [{ name: "cp", role: "master", address: "192.168.56.10" }, { name: "w1", role: "worker", address: "192.168.56.11" }],
         ...overrides,
     };
-    const { resources, result } = await runWithMocks(raw, () => buildLab(validateConfig(raw, secret), pulumi.secret(KEY), "/tmp/lml-test"), { secretKeys: secret ? ["sshPrivateKey"] : [] });
+    const { resources, result } = await runWithMocks(raw, () => buildLab(desiredLab(validateConfig(raw, secret)), pulumi.secret(KEY), "/tmp/lml-test"), { secretKeys: secret ? ["sshPrivateKey"] : [] });
     await promiseOf(result.criu);
     return resources.map((r: Registered) => ({ type: r.type, name: r.name, urn: r.urn, props: unwrap(r.inputs) }));
 }
@@ -84,7 +85,7 @@ describe("policy pack", () => {
 
     it("passes the local lab defaults", async () => {
         const raw = {};
-        const { resources } = await runWithMocks(raw, () => buildLab(validateConfig(raw, false), undefined, "/tmp/lml-test"));
+        const { resources } = await runWithMocks(raw, () => buildLab(desiredLab(validateConfig(raw, false)), undefined, "/tmp/lml-test"));
         assertNoViolation(resources.map(r => ({ type: r.type, name: r.name, urn: r.urn, props: unwrap(r.inputs) })));
     });
 

@@ -10,7 +10,9 @@ import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn }
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../../components/criu";
 import { checkpointFeatureGates, renderKubeletConfig } from "../../components/kubelet";
 import { FLINK_FREEZE_TOLERANCE_MS, flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../../components/flink";
-import { nodeAddress, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript, renderVagrantfile } from "../../components/kubeadm";
+import { renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript } from "../../components/kubeadm";
+import { nodeAddress } from "../../components/drivers";
+import { renderVagrantfile } from "../../components/drivers/vagrant";
 import * as scripts from "../../components/scripts";
 import { cutoverScript, holdScript, leaseTool } from "../../components/cutover";
 import { phases, renderTimeline } from "../../scripts/timeline";

@@ -1,0 +1,74 @@
+// The desired lab: everything the program wants on the nodes, computed once per run from the
+// validated config, and read both by the drift probe (before any resource is declared) and by the
+// resources themselves. Pure: no resource, no I/O.
+import type { LabConfig, NodeSpec } from "./config";
+import { driverFor, NodeDriver } from "./drivers";
+import type { ManagedFile } from "./nodeRuntime";
+import type { MigrationPlan } from "./plan";
+import { criuConfigPaths, renderCriuConf } from "./criu";
+import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./crio";
+import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./kubelet";
+import { restartIfActive } from "./scripts";
+import { abortLog } from "./cutover";
+
+export interface DesiredNode {
+    readonly spec: NodeSpec;
+    readonly index: number;
+    /** Its address as the config determines it. */
+    readonly address: string;
+    /** The files the program owns on it. */
+    readonly files: readonly ManagedFile[];
+    /** What the drift probe reads there: the managed files, and the abort logs of hops from it. */
+    readonly probePaths: readonly string[];
+}
+
+export interface DesiredLab {
+    readonly config: LabConfig;
+    readonly driver: NodeDriver;
+    readonly nodes: readonly DesiredNode[];
+    /** The migration hops the config asks for (validated). */
+    readonly plan: MigrationPlan;
+    /** The CRIU options file every node gets. */
+    readonly criuConf: string;
+}
+
+export function desiredLab(c: LabConfig): DesiredLab {
+    const driver = driverFor(c);
+    const criuConf = renderCriuConf(c.criu);
+    const nodes = c.nodes.map((spec, index): DesiredNode => {
+        const address = driver.address(index);
+        const files = managedFiles(c, driver, spec, index, criuConf);
+        const hopsFrom = c.kubernetes.enabled ? c.plan.hops.filter(h => h.from === spec.name) : [];
+        return { spec, index, address, files, probePaths: [...files.map(f => f.path), ...hopsFrom.map(h => abortLog(h.id))] };
+    });
+    return { config: c, driver, nodes, plan: c.plan, criuConf };
+}
+
+/** Files the program manages on a node, rendered from the config and the driver's facts. */
+function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: number, criuConf: string): ManagedFile[] {
+    const files: ManagedFile[] = criuConfigPaths(c.crio.runtime).map(path => ({
+        role: path.endsWith("crun.conf") ? "crun-conf" : "runc-conf", path, content: criuConf, mode: 0o644,
+    }));
+    const extra = driver.runtime.crioSettings;
+    files.push({
+        role: "crio-drop-in",
+        path: CRIO_DROP_IN_PATH,
+        content: renderCrioDropIn({
+            version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore,
+            // The stack's own settings win over what the driver's nodes need.
+            settings: extra ? deepMerge(structuredClone(extra), c.crio.settings ?? {}) : c.crio.settings,
+            runtimePath: driver.runtime.runtimePath,
+        }),
+        mode: 0o644,
+        onChange: restartIfActive("crio"),
+    });
+    files.push({ role: "crictl-config", path: CRICTL_CONFIG_PATH, content: renderCrictlConfig(), mode: 0o644 });
+    const kubelet = renderKubeletConfig({
+        kubernetesVersion: c.kubernetes.version,
+        cgroupDriver: driver.runtime.cgroupDriver,
+        clientCAFile: "/etc/kubernetes/pki/ca.crt",
+        extra: driver.runtime.kubeletSettings(node),
+    });
+    files.push(...driver.clusterFiles(node, index, kubelet));
+    return files;
+}

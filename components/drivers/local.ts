@@ -1,0 +1,157 @@
+// Driver `local`: master and worker as namespace sandboxes on this Linux host, made by
+// scripts/local-node.sh (overlay root over a Debian sid rootfs, own network namespace on a bridge
+// inside the lab's own network namespace, sshd), with Debian's runc/crun and CRIU. Kubernetes is
+// the lab's own control plane (localCluster.ts) under a small supervisor: the nodes have no systemd.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { LabConfig, NodeSpec } from "../config";
+import { NodeHandle, nodeCommand } from "../command";
+import type { ManagedFile } from "../nodeRuntime";
+import { q, restartIfActive } from "../scripts";
+import {
+    apiServerService, CNI_CONFIG_PATH, crioService, etcdService, installCredentialsScript, kubeletService, localCrioSettings,
+    localImagesScript, localKubeletSettings, nodesReadyScript, pkiScript, PkiOutput, renderCniConfig, renderStorageConf,
+    ServiceSpec, startServiceScript, stopServiceScript, STORAGE_CONF_PATH,
+} from "../localCluster";
+import { KUBELET_CONFIG_PATH } from "../kubelet";
+import { nodeAddress } from "./address";
+import type { DeclareClusterArgs, NodeDriver } from "./index";
+
+/** Where the repository's helper scripts live (the local driver runs them on this host). */
+export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
+
+/** Debian's binary paths on local lab nodes. */
+const DEBIAN_RUNTIME_PATHS = { runc: "/usr/sbin/runc", crun: "/usr/bin/crun" } as const;
+
+/** A local node's cgroup root, as scripts/local-node.sh names it (`cgroup-root`). */
+export function localCgroupRoot(stateDir: string, node: string): string {
+    return `/lml${crypto.createHash("sha256").update(stateDir).digest("hex").slice(0, 6)}-${node}`;
+}
+
+export function localDriver(c: LabConfig): NodeDriver {
+    const address = (index: number) => nodeAddress(c.local.subnet, index);
+    const k8s = c.kubernetes.enabled;
+    return {
+        name: "local",
+        address,
+        runtime: {
+            cgroupDriver: "cgroupfs",
+            runtimePath: DEBIAN_RUNTIME_PATHS[c.crio.runtime],
+            crioSettings: k8s ? localCrioSettings() : undefined,
+            kubeletSettings: (node: NodeSpec) => (k8s ? localKubeletSettings(localCgroupRoot(c.local.stateDir, node.name)) : undefined),
+        },
+        clusterFiles(_node: NodeSpec, index: number, kubelet: string): ManagedFile[] {
+            if (!k8s) return [];
+            return [
+                { role: "kubelet-config", path: KUBELET_CONFIG_PATH, content: kubelet, mode: 0o644, onChange: restartIfActive("kubelet") },
+                { role: "cni-config", path: CNI_CONFIG_PATH, content: renderCniConfig(index), mode: 0o644, onChange: restartIfActive("crio") },
+                { role: "storage-conf", path: STORAGE_CONF_PATH, content: renderStorageConf(), mode: 0o644, onChange: restartIfActive("crio") },
+            ];
+        },
+        flinkImage: "build",
+        probeKey() {
+            const file = path.join(c.local.stateDir, "ssh", "id_ed25519");
+            return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+        },
+        isUp: node => fs.existsSync(path.join(c.local.stateDir, "nodes", node.name)),
+        declareNodes: (parent, name) => declareLocalNodes(c, parent, name),
+        declareCluster: (parent, name, args) => ({
+            kubeconfig: declareLocalControlPlane(parent, name, args, c.nodes.map((n, i) => ({ name: n.name, address: address(i) }))),
+        }),
+    };
+}
+
+/** The namespace nodes, the lab network and the lab's SSH key (read back as a secret). */
+function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name: string): NodeHandle[] {
+    const stateDir = c.local.stateDir;
+    const script = q(path.join(SCRIPTS_DIR, "local-node.sh"));
+    // The lab network namespace and its bridge. scripts/lab.sh makes them first (it runs pulumi
+    // inside them); this resource owns them, so destroy removes them too.
+    const network = new command.local.Command(`${name}-network`, {
+        create: `bash ${script} lab-up ${q(c.local.subnet)} ${q(stateDir)}`,
+        delete: `bash ${script} lab-down ${q(stateDir)}`,
+    }, { parent });
+    const key = new command.local.Command(`${name}-key`, {
+        create: `bash ${script} key ${q(stateDir)}`,
+        logging: "none",
+    }, { parent, dependsOn: [network], additionalSecretOutputs: ["stdout"] });
+    const privateKey = key.stdout;
+    // With Kubernetes, nodes get the binaries scripts/k8s-build.sh made (scripts/lab.sh builds them
+    // in the host's network namespace, where the Go module proxy is reachable). They also see the
+    // inputs of the Flink image (scripts/flink-build.sh), which they build.
+    const bins = c.kubernetes.enabled
+        ? `bins=$(bash ${q(path.join(SCRIPTS_DIR, "k8s-build.sh"))} --find ${q(c.kubernetes.version)} ${q(c.crio.version)}); ` +
+          `images=$(bash ${q(path.join(SCRIPTS_DIR, "flink-build.sh"))} --root); `
+        : "bins=; images=; ";
+    return c.nodes.map((n, i) => {
+        const address = nodeAddress(c.local.subnet, i);
+        const node = new command.local.Command(`${name}-${n.name}`, {
+            interpreter: ["/bin/bash", "-c"],
+            create: `set -euo pipefail; ${bins}bash ${script} up ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)} "$bins" "$images"`,
+            delete: `bash ${script} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
+            // Another Kubernetes (or none) is another node.
+            triggers: [c.kubernetes.enabled ? `kubernetes ${c.kubernetes.version} crio ${c.crio.version}` : "no kubernetes"],
+        }, { parent, dependsOn: [network, key], customTimeouts: { create: "30m" } });
+        return {
+            name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,
+            address: node.stdout.apply(() => address),
+            connection: { host: node.stdout.apply(() => address), port: 22, user: "root", privateKey },
+        };
+    });
+}
+
+/**
+ * The local lab's control plane, in order: CRI-O and the local images on every node; etcd,
+ * certificates and kube-apiserver on the master; each node's kubelet credentials; kubelets;
+ * then a wait until every node is Ready. Returns the admin kubeconfig (secret).
+ */
+function declareLocalControlPlane(parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs,
+    local: readonly { name: string; address: string }[]): pulumi.Output<string> {
+    const { nodes, ready } = args;
+    const master = nodes.find(n => n.role === "master")!;
+    const spec = (n: NodeHandle) => local.find(l => l.name === n.name)!;
+    const service = (node: NodeHandle, s: ServiceSpec, dependsOn: pulumi.Resource[]) => nodeCommand(`${name}-${node.name}-${s.name}`, {
+        node,
+        create: startServiceScript(s),
+        delete: stopServiceScript(s.name),
+        triggers: [{ lab: "node-check", node: node.name, check: `service-${s.name}` }],
+        timeoutMinutes: 5,
+    }, { parent, dependsOn });
+
+    const crio = new Map(nodes.map(n => [n.name, service(n, crioService(), ready[n.name])]));
+    const images = new Map(nodes.map(n => [n.name, nodeCommand(`${name}-${n.name}-images`, {
+        node: n,
+        create: localImagesScript(),
+        triggers: [{ lab: "node-check", node: n.name, check: "local-images" }],
+    }, { parent, dependsOn: [crio.get(n.name)!] })]));
+
+    const etcd = service(master, etcdService(), ready[master.name]);
+    const pki = nodeCommand(`${name}-pki`, {
+        node: master,
+        create: pkiScript(spec(master), local),
+        triggers: [{ lab: "node-check", node: master.name, check: "pki" }],
+        secretOutput: true,
+    }, { parent, dependsOn: ready[master.name] });
+    const apiserver = service(master, apiServerService(spec(master)), [etcd, pki]);
+    const issued = pki.stdout.apply(s => JSON.parse(s.trim().split("\n").pop()!) as PkiOutput);
+
+    const kubelets = nodes.map(n => {
+        const credentials = n === master ? pki : nodeCommand(`${name}-${n.name}-credentials`, {
+            node: n,
+            create: installCredentialsScript(),
+            stdin: pulumi.secret(issued.apply(o => JSON.stringify(o.nodes?.[n.name] ?? { files: {} }))),
+            triggers: [{ lab: "node-check", node: n.name, check: "kubelet-credentials" }],
+        }, { parent, dependsOn: ready[n.name] });
+        return service(n, kubeletService(spec(n), args.kubeletConfigPath), [crio.get(n.name)!, images.get(n.name)!, apiserver, credentials]);
+    });
+    const nodesReady = nodeCommand(`${name}-nodes-ready`, {
+        node: master,
+        create: nodesReadyScript(nodes.map(n => n.name), 180),
+        triggers: [{ lab: "node-check", node: master.name, check: "nodes-ready" }],
+    }, { parent, dependsOn: kubelets });
+    // The provider's first use waits for the nodes, not only for the kubeconfig.
+    return pulumi.secret(pulumi.all([issued, nodesReady.stdout]).apply(([o]) => o.admin));
+}

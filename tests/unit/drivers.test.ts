@@ -1,0 +1,60 @@
+// The node drivers' decisions, as data: what each driver answers for the same lab.
+import { strict as assert } from "assert";
+import { validateConfig } from "../../components/config";
+import { desiredLab } from "../../components/desired";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+const nodes = (addresses: boolean) => [
+    { name: "cp", role: "master", ...(addresses ? { address: "192.0.2.10" } : {}) },
+    { name: "w1", role: "worker", ...(addresses ? { address: "192.0.2.27" } : {}) },
+];
+
+describe("node drivers", () => {
+    const cases = [
+        {
+            driver: "local", raw: { driver: "local", nodes: nodes(false), local: { subnet: "10.231.5.0/24" } },
+            addresses: ["10.231.5.10", "10.231.5.11"], cgroupDriver: "cgroupfs", install: false, flinkImage: "build",
+            master: ["runc-conf", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
+            worker: ["runc-conf", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
+        },
+        {
+            driver: "vagrant", raw: { driver: "vagrant", nodes: nodes(false), vagrant: { subnet: "192.168.56.0/24" } },
+            addresses: ["192.168.56.10", "192.168.56.11"], cgroupDriver: "systemd", install: true, flinkImage: "pull",
+            master: ["runc-conf", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "crio-drop-in", "crictl-config"],
+        },
+        {
+            driver: "existing", raw: { driver: "existing", nodes: nodes(true), sshPrivateKey: KEY },
+            addresses: ["192.0.2.10", "192.0.2.27"], cgroupDriver: "systemd", install: true, flinkImage: "pull",
+            master: ["runc-conf", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "crio-drop-in", "crictl-config"],
+        },
+    ];
+    for (const t of cases) {
+        it(`${t.driver}: addresses, runtime facts, managed files and image source`, () => {
+            const d = desiredLab(validateConfig(t.raw, true));
+            assert.equal(d.driver.name, t.driver);
+            assert.deepEqual(d.nodes.map(n => n.address), t.addresses);
+            assert.equal(d.driver.runtime.cgroupDriver, t.cgroupDriver);
+            assert.equal(d.driver.install !== undefined, t.install);
+            assert.equal(d.driver.flinkImage, t.flinkImage);
+            assert.deepEqual(d.nodes[0].files.map(f => f.role), t.master);
+            assert.deepEqual(d.nodes[1].files.map(f => f.role), t.worker);
+        });
+    }
+
+    it("local without Kubernetes: only the checkpoint/restore files, no cluster extras in CRI-O or the kubelet", () => {
+        const d = desiredLab(validateConfig({ kubernetes: { enabled: false } }, false));
+        assert.deepEqual(d.nodes[0].files.map(f => f.role), ["runc-conf", "crio-drop-in", "crictl-config"]);
+        assert.equal(d.driver.runtime.crioSettings, undefined);
+        assert.doesNotMatch(d.nodes[0].files[1].content, /pause_image/);
+    });
+
+    it("plans the migrations once, in validation, and probes each hop's abort log on its source only", () => {
+        const c = validateConfig({ migrations: [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }] }, false);
+        assert.deepEqual(c.plan.hops.map(h => `${h.id}:${h.from}->${h.to}`), ["m1:worker->master", "m2:master->worker"]);
+        const d = desiredLab(c);
+        assert.equal(d.plan, c.plan, "the desired lab reads the validated plan, it does not plan again");
+        const logs = (i: number) => d.nodes[i].probePaths.filter(p => p.endsWith("/aborted"));
+        assert.deepEqual(logs(0), ["/var/lib/live-migration-lab/migrations/m2/aborted"], "master is m2's source");
+        assert.deepEqual(logs(1), ["/var/lib/live-migration-lab/migrations/m1/aborted"], "worker is m1's source");
+    });
+});
