@@ -66,12 +66,25 @@ export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<strin
     const plan = desired.plan;
     const master = lab.nodes.find(n => n.role === "master")!;
     const attempts = plan.hops.map(hop => attemptOf(observed[hop.from]?.[abortLog(hop.id)]));
+    // Without a registry the Flink image is built on every node; other clusters pull the official one.
+    const build = desired.driver.flinkImage === "build";
+    const image = build
+        ? new FlinkImage("flink-image", { version: c.flink.version, image: c.flink.image, nodes: lab.nodes }, { dependsOn: [cluster] })
+        : undefined;
+    // The job's pod at its current stage: the newest hop's restored pod, else the initial one.
+    const job = (stage: FlinkStage) => new FlinkJob("flink", {
+        spec: c.flink, namespace: c.kubernetes.namespace, stage, provider: cluster.provider,
+        dependsOn: [cluster, ...(image?.commands ?? [])],
+    });
+    let flink: FlinkJob | undefined;
+    let stageImage: pulumi.Input<string> = c.flink.image;
     const migrations = plan.hops.map((hop, i) => new Migration(`migrate-${hop.id}`, {
         hop,
         attempt: attempts[i],
         maxPauseSeconds: c.cutover.maxPauseSeconds,
         namespace: c.kubernetes.namespace,
         sourcePod: podName(i === 0 ? "initial" : plan.hops[i - 1].id),
+        restoredPod: podName(hop.id),
         source: handle(hop.from),
         target: handle(hop.to),
         master,
@@ -79,28 +92,21 @@ export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<strin
         keep: c.archive.keep,
         // The target pulls the archive from the source, so it needs the key the source accepts.
         sshPrivateKey: handle(hop.from).privateKey,
-        dependsOn: [cluster],
-    }));
-    const last = migrations[migrations.length - 1];
-    const build = desired.driver.flinkImage === "build";
-    const stage: FlinkStage = last
-        ? { id: plan.hops[plan.hops.length - 1].id, node: plan.current, image: last.image, pull: false, attempt: attempts[attempts.length - 1] }
-        : { id: "initial", node: c.flink.node, image: c.flink.image, pull: !build };
-    // Without a registry the Flink image is built on every node; other clusters pull the official one.
-    const image = build
-        ? new FlinkImage("flink-image", { version: c.flink.version, image: c.flink.image, nodes: lab.nodes }, { dependsOn: [cluster] })
-        : undefined;
-    const flink = new FlinkJob("flink", {
-        spec: c.flink, namespace: c.kubernetes.namespace, stage, provider: cluster.provider,
-        dependsOn: [cluster, ...(image?.commands ?? [])],
-    });
-    const summaries = migrations.map((m, i) => m.complete(podName(plan.hops[i].id), m === last ? [flink.pod] : []));
+        // Only the newest stage's pod is declared: an earlier hop's restored pod was replaced since.
+        restore: restored => {
+            if (i !== plan.hops.length - 1) return [];
+            stageImage = restored;
+            flink = job({ id: hop.id, node: plan.current, image: restored, pull: false, attempt: attempts[i] });
+            return [flink.pod];
+        },
+    }, { dependsOn: [cluster] }));
+    flink ??= job({ id: "initial", node: c.flink.node, image: c.flink.image, pull: !build });
 
     return {
         nodes,
         criu,
-        flink: pulumi.all([stage.image, image?.ids ?? {}]).apply(([name, ids]) => ({ pod: flink.podName, node: flink.node, image: name, imageIds: ids })),
-        migrations: pulumi.all(summaries),
+        flink: pulumi.all([stageImage, image?.ids ?? {}]).apply(([name, ids]) => ({ pod: flink!.podName, node: flink!.node, image: name, imageIds: ids })),
+        migrations: pulumi.all(migrations.map(m => m.summary)),
         kubeconfig: cluster.kubeconfig,
         criuConf: desired.criuConf,
     };

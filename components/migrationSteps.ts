@@ -1,0 +1,142 @@
+// One migration hop as data: the ordered table of its steps. The Migration component
+// (migration.ts) declares one resource per row in this order, each after the row(s) it names;
+// `pulumi preview` lists them as migrate-<id>-<step>; the README's "How a migration runs" lists
+// the same rows (a unit test keeps the two equal).
+import * as pulumi from "@pulumi/pulumi";
+import type { NodeHandle } from "./command";
+import type { MigrationHop } from "./plan";
+import {
+    checkpointImageScript, checkpointScript, preflightScript, pruneArchivesScript, removeFileScript, removeImageScript,
+    transferredArchive, transferScript,
+} from "./scripts";
+import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "./flink";
+import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "./cluster";
+import { cutoverScript, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
+
+/** Where a step runs: on the hop's source or target node, or on the master (the kubelet API's client). */
+export type StepNode = "source" | "target" | "master";
+
+/** What every step of a hop may read: the hop, where it runs, and what earlier steps printed. */
+export interface StepContext {
+    readonly hop: MigrationHop;
+    readonly namespace: string;
+    /** Kubernetes names of the pod being checkpointed and of the pod restored from it. */
+    readonly sourcePod: string;
+    readonly restoredPod: string;
+    readonly source: NodeHandle;
+    readonly target: NodeHandle;
+    readonly archiveDir: string;
+    readonly keep: number;
+    readonly maxPauseSeconds: number;
+    /** "first", or "retry <digest>" (migration.ts attemptOf). */
+    readonly attempt: string;
+    /** The one JSON line an earlier step printed. */
+    out<T>(step: StepName): pulumi.Output<T>;
+}
+
+export interface StepResult { startedAt: number; seconds: number }
+export type CheckpointOut = { archive: string } & StepResult;
+export type TransferOut = { archive: string; sha256: string; sizeBytes: number } & StepResult;
+export type ImageOut = { image: string; id: string } & StepResult;
+export type CutoverOut = FlinkProbe & StepResult & { restoredAt: number; pausedAt: number; heldAt: number; committedAt: number; retired: number };
+
+interface Row {
+    readonly step: StepName;
+    readonly on: StepNode;
+    /** One line for the README and the preview: what the step does. */
+    readonly does: string;
+    /** The rows this one runs after; the row before it when absent. */
+    readonly after?: readonly StepName[];
+}
+
+/** A remote command on `on`. */
+export interface CommandRow extends Row {
+    readonly kind: "command";
+    program(x: StepContext): pulumi.Input<string>;
+    /** What deleting the step's resource removes (its archive, its image). */
+    delete?(x: StepContext): string;
+    /** The step reaches the source over SSH: it gets the source's key on stdin. */
+    readonly sourceKey?: boolean;
+}
+
+/** The restored pod: declared by the caller (the workload), from the image step's image. */
+export interface PodRow extends Row {
+    readonly kind: "pod";
+}
+
+export type StepName = "source-probe" | "preflight" | "hold" | "checkpoint" | "transfer" | "image" | "restore" | "cutover" | "retention" | "source-retention";
+
+/** Local image name of a hop's checkpoint. */
+export const checkpointImage = (id: string) => `localhost/flink-minimal-checkpoint:${id}`;
+
+/** Where CRI-O (containers/storage) keeps images on a node. */
+const IMAGE_STORE = "/var/lib/containers/storage";
+
+const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id });
+
+export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
+    {
+        kind: "command", step: "source-probe", on: "source",
+        does: "the job's id, record count and RSS right before the checkpoint",
+        program: x => flinkProbeScript({ namespace: x.namespace, pod: x.sourcePod }),
+    },
+    {
+        kind: "command", step: "preflight", on: "target",
+        does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and its image",
+        // Preflight sizes the archive from the source's RSS.
+        program: x => x.out<FlinkProbe>("source-probe").apply(b => preflightScript({ archiveDir: x.archiveDir, imageStore: IMAGE_STORE, rssBytes: b.rssBytes })),
+    },
+    {
+        kind: "command", step: "hold", on: "source",
+        does: "arms the hop's lease and its watcher, which keeps the job frozen from its checkpoint until the target commits",
+        program: x => holdScript({
+            id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: 300,
+        }, x.attempt),
+    },
+    {
+        kind: "command", step: "checkpoint", on: "master",
+        does: "asks the source's kubelet for a checkpoint with the API server's kubelet client certificate",
+        program: x => pulumi.output(x.source.address).apply(addr => checkpointScript({
+            kubeletAddress: addr, namespace: x.namespace, pod: x.sourcePod, container: FLINK_CONTAINER,
+            clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 300,
+        })),
+    },
+    {
+        kind: "command", step: "transfer", on: "target", sourceKey: true,
+        does: "pulls the archive from the source over the lab network, sha256 checked on both ends, into the 0700 archive directory",
+        program: x => pulumi.all([x.out<CheckpointOut>("checkpoint"), x.source.address]).apply(([c, host]) => transferScript({
+            from: { host, port: x.source.port, user: x.source.user }, archive: c.archive, targetDir: x.archiveDir, id: x.hop.id,
+        })),
+        delete: x => removeFileScript(archiveOf(x)),
+    },
+    {
+        kind: "command", step: "image", on: "target",
+        does: "turns the archive into a local checkpoint image with buildah (no registry)",
+        program: x => x.out<TransferOut>("transfer").apply(t => checkpointImageScript({
+            archive: archiveOf(x), sha256: t.sha256, image: checkpointImage(x.hop.id), container: FLINK_CONTAINER,
+        })),
+        delete: x => removeImageScript(checkpointImage(x.hop.id)),
+    },
+    {
+        kind: "pod", step: "restore", on: "target",
+        does: "the restored pod is created on the target from that image",
+    },
+    {
+        kind: "command", step: "cutover", on: "target", sourceKey: true,
+        does: "verifies the restored job, commits on the source's lease and kills the source's frozen copy",
+        program: x => pulumi.all([x.out<FlinkProbe>("source-probe"), x.source.address]).apply(([b, host]) => cutoverScript({
+            id: x.hop.id, source: { host, port: x.source.port, user: x.source.user },
+            namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records, timeoutSeconds: 120,
+        })),
+    },
+    {
+        kind: "command", step: "retention", on: "target", after: ["cutover"],
+        does: "keeps the newest `archive.keep` archives in the target's archive directory",
+        program: x => pruneArchivesScript(x.archiveDir, x.keep),
+    },
+    {
+        kind: "command", step: "source-retention", on: "source", after: ["cutover"],
+        does: "keeps the newest `archive.keep` archives in the source's kubelet checkpoint directory",
+        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep),
+    },
+];
