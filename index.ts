@@ -7,12 +7,12 @@
 // migration is carried out per update, once the job runs.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, rawConfigFrom, validateConfig } from "./components/config";
-import { CONFIG_NAMESPACE } from "./components/schema";
+import { ConfigError, rawConfigFrom, validateConfig } from "./components/config/config";
+import { CONFIG_NAMESPACE } from "./components/config/schema";
 import { buildLab } from "./components/lab";
 import { desiredLab } from "./components/desired";
-import { probeNodes } from "./components/probe";
-import { checkHistory, checkPending, DoneHop } from "./components/plan";
+import { probeNodes } from "./components/node/probe";
+import { checkHistory, checkPending, DoneHop } from "./components/migration/plan";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,15 +1,15 @@
 // The desired lab: everything the program wants on the nodes, computed once per run from the
 // validated config, and read both by the drift probe (before any resource is declared) and by the
 // resources themselves. Pure: no resource, no I/O.
-import type { LabConfig, NodeSpec } from "./config";
+import type { LabConfig, NodeSpec } from "./config/config";
 import { driverFor, NodeDriver } from "./drivers";
-import type { ManagedFile } from "./nodeRuntime";
-import type { MigrationPlan } from "./plan";
-import { criuConfigPaths, renderCriuConf } from "./criu";
-import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./crio";
-import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./kubelet";
-import { restartIfActive } from "./scripts";
-import { abortLog } from "./cutover";
+import type { ManagedFile } from "./node/nodeRuntime";
+import type { MigrationPlan } from "./migration/plan";
+import { criuConfigPaths, renderCriuConf } from "./node/criu";
+import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./node/crio";
+import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
+import { restartIfActive } from "./node/scripts";
+import { abortLog } from "./migration/cutover";
 
 export interface DesiredNode {
     readonly spec: NodeSpec;

@@ -2,15 +2,15 @@
 // migrations -> the flink-minimal pod at its current stage -> outputs.
 import * as pulumi from "@pulumi/pulumi";
 import type { DesiredLab } from "./desired";
-import { LabNodes } from "./nodes";
-import { NodeRuntime } from "./nodeRuntime";
-import { Cluster } from "./cluster";
-import { FlinkJob, FlinkStage, podName } from "./flinkJob";
-import { FlinkImage } from "./flinkImage";
-import { attemptOf, Migration, MigrationSummary } from "./migration";
-import { abortLog } from "./cutover";
-import { KUBELET_CONFIG_PATH } from "./kubelet";
-import type { Observation } from "./drift";
+import { LabNodes } from "./node/nodes";
+import { NodeRuntime } from "./node/nodeRuntime";
+import { Cluster } from "./cluster/cluster";
+import { FlinkJob, FlinkStage, podName } from "./flink/flinkJob";
+import { FlinkImage } from "./flink/flinkImage";
+import { attemptOf, Migration, MigrationSummary } from "./migration/migration";
+import { abortLog } from "./migration/cutover";
+import { KUBELET_CONFIG_PATH } from "./node/kubelet";
+import type { Observation } from "./node/drift";
 
 export interface LabOutputs {
     nodes: pulumi.Output<{ name: string; role: string; address: string }[]>;

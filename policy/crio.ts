@@ -1,7 +1,7 @@
 // CRI-O guard rails: keys CRI-O does not have (silently ignored by CRI-O), annotations that do
 // not exist, and checkpoint/restore switched off while migrations are requested.
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { dottedKeys, fictionalKeyAdvice, isCrioKey, CRIO_VERSIONS } from "../components/crio";
+import { dottedKeys, fictionalKeyAdvice, isCrioKey, CRIO_VERSIONS } from "../components/node/crio";
 import { managedFiles, migrationSteps, parseToml, POD, Resource } from "./facts";
 
 const isDropIn = (path: string) => path.startsWith("/etc/crio/");

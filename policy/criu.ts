@@ -1,8 +1,8 @@
 // CRIU guard rails: a pod with established TCP connections can only be checkpointed when the
 // CRIU config file the runtime reads allows it (CRI-O never passes --tcp-established itself).
 import { StackValidationPolicy } from "@pulumi/policy";
-import { parseCriuConf } from "../components/criu";
-import { TCP_ANNOTATION } from "../components/flink";
+import { parseCriuConf } from "../components/node/criu";
+import { TCP_ANNOTATION } from "../components/flink/flink";
 import { managedFiles, nodeNames, POD, Resource } from "./facts";
 
 const CRIU_CONF = /^\/etc\/criu\/(runc|crun)\.conf$/;

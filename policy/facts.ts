@@ -1,5 +1,5 @@
 // What the policies read off the resources the program declares. Commands carry a `lab` marker
-// in their triggers (components/command.ts) saying what they manage; managed files carry their
+// in their triggers (components/node/command.ts) saying what they manage; managed files carry their
 // rendered content in `stdin`.
 import * as TOML from "smol-toml";
 

@@ -15,8 +15,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { createLocalLab } from "../tests/harness/local-lab-helpers";
 import { flinkDiagnostics, startSampler, wentBack } from "../tests/harness/flink-helpers";
-import { flinkProbeScript, FlinkProbe } from "../components/flink";
-import type { MigrationSummary } from "../components/migration";
+import { flinkProbeScript, FlinkProbe } from "../components/flink/flink";
+import type { MigrationSummary } from "../components/migration/migration";
 import { renderTimeline } from "./timeline";
 
 function time<T>(samples: Record<string, number[]>, phase: string, f: () => T): T {

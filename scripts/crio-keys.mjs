@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates components/crio-keys.json: for each CRI-O release, the TOML keys CRI-O's config
+// Regenerates components/node/crio-keys.json: for each CRI-O release, the TOML keys CRI-O's config
 // loader really decodes, table by table. Source of truth is the `toml:"..."` struct tags in
 // pkg/config/config.go of that release (the docs page crio.conf.5.md omits some handler keys).
 //
@@ -50,6 +50,6 @@ for (const ref of refs) {
     const commit = execFileSync("git", ["-C", gitDir, "rev-parse", `${ref}^{commit}`], { encoding: "utf8" }).trim();
     versions[version] = { source: `cri-o/cri-o ${ref} (${commit}) pkg/config/config.go`, tables: tablesOf(show(ref, "pkg/config/config.go")) };
 }
-const out = fileURLToPath(new URL("../components/crio-keys.json", import.meta.url));
+const out = fileURLToPath(new URL("../components/node/crio-keys.json", import.meta.url));
 writeFileSync(out, JSON.stringify({ generatedBy: "scripts/crio-keys.mjs", versions }, null, 2) + "\n");
 console.log(`wrote ${out}: ${Object.keys(versions).join(", ")}`);

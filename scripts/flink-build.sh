@@ -6,8 +6,8 @@
 #
 # flink-dist (the distribution jar with bin/ and conf/) is not on Maven Central, so the image runs
 # Flink from the jars images/flink/pom.xml resolves, plus the streaming examples jar, and starts its
-# JVMs itself (components/flink.ts renders the entrypoint). Each node builds the image from these
-# files with buildah (components/flinkImage.ts); `buildah commit --timestamp 0` makes the image id
+# JVMs itself (components/flink/flink.ts renders the entrypoint). Each node builds the image from these
+# files with buildah (components/flink/flinkImage.ts); `buildah commit --timestamp 0` makes the image id
 # the same on every node, which a restore needs (an archive names its base image by id).
 #
 # Layout, kept between runs:

@@ -1,7 +1,7 @@
 // Draws one migration as an SVG: its phases on a time axis, the window in which the job made no
 // progress, and the job's record count as probed from outside across the cutover.
-import type { MigrationSummary } from "../components/migration";
-import type { FlinkProbe } from "../components/flink";
+import type { MigrationSummary } from "../components/migration/migration";
+import type { FlinkProbe } from "../components/flink/flink";
 
 const W = 900;
 const PAD = { left: 100, right: 20, top: 40 };

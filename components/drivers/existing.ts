@@ -1,8 +1,8 @@
 // Driver `existing`: hosts the user already has, reached over SSH with the stack's key (root, or a
 // user with passwordless sudo). Their addresses come from the config.
 import * as pulumi from "@pulumi/pulumi";
-import type { LabConfig } from "../config";
-import type { KeySource } from "../command";
+import type { LabConfig } from "../config/config";
+import type { KeySource } from "../node/command";
 import { kubeadmHosts } from "./kubeadmHosts";
 import type { NodeDriver } from "./index";
 

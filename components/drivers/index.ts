@@ -5,9 +5,9 @@
 // Modelled on kind's providers (pkg/cluster/internal/providers/provider.go): one interface, one
 // module per implementation, chosen once from the config.
 import type * as pulumi from "@pulumi/pulumi";
-import type { LabConfig, NodeSpec } from "../config";
-import type { NodeHandle } from "../command";
-import type { ManagedFile } from "../nodeRuntime";
+import type { LabConfig, NodeSpec } from "../config/config";
+import type { NodeHandle } from "../node/command";
+import type { ManagedFile } from "../node/nodeRuntime";
 import { localDriver } from "./local";
 import { vagrantDriver } from "./vagrant";
 import { existingDriver } from "./existing";

@@ -2,13 +2,13 @@
 // packages are installed, the kubeadm config on the master, kubeadm init and join, and the
 // official Flink image pulled from a registry.
 import * as pulumi from "@pulumi/pulumi";
-import type { LabConfig, NodeSpec } from "../config";
-import { nodeCommand } from "../command";
-import type { ManagedFile } from "../nodeRuntime";
+import type { LabConfig, NodeSpec } from "../config/config";
+import { nodeCommand } from "../node/command";
+import type { ManagedFile } from "../node/nodeRuntime";
 import {
     KUBEADM_CONFIG_PATH, renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderKubeadmResetScript,
     renderNodeInstallScript,
-} from "../kubeadm";
+} from "../cluster/kubeadm";
 import type { DeclareClusterArgs, NodeDriver } from "./index";
 
 /** The pod network kubeadm gives the cluster. */

@@ -7,16 +7,16 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { LabConfig, NodeSpec } from "../config";
-import { NodeHandle, nodeCommand } from "../command";
-import type { ManagedFile } from "../nodeRuntime";
-import { q, restartIfActive } from "../scripts";
+import type { LabConfig, NodeSpec } from "../config/config";
+import { NodeHandle, nodeCommand } from "../node/command";
+import type { ManagedFile } from "../node/nodeRuntime";
+import { q, restartIfActive } from "../node/scripts";
 import {
     apiServerService, CNI_CONFIG_PATH, crioService, etcdService, installCredentialsScript, kubeletService, localCrioSettings,
     localImagesScript, localKubeletSettings, nodesReadyScript, pkiScript, PkiOutput, renderCniConfig, renderStorageConf,
     ServiceSpec, startServiceScript, stopServiceScript, STORAGE_CONF_PATH,
-} from "../localCluster";
-import { KUBELET_CONFIG_PATH } from "../kubelet";
+} from "../cluster/localCluster";
+import { KUBELET_CONFIG_PATH } from "../node/kubelet";
 import { nodeAddress } from "./address";
 import type { DeclareClusterArgs, NodeDriver } from "./index";
 

@@ -2,8 +2,8 @@
 // reached as the `vagrant` user with the key Vagrant made for each machine.
 import * as path from "path";
 import * as command from "@pulumi/command";
-import type { LabConfig } from "../config";
-import { q } from "../scripts";
+import type { LabConfig } from "../config/config";
+import { q } from "../node/scripts";
 import { kubeadmHosts } from "./kubeadmHosts";
 import { nodeAddress } from "./address";
 import type { NodeDriver } from "./index";

@@ -9,8 +9,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
-import { checkpointImageScript, checkpointScript, transferScript } from "../../components/scripts";
-import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster";
+import { checkpointImageScript, checkpointScript, transferScript } from "../../components/node/scripts";
+import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster/cluster";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
 

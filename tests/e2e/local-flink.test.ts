@@ -13,12 +13,12 @@
 // container once the faults are gone. Needs root.
 import { strict as assert } from "assert";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
-import { checkpointScript } from "../../components/scripts";
-import { FLINK_FREEZE_TOLERANCE_MS, FlinkProbe, flinkProbeScript } from "../../components/flink";
-import { restartService, stopService } from "../../components/scripts";
-import { abortLog } from "../../components/cutover";
+import { checkpointScript } from "../../components/node/scripts";
+import { FLINK_FREEZE_TOLERANCE_MS, FlinkProbe, flinkProbeScript } from "../../components/flink/flink";
+import { restartService, stopService } from "../../components/node/scripts";
+import { abortLog } from "../../components/migration/cutover";
 import { flinkDiagnostics, flinkRest, startSampler, wentBack, when } from "../harness/flink-helpers";
-import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster";
+import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster/cluster";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

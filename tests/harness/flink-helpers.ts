@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { FlinkProbe, flinkContainerLines, flinkProbeScript, REST_PORT } from "../../components/flink";
+import { FlinkProbe, flinkContainerLines, flinkProbeScript, REST_PORT } from "../../components/flink/flink";
 import { LocalLab, NodeName, sshArgs } from "./local-lab-helpers";
 
 export interface Sampler {

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FIXTURES, projectCopy, pulumiRunner, requireEngine, ROOT } from "./engine-helpers";
-import { validateConfig } from "../../components/config";
+import { validateConfig } from "../../components/config/config";
 
 export const LOCAL_NODE = path.join(ROOT, "scripts", "local-node.sh");
 export const K8S_BUILD = path.join(ROOT, "scripts", "k8s-build.sh");

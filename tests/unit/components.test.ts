@@ -1,10 +1,10 @@
 import { strict as assert } from "assert";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { validateConfig } from "../../components/config";
+import { validateConfig } from "../../components/config/config";
 import { desiredLab } from "../../components/desired";
 import { buildLab, LabOutputs } from "../../components/lab";
-import { abortLog } from "../../components/cutover";
+import { abortLog } from "../../components/migration/cutover";
 import { promiseOf, Registered, runWithMocks } from "./mocks";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

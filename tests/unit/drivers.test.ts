@@ -1,6 +1,6 @@
 // The node drivers' decisions, as data: what each driver answers for the same lab.
 import { strict as assert } from "assert";
-import { validateConfig } from "../../components/config";
+import { validateConfig } from "../../components/config/config";
 import { desiredLab } from "../../components/desired";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";

@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { MIGRATION_STEPS } from "../../components/migrationSteps";
+import { MIGRATION_STEPS } from "../../components/migration/steps";
 
 describe("migration steps as data", () => {
     it("the README's 'How a migration runs' lists the table's steps, in order, with their nodes", () => {

@@ -2,7 +2,7 @@
 // Commands answer with the one JSON line their script would print, derived from their inputs.
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE } from "../../components/schema";
+import { CONFIG_NAMESPACE } from "../../components/config/schema";
 
 export interface Registered {
     readonly type: string;

@@ -7,7 +7,7 @@ import { criuPolicies } from "../../policy/criu";
 import { flinkPolicies } from "../../policy/flink";
 import { migrationPolicies } from "../../policy/migration";
 import { securityPolicies } from "../../policy/security";
-import { validateConfig } from "../../components/config";
+import { validateConfig } from "../../components/config/config";
 import { desiredLab } from "../../components/desired";
 import { buildLab } from "../../components/lab";
 import { promiseOf, Registered, runWithMocks } from "./mocks";

@@ -4,9 +4,9 @@
 // naming the config path, what was given and what is allowed.
 import Ajv, { ErrorObject } from "ajv";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
-import { checkCriuOptions, ConfigProblem, CriuOptions } from "./criu";
-import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "./crio";
-import { MigrationPlan, planMigrations } from "./plan";
+import { checkCriuOptions, ConfigProblem, CriuOptions } from "../node/criu";
+import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
+import { MigrationPlan, planMigrations } from "../migration/plan";
 
 export type Driver = "local" | "vagrant" | "existing";
 export type Role = "master" | "worker";

@@ -5,12 +5,12 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { jsonStdout, NodeHandle, nodeCommand } from "./command";
+import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import { flinkImageScript } from "./flink";
-import { removeImageScript } from "./scripts";
+import { removeImageScript } from "../node/scripts";
 
 /** The recipe the inputs come from; its digest is part of the image command's identity. */
-const POM = path.join(__dirname, "..", "images", "flink", "pom.xml");
+const POM = path.join(__dirname, "..", "..", "images", "flink", "pom.xml");
 
 export interface FlinkImageArgs {
     readonly version: string;

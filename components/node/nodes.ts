@@ -2,7 +2,7 @@
 // the rest of the program.
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeHandle } from "./command";
-import type { DeclareNodesArgs, NodeDriver } from "./drivers";
+import type { DeclareNodesArgs, NodeDriver } from "../drivers";
 
 export interface LabNodesArgs extends DeclareNodesArgs {
     readonly driver: NodeDriver;

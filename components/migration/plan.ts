@@ -1,7 +1,7 @@
 // The migration planner: turns the append-only list of migration requests into hops with a
 // source and a target, and finds requests that cannot be carried out.
-import { CONFIG_NAMESPACE } from "./schema";
-import type { ConfigProblem } from "./criu";
+import { CONFIG_NAMESPACE } from "../config/schema";
+import type { ConfigProblem } from "../node/criu";
 
 export interface MigrationHop {
     readonly id: string;

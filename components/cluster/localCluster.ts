@@ -3,8 +3,8 @@
 // as supervised processes; certificates made with openssl on the master; the CNI bridge plugin;
 // images (pause, busybox) built locally with buildah into each node's containers-storage.
 // Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
-import { q, restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR, stopService } from "./scripts";
-import { CRIO_SOCKET } from "./kubelet";
+import { q, restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR, stopService } from "../node/scripts";
+import { CRIO_SOCKET } from "../node/kubelet";
 
 export const PKI_DIR = "/etc/kubernetes/pki";
 export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";

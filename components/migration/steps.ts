@@ -3,14 +3,14 @@
 // `pulumi preview` lists them as migrate-<id>-<step>; the README's "How a migration runs" lists
 // the same rows (a unit test keeps the two equal).
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeHandle } from "./command";
+import type { NodeHandle } from "../node/command";
 import type { MigrationHop } from "./plan";
 import {
     checkpointImageScript, checkpointScript, preflightScript, pruneArchivesScript, removeFileScript, removeImageScript,
     transferredArchive, transferScript,
-} from "./scripts";
-import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "./flink";
-import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "./cluster";
+} from "../node/scripts";
+import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "../flink/flink";
+import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
 import { cutoverScript, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 
 /** Where a step runs: on the hop's source or target node, or on the master (the kubelet API's client). */

@@ -1,4 +1,4 @@
-// One migration hop: a thin component over its ordered step table (migrationSteps.ts), one remote
+// One migration hop: a thin component over its ordered step table (steps.ts), one remote
 // command per row and the restored pod where the table says, each after the row(s) before it.
 // Each step records what it did in its stdout, read back as the hop's summary.
 //
@@ -9,13 +9,13 @@
 // every step's script (command.ts) and on the restored pod's environment, so the next `pulumi up`
 // redoes the hop from a fresh checkpoint instead of resuming with an archive the source has moved past.
 import * as pulumi from "@pulumi/pulumi";
-import { jsonStdout, NodeHandle, nodeCommand } from "./command";
+import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { MigrationHop } from "./plan";
-import { Observation } from "./drift";
+import { Observation } from "../node/drift";
 import {
     CheckpointOut, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
-} from "./migrationSteps";
-import type { FlinkProbe } from "./flink";
+} from "./steps";
+import type { FlinkProbe } from "../flink/flink";
 
 /** Which attempt of a hop this run declares, from the source's abort log (cutover.ts abortLog). */
 export interface Attempt {

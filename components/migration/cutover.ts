@@ -18,9 +18,9 @@
 // "container … is not running" (a retried hop). So the lease gives the job back through CRI-O's
 // own `GET /unpause/{id}` (runc resume plus a fresh read; 409 when CRI-O already sees it running,
 // then a plain thaw), and the hold step mends a stale "paused" left by anything else first.
-import { peerSshLines, q, script, SshPeer } from "./scripts";
-import { FLINK_CONTAINER, flinkContainerLines, flinkVerifyScript, VerifyArgs } from "./flink";
-import { CRIO_SOCKET } from "./kubelet";
+import { peerSshLines, q, script, SshPeer } from "../node/scripts";
+import { FLINK_CONTAINER, flinkContainerLines, flinkVerifyScript, VerifyArgs } from "../flink/flink";
+import { CRIO_SOCKET } from "../node/kubelet";
 
 /** Per-hop lease directories on the source node: hold state of the current attempt and the abort log. */
 export const LEASE_ROOT = "/var/lib/live-migration-lab/migrations";

@@ -3,8 +3,8 @@
 // (secret) and a Kubernetes provider.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { NodeHandle } from "./command";
-import type { NodeDriver } from "./drivers";
+import type { NodeHandle } from "../node/command";
+import type { NodeDriver } from "../drivers";
 
 /** The API server's client certificate for kubelets: what the checkpoint call presents. */
 export const KUBELET_CLIENT_CERT = "/etc/kubernetes/pki/apiserver-kubelet-client.crt";

@@ -1,9 +1,9 @@
 // The flink-minimal pod: a JobManager and a TaskManager in one container, as in the seed, running
 // an unbounded stateful job from Flink's streaming examples.
 import * as YAML from "yaml";
-import type { FlinkSpec } from "./config";
-import { q, script } from "./scripts";
-import { CRIO_SOCKET } from "./kubelet";
+import type { FlinkSpec } from "../config/config";
+import { q, script } from "../node/scripts";
+import { CRIO_SOCKET } from "../node/kubelet";
 
 export const FLINK_HOME = "/opt/flink";
 export const FLINK_CONTAINER = "flink";
