@@ -70,6 +70,16 @@ ensure_modules() {
   fi
 }
 
+# shellcheck for the unit tests' lint of the node programs (components/*/programs), from Debian.
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null && return
+  command -v apt-get >/dev/null || fail "the unit tests need shellcheck; install it with your package manager"
+  echo "lab.sh: installing Debian's shellcheck for the unit tests" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } ||
+    fail "could not install shellcheck (apt-get install shellcheck)"
+}
+
 NODE_BIN=$(ensure_node)
 export PATH="$NODE_BIN:$ROOT/node_modules/.bin:$PATH"
 ensure_modules
@@ -137,6 +147,7 @@ shift || true
 cd "$ROOT"
 case "$cmd" in
   test)
+    ensure_shellcheck
     ensure_engine
     (cd scripts/engine && ensure_go && go test ./...)
     npm test -- "$@"

@@ -1,7 +1,7 @@
 // Renderers for real VMs and existing hosts (drivers `vagrant` and `existing`): the kubeadm +
 // CRI-O bootstrap from their official package repositories. These cannot run on
 // the lab machines (no KVM); they are rendered here and checked by the unit tests.
-import { q } from "../node/scripts";
+import { q } from "../node/program";
 
 /** Where kubeadm's config is written on the master (a managed file of the master's runtime). */
 export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";

@@ -3,7 +3,8 @@
 // as supervised processes; certificates made with openssl on the master; the CNI bridge plugin;
 // images (pause, busybox) built locally with buildah into each node's containers-storage.
 // Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
-import { q, restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR, stopService } from "../node/scripts";
+import { restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR, stopService } from "../node/scripts";
+import { nodeProgram, programText, q } from "../node/program";
 import { CRIO_SOCKET } from "../node/kubelet";
 
 export const PKI_DIR = "/etc/kubernetes/pki";
@@ -37,88 +38,25 @@ export interface PkiOutput {
     readonly nodes: Record<string, NodeCredentials>;
 }
 
-/** Python (needs os): install(bundle) writes each NodeCredentials file atomically with its mode. */
-const INSTALL_PY = [
-    "def install(b):",
-    "    for path, f in b['files'].items():",
-    "        os.makedirs(os.path.dirname(path), exist_ok=True)",
-    "        tmp = path + '.tmp'",
-    "        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, int(f['mode'], 8)), 'w') as out: out.write(f['content'])",
-    "        os.chmod(tmp, int(f['mode'], 8)); os.replace(tmp, path)",
-];
-
 /**
- * Makes the cluster's certificates on the master (once; kept when present): CA, API server serving
- * cert, the API server's kubelet client cert (also what the checkpoint call presents), admin,
- * service-account keys, and per node a kubelet client cert (system:node:NAME) and serving cert.
- * Installs the master's own kubelet files and prints PkiOutput as one JSON line.
+ * Makes the cluster's certificates on the master (programs/pki.sh, once; kept when present): CA,
+ * API server serving cert, the API server's kubelet client cert (also what the checkpoint call
+ * presents), admin, service-account keys, and per node a kubelet client cert (system:node:NAME) and
+ * serving cert. Installs the master's own kubelet files and prints PkiOutput as one JSON line.
  */
 export function pkiScript(master: LocalNode, nodes: readonly LocalNode[]): string {
     const apiSans = ["IP:" + API_SERVER_SERVICE_IP, "IP:" + master.address, "IP:127.0.0.1", "DNS:kubernetes", "DNS:kubernetes.default",
         "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", "DNS:" + master.name].join(",");
-    return script("cluster certificates", [
-        `pki=${q(PKI_DIR)}`,
-        `install -d -m 0700 "$pki"`,
-        `cd "$pki"`,
-        `umask 077`,
-        `key() { [ -f "$1.key" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }`,
-        `key ca`,
-        `[ -f ca.crt ] || openssl req -x509 -new -key ca.key -subj /CN=live-migration-lab-ca -days 3650 -out ca.crt`,
-        `chmod 0644 ca.crt`,
-        // cert NAME SUBJECT USAGE [SAN]
-        `cert() {`,
-        `  [ -f "$1.crt" ] && return 0`,
-        `  key "$1"`,
-        `  printf '%s\\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature,keyEncipherment "extendedKeyUsage=$3" >"$1.ext"`,
-        `  [ -z "\${4:-}" ] || echo "subjectAltName=$4" >>"$1.ext"`,
-        `  openssl req -new -key "$1.key" -subj "$2" | openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 -extfile "$1.ext" -out "$1.crt" 2>/dev/null`,
-        `  rm -f "$1.ext"`,
-        `}`,
-        `cert apiserver /CN=kube-apiserver serverAuth ${q(apiSans)}`,
-        `cert apiserver-kubelet-client /O=system:masters/CN=kube-apiserver-kubelet-client clientAuth`,
-        `cert admin /O=system:masters/CN=kubernetes-admin clientAuth`,
-        ...nodes.flatMap(n => [
-            `cert kubelet-${n.name}-client /O=system:nodes/CN=system:node:${n.name} clientAuth`,
-            `cert kubelet-${n.name}-server /CN=${n.name} serverAuth ${q(`IP:${n.address},DNS:${n.name}`)}`,
-        ]),
-        `key sa && { [ -f sa.pub ] || openssl pkey -in sa.key -pubout -out sa.pub; }`,
-        // Kubeconfigs and bundles, as JSON (which is YAML, so kubectl and the kubelet read it).
-        `python3 - ${q(`https://${master.address}:${API_SERVER_PORT}`)} ${q(master.name)} ${nodes.map(n => q(n.name)).join(" ")} <<'PY'`,
-        `import base64, json, os, sys`,
-        `server, master, names = sys.argv[1], sys.argv[2], sys.argv[3:]`,
-        `read = lambda f: open(f).read()`,
-        `b64 = lambda f: base64.b64encode(open(f, "rb").read()).decode()`,
-        `def kubeconfig(user, crt, key):`,
-        `    return json.dumps({"apiVersion": "v1", "kind": "Config",`,
-        `        "clusters": [{"name": "lab", "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}],`,
-        `        "users": [{"name": user, "user": {"client-certificate-data": b64(crt), "client-key-data": b64(key)}}],`,
-        `        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": user}}], "current-context": "lab"}, indent=1) + "\\n"`,
-        `def bundle(n):`,
-        `    return {"files": {`,
-        `        ${q(KUBELET_KUBECONFIG)}: {"content": kubeconfig("system:node:" + n, "kubelet-%s-client.crt" % n, "kubelet-%s-client.key" % n), "mode": "0600"},`,
-        `        ${q(PKI_DIR + "/ca.crt")}: {"content": read("ca.crt"), "mode": "0644"},`,
-        `        ${q(PKI_DIR + "/kubelet.crt")}: {"content": read("kubelet-%s-server.crt" % n), "mode": "0644"},`,
-        `        ${q(PKI_DIR + "/kubelet.key")}: {"content": read("kubelet-%s-server.key" % n), "mode": "0600"}}}`,
-        ...INSTALL_PY,
-        `admin = kubeconfig("kubernetes-admin", "admin.crt", "admin.key")`,
-        `install({"files": {${q(ADMIN_KUBECONFIG)}: {"content": admin, "mode": "0600"}}})`,
-        `install(bundle(master))`,
-        `print(json.dumps({"admin": admin, "nodes": {n: bundle(n) for n in names if n != master}}))`,
-        `PY`,
-    ]);
+    return nodeProgram("cluster/programs/pki.sh", {
+        PKI_DIR, API_SANS: apiSans, SERVER: `https://${master.address}:${API_SERVER_PORT}`, MASTER: master.name,
+        NODES: nodes.map(n => `${n.name}=${n.address}`).join(" "), ADMIN_KUBECONFIG, KUBELET_KUBECONFIG,
+        PY_PKI: programText("cluster/programs/pki.py"),
+    });
 }
 
 /** Installs a node's NodeCredentials (JSON on stdin) with their modes; prints the paths. */
 export function installCredentialsScript(): string {
-    return script("kubelet credentials", [
-        `python3 -c ${q([
-            "import json, os, sys",
-            ...INSTALL_PY,
-            "b = json.load(sys.stdin)",
-            "install(b)",
-            "print(json.dumps({'files': sorted(b['files'])}))",
-        ].join("\n"))}`,
-    ]);
+    return nodeProgram("cluster/programs/install-credentials.sh", { PY_PKI: programText("cluster/programs/pki.py") });
 }
 
 export interface ServiceSpec {

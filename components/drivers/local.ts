@@ -10,7 +10,8 @@ import * as command from "@pulumi/command";
 import type { LabConfig, NodeSpec } from "../config/config";
 import { NodeHandle, nodeCommand } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
-import { q, restartIfActive } from "../node/scripts";
+import { restartIfActive } from "../node/scripts";
+import { q } from "../node/program";
 import {
     apiServerService, CNI_CONFIG_PATH, crioService, etcdService, installCredentialsScript, kubeletService, localCrioSettings,
     localImagesScript, localKubeletSettings, nodesReadyScript, pkiScript, PkiOutput, renderCniConfig, renderStorageConf,

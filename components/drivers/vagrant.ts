@@ -3,7 +3,7 @@
 import * as path from "path";
 import * as command from "@pulumi/command";
 import type { LabConfig } from "../config/config";
-import { q } from "../node/scripts";
+import { q } from "../node/program";
 import { kubeadmHosts } from "./kubeadmHosts";
 import { nodeAddress } from "./address";
 import type { NodeDriver } from "./index";

@@ -2,7 +2,8 @@
 // an unbounded stateful job from Flink's streaming examples.
 import * as YAML from "yaml";
 import type { FlinkSpec } from "../config/config";
-import { q, script } from "../node/scripts";
+import { script } from "../node/scripts";
+import { q, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/kubelet";
 
 export const FLINK_HOME = "/opt/flink";
@@ -120,8 +121,6 @@ export function renderLog4j(): string {
     ].join("\n");
 }
 
-const shellWords = (words: readonly string[]) => words.map(a => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
-
 /**
  * The container entrypoint: start the JobManager and the TaskManager JVMs (with the memory
  * settings Flink's BashJavaUtils derives, as bin/jobmanager.sh and bin/taskmanager.sh would),
@@ -139,7 +138,7 @@ export function renderEntrypoint(spec: FlinkSpec): string {
         "conf=/tmp/flink-conf",
         `mkdir -p "$conf" && cp ${FLINK_CONF_MOUNT}/config.yaml ${FLINK_CONF_MOUNT}/log4j-console.properties "$conf/"`,
         `cp=("$FLINK_HOME/lib/*")`,
-        `opts=(${shellWords(JVM_OPTS)} "-Dlog4j.configurationFile=file:$conf/log4j-console.properties")`,
+        `opts=(${words(JVM_OPTS)} "-Dlog4j.configurationFile=file:$conf/log4j-console.properties")`,
         "# Memory settings as Flink's scripts compute them: line 1 JVM flags, line 2 dynamic properties.",
         'params() { java "${opts[@]}" -cp "${cp[*]}" org.apache.flink.runtime.util.bash.BashJavaUtils "$1" --configDir "$conf" | sed -n \'s/^BASH_JAVA_UTILS_EXEC_RESULT://p\'; }',
         "mapfile -t jm < <(params GET_JM_RESOURCE_PARAMS)",
@@ -156,7 +155,7 @@ export function renderEntrypoint(spec: FlinkSpec): string {
         `for _ in $(seq 1 120); do (exec 3<>/dev/tcp/127.0.0.1/${REST_PORT}) 2>/dev/null && break; sleep 1; done`,
         `jar=$FLINK_HOME/examples/streaming/${spec.job}.jar`,
         '[ -f "$jar" ] || jar=$FLINK_HOME/examples/streaming/flink-examples-streaming.jar',
-        `FLINK_CONF_DIR=$conf java "\${opts[@]}" -cp "\${cp[*]}" org.apache.flink.client.cli.CliFrontend run -d -c ${JOB_CLASSES[spec.job]} "$jar"${args.length ? " " + shellWords(args) : ""}`,
+        `FLINK_CONF_DIR=$conf java "\${opts[@]}" -cp "\${cp[*]}" org.apache.flink.client.cli.CliFrontend run -d -c ${JOB_CLASSES[spec.job]} "$jar"${args.length ? " " + words(args) : ""}`,
         'wait -n "$jobmanager" "$taskmanager" || status=$?',
         'echo "flink-minimal: a Flink JVM exited (status ${status:-0}); stopping the container" >&2',
         'exit "${status:-1}"',
@@ -274,49 +273,22 @@ export interface FlinkProbe {
  * container, or fail naming the pod. `state` "any" also finds a container that has exited.
  */
 export function flinkContainerLines(a: ProbeArgs, state: "running" | "any" = "running"): string[] {
-    const filter = state === "running" ? " --state running" : "";
     return [
-        `cid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} ps -q${filter} --name '^${FLINK_CONTAINER}$' --label io.kubernetes.pod.name=${q(a.pod)} --label io.kubernetes.pod.namespace=${q(a.namespace)} | head -n1)`,
-        `[ -n "$cid" ] || { echo "no ${state === "running" ? "running " : ""}${FLINK_CONTAINER} container of pod ${a.namespace}/${a.pod} on $(hostname)" >&2; exit 1; }`,
-        `pid=$(crictl --runtime-endpoint ${q(CRIO_SOCKET)} inspect -o go-template --template '{{.info.pid}}' "$cid")`,
+        programText("node/programs/container.sh").replace(/^#!.*\n/, ""),
+        `found=$(find_container ${words([CRIO_SOCKET, FLINK_CONTAINER, a.pod, a.namespace, state])}); read -r cid pid <<<"$found"`,
     ];
 }
 
 /**
  * Asks the job in a pod for its id, status and progress, through Flink's REST API inside the pod's
- * network namespace (the endpoint listens on loopback only), from the node the pod runs on. Works
- * with any image: curl and python3 are the node's. Prints one FlinkProbe JSON line.
+ * network namespace (the endpoint listens on loopback only), from the node the pod runs on
+ * (programs/probe.sh and probe.py). Works with any image. Prints one FlinkProbe JSON line.
  */
 export function flinkProbeScript(a: ProbeArgs): string {
-    return script(`flink probe ${a.pod}`, [
-        ...flinkContainerLines(a),
-        `python3 - "$pid" ${q(a.pod)} "$(hostname)" <<'PY'`,
-        `import json, os, subprocess, sys, time`,
-        `pid, pod, node = sys.argv[1:4]`,
-        `def rest(path):`,
-        `    out = subprocess.run(["nsenter", "-t", pid, "-n", "curl", "-sf", "--max-time", "5", "http://127.0.0.1:${REST_PORT}" + path], capture_output=True, text=True)`,
-        `    if out.returncode != 0:`,
-        `        sys.exit(f"Flink's REST API in pod {pod} did not answer {path} (curl exit {out.returncode})")`,
-        `    return json.loads(out.stdout)`,
-        `jobs = rest("/jobs/overview")["jobs"]`,
-        `if not jobs:`,
-        `    sys.exit(f"no Flink job in pod {pod}")`,
-        `job = sorted(jobs, key=lambda j: (j["state"] != "RUNNING", -j["start-time"]))[0]`,
-        `detail = rest(f"/jobs/{job['jid']}")`,
-        `records = sum(v["metrics"].get("read-records", 0) for v in detail["vertices"])`,
-        `counts = rest(f"/jobs/{job['jid']}/checkpoints").get("counts", {})`,
-        `ns = os.readlink(f"/proc/{pid}/ns/pid")`,
-        `rss = 0`,
-        `for p in filter(str.isdigit, os.listdir("/proc")):`,
-        `    try:`,
-        `        if os.readlink(f"/proc/{p}/ns/pid") != ns: continue`,
-        `        rss += next(int(l.split()[1]) for l in open(f"/proc/{p}/status") if l.startswith("VmRSS:")) * 1024`,
-        `    except (OSError, StopIteration):`,
-        `        pass`,
-        `print(json.dumps({"pod": pod, "node": node, "jobId": job["jid"], "state": job["state"], "startTime": job["start-time"],`,
-        `                  "records": records, "checkpoints": counts.get("completed", 0), "rssBytes": rss, "at": int(time.time() * 1000)}))`,
-        `PY`,
-    ]);
+    return nodeProgram("flink/programs/probe.sh", {
+        CRIO_ENDPOINT: CRIO_SOCKET, CONTAINER: FLINK_CONTAINER, POD: a.pod, NAMESPACE: a.namespace, REST_PORT,
+        PY_PROBE: programText("flink/programs/probe.py"),
+    }, ["node/programs/container.sh"]);
 }
 
 export interface VerifyArgs extends ProbeArgs {
@@ -328,37 +300,13 @@ export interface VerifyArgs extends ProbeArgs {
 }
 
 /**
- * Verifies a restored job on the node its pod runs on: the same job (id and submission time are
- * restored with the JVM's memory, a fresh start would have new ones), RUNNING, its record count not
- * below the source's before the checkpoint and growing. Prints the last probe plus `seconds`.
+ * Verifies a restored job on the node its pod runs on (programs/verify.sh): the same job, RUNNING,
+ * its record count not below the source's before the checkpoint and growing. Prints the last probe
+ * plus `seconds`.
  */
 export function flinkVerifyScript(a: VerifyArgs): string {
-    return script(`verify ${a.pod}`, [
-        `start=$(date +%s.%N)`,
-        `deadline=$(( $(date +%s) + ${a.timeoutSeconds} ))`,
-        `probe() { bash <<'PROBE'`,
-        flinkProbeScript(a).trimEnd(),
-        `PROBE`,
-        `}`,
-        `first=""`,
-        `while :; do`,
-        `  if out=$(probe 2>&1); then`,
-        `    verdict=$(python3 -c 'import json, sys`,
-        `p = json.loads(sys.argv[1].splitlines()[-1]); first = json.loads(sys.argv[2]) if sys.argv[2] else None`,
-        `if p["jobId"] != sys.argv[3]: print("wrong-job " + p["jobId"])`,
-        `elif p["state"] != "RUNNING": print("state " + p["state"])`,
-        `elif p["records"] < int(sys.argv[4]): print("behind %d < %s" % (p["records"], sys.argv[4]))`,
-        `elif first is None or p["records"] <= first["records"]: print("first")`,
-        `else: print("ok")' "$out" "$first" ${q(a.jobId)} ${a.recordsBefore})`,
-        `    case "$verdict" in`,
-        `      ok) break ;;`,
-        `      first) first=$(tail -n1 <<<"$out") ;;`,
-        `      wrong-job*|behind*) echo "restored pod ${a.pod} does not continue job ${a.jobId} from ${a.recordsBefore} records: $verdict" >&2; exit 1 ;;`,
-        `    esac`,
-        `  fi`,
-        `  if [ "$(date +%s)" -ge "$deadline" ]; then echo "job in ${a.pod} not RUNNING and progressing after ${a.timeoutSeconds}s: \${verdict:-} $out" >&2; exit 1; fi`,
-        `  sleep 1`,
-        `done`,
-        `python3 -c 'import json, sys; p = json.loads(sys.argv[1].splitlines()[-1]); p["seconds"] = float(sys.argv[2]); print(json.dumps(p))' "$out" "$(elapsed "$start")"`,
-    ]);
+    return nodeProgram("flink/programs/verify.sh", {
+        POD: a.pod, JOB_ID: a.jobId, RECORDS_BEFORE: a.recordsBefore, TIMEOUT: a.timeoutSeconds,
+        PROBE: flinkProbeScript(a), PY_VERDICT: programText("flink/programs/verdict.py"),
+    });
 }

@@ -1,7 +1,7 @@
 // Small helpers shared by the components for running scripts on nodes with @pulumi/command.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { q } from "./scripts";
+import { q } from "./program";
 
 /** What every driver hands to the rest of the program. */
 export interface NodeHandle {

@@ -8,7 +8,7 @@
 // that names the file. After the repair the stored marker is ignored again, so the next
 // `pulumi up` does nothing.
 import * as crypto from "crypto";
-import { q } from "./scripts";
+import { q } from "./program";
 
 /** What a node reported for one path: "<sha256> <mtime>", or "absent". */
 export type Observation = string;

@@ -5,13 +5,7 @@
 // which a stock sshd refuses: command.ts).
 
 import { CRIO_SOCKET } from "./kubelet";
-
-export const SHEBANG = "#!/usr/bin/env bash\nset -euo pipefail\n";
-
-/** Quotes a value for bash. */
-export function q(value: string | number): string {
-    return `'${String(value).replace(/'/g, `'\\''`)}'`;
-}
+import { nodeProgram, q } from "./program";
 
 export function script(name: string, body: string[]): string {
     return [
@@ -178,39 +172,14 @@ export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id">) =>
 export interface SshPeer { readonly host: string; readonly port: number; readonly user: string }
 
 /**
- * Lines that take the lab's SSH key from stdin into "$work/key" (a secret: never in the script or
- * the environment, which sshd refuses) and define `peer CMD`, which runs CMD as root on
- * `p`. The script must have made "$work" (a private temporary directory) first.
- */
-export function peerSshLines(p: SshPeer): string[] {
-    const sudo = p.user === "root" ? "" : "sudo -n ";
-    return [
-        // OpenSSH needs the key's final newline, which Pulumi's command stdout (the key's source) trims.
-        `(umask 077; printf '%s\\n' "$(cat)" >"$work/key")`,
-        `grep -q 'PRIVATE KEY' "$work/key" || { echo "no SSH private key on stdin" >&2; exit 1; }`,
-        `peer() { ssh -i "$work/key" -p ${p.port} -o BatchMode=yes -o LogLevel=ERROR -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$work/known_hosts" ${q(`${p.user}@${p.host}`)} "${sudo}$1"; }`,
-    ];
-}
-
-/**
- * Runs on the target: pulls the archive from the source node over the lab network into the
- * root-only archive directory, and verifies the digest on both ends. The lab's SSH key arrives
- * on stdin (peerSshLines).
+ * Runs on the target (programs/transfer.sh): pulls the archive from the source node over the lab
+ * network into the root-only archive directory, and verifies the digest on both ends. The lab's
+ * SSH key arrives on stdin.
  */
 export function transferScript(a: TransferArgs): string {
-    const dest = transferredArchive(a);
-    return script(`transfer ${a.id}`, [
-        // A copy cut short (network, full disk) must not stay behind filling the disk.
-        `work=$(mktemp -d); trap 'rm -rf "$work"; rm -f ${q(dest + ".part")}' EXIT`,
-        ...peerSshLines(a.from),
-        `started=$(date +%s%3N); start=$(date +%s.%N)`,
-        `src_sum=$(peer ${q(`sha256sum ${q(a.archive)}`)} | cut -d' ' -f1)`,
-        `(umask 077; peer ${q(`cat ${q(a.archive)}`)} >${q(dest + ".part")})`,
-        `dst_sum=$(sha256sum ${q(dest + ".part")} | cut -d' ' -f1)`,
-        `if [ "$src_sum" != "$dst_sum" ]; then echo "digest mismatch for ${a.id}: source $src_sum, copy $dst_sum; the source archive is kept" >&2; rm -f ${q(dest + ".part")}; exit 1; fi`,
-        `chmod 0600 ${q(dest + ".part")} && mv -f ${q(dest + ".part")} ${q(dest)}`,
-        `printf '{"archive":"%s","sha256":"%s","sizeBytes":%s,"startedAt":%s,"seconds":%s}\\n' ${q(dest)} "$dst_sum" "$(stat -c %s ${q(dest)})" "$started" "$(elapsed "$start")"`,
-    ]);
+    return nodeProgram("node/programs/transfer.sh", {
+        ID: a.id, ARCHIVE: a.archive, DEST: transferredArchive(a), PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,
+    }, ["node/programs/peer.sh"]);
 }
 
 export interface ImageArgs {

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { FlinkProbe, flinkContainerLines, flinkProbeScript, REST_PORT } from "../../components/flink/flink";
 import { LocalLab, NodeName, sshArgs } from "./local-lab-helpers";
+import { q } from "../../components/node/program";
 
 export interface Sampler {
     /** Stops sampling; returns every answer, oldest first. */
@@ -40,9 +41,8 @@ export function startSampler(lab: LocalLab, pods: readonly { node: NodeName; pod
  */
 export function when(lab: LocalLab, node: NodeName, condition: string, action: string, timeoutSeconds = 300): () => boolean {
     const ssh = `ssh ${sshArgs(lab.state).join(" ")} root@${lab.nodes[node]}`;
-    const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     const done = path.join(lab.work, `when-${Date.now()}-${Math.random().toString(16).slice(2)}`);
-    const script = `( for i in $(seq 1 ${timeoutSeconds * 4}); do if ${ssh} ${quoted(condition)}; then ${ssh} ${quoted(action)} && exit 0; exit 1; fi; sleep 0.25; done; exit 2 ); echo $? >${done}`;
+    const script = `( for i in $(seq 1 ${timeoutSeconds * 4}); do if ${ssh} ${q(condition)}; then ${ssh} ${q(action)} && exit 0; exit 1; fi; sleep 0.25; done; exit 2 ); echo $? >${done}`;
     const child = spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", script], { stdio: "ignore", detached: true });
     child.unref();
     return () => {

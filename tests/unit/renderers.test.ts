@@ -136,7 +136,8 @@ describe("flink-minimal pod", () => {
         assert.equal(spawnSync("bash", ["-n"], { input: build }).status, 0, "image script parses");
         const probe = flinkProbeScript({ namespace: "default", pod: "flink-minimal" });
         assert.match(probe, /nsenter", "-t", pid, "-n", "curl"/);
-        assert.match(probe, /http:\/\/127\.0\.0\.1:8081/);
+        assert.match(probe, /^REST_PORT='8081'$/m);
+        assert.match(probe, /http:\/\/127\.0\.0\.1:\{port\}/);
         assert.equal(spawnSync("bash", ["-n"], { input: probe }).status, 0, "probe script parses");
     });
 
@@ -343,8 +344,8 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         fs.writeFileSync(path.join(dir, "lease.sh"), leaseTool());
         fs.writeFileSync(path.join(dir, "cg", "freezer.state"), "THAWED\n");
         fs.writeFileSync(path.join(dir, "hold", "env"), [
-            "kind=v1", `cg=${dir}/cg`, "pidns=none", "cid=c0ffee", `crio_socket=${dir}/crio.sock`, "pod=p", "namespace=default", "container=flink",
-            "attempt=first", "max_pause=2", "checkpoint_timeout=10", `checkpoint_dir=${dir}/ckpt`, "",
+            "KIND=v1", `CG=${dir}/cg`, "PIDNS=none", "CID=c0ffee", `CRIO_SOCKET=${dir}/crio.sock`, "POD=p", "NAMESPACE=default", "CONTAINER=flink",
+            "ATTEMPT=first", "MAX_PAUSE=2", "CHECKPOINT_TIMEOUT=10", `CHECKPOINT_DIR=${dir}/ckpt`, "",
         ].join("\n"));
         fs.writeFileSync(path.join(dir, "hold", "armed"), "");
         sleep(20);
@@ -352,7 +353,7 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
     /** Starts the watcher, as the hold step does. */
     const arm = (checkpointTimeout = 10) => {
         const env = path.join(dir, "hold", "env");
-        fs.writeFileSync(env, fs.readFileSync(env, "utf8").replace("checkpoint_timeout=10", `checkpoint_timeout=${checkpointTimeout}`));
+        fs.writeFileSync(env, fs.readFileSync(env, "utf8").replace("CHECKPOINT_TIMEOUT=10", `CHECKPOINT_TIMEOUT=${checkpointTimeout}`));
         // The marker file tells that the watcher ended (the sync waits below keep Node from reaping it).
         // Its own process group, so afterEach kills lease.sh too and not only the bash around it.
         watcher = spawn("bash", ["-c", `bash ${dir}/lease.sh watch; touch ${dir}/watch.done`], { stdio: "ignore", detached: true });

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# shellcheck shell=bash
+# live-migration-lab: verifies a restored Flink job on the node its pod runs on: the same job (id and
+# submission time are restored with the JVM's memory; a fresh start would have new ones), RUNNING,
+# its record count not below the source's before the checkpoint, and growing.
+# Inputs: POD, JOB_ID, RECORDS_BEFORE, TIMEOUT (seconds), PROBE (probe.sh as a program),
+# PY_VERDICT (verdict.py's text). Prints the last probe plus "seconds".
+start=$(date +%s.%N)
+deadline=$(( $(date +%s) + TIMEOUT ))
+first=""; verdict=""; out=""
+while :; do
+  if out=$(bash -c "$PROBE" 2>&1); then
+    verdict=$(python3 -c "$PY_VERDICT" "$out" "$first" "$JOB_ID" "$RECORDS_BEFORE")
+    case "$verdict" in
+      ok) break ;;
+      first) first=$(tail -n1 <<<"$out") ;;
+      wrong-job*|behind*) echo "restored pod ${POD} does not continue job ${JOB_ID} from ${RECORDS_BEFORE} records: $verdict" >&2; exit 1 ;;
+    esac
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "job in ${POD} not RUNNING and progressing after ${TIMEOUT}s: ${verdict} $out" >&2; exit 1; fi
+  sleep 1
+done
+python3 -c 'import json, sys; p = json.loads(sys.argv[1].splitlines()[-1]); p["seconds"] = float(sys.argv[2]); print(json.dumps(p))' "$out" "$(elapsed "$start")"

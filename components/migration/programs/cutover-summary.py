@@ -1,0 +1,14 @@
+"""live-migration-lab: the cutover step's one JSON line (cutover.sh): the verify probe of the restored
+job, with the cutover's own timing and the source lease's timestamps.
+
+Usage: python3 cutover-summary.py VERIFIED STATUS STARTED_AT SECONDS RESTORED_AT RETIRED
+  VERIFIED: verify.sh's output (its last line is the probe); STATUS: `lease.sh status` (JSON).
+"""
+import json
+import sys
+
+v = json.loads(sys.argv[1].splitlines()[-1])
+s = json.loads(sys.argv[2])
+v.update(startedAt=int(sys.argv[3]), seconds=float(sys.argv[4]), restoredAt=int(sys.argv[5]), retired=int(sys.argv[6]),
+         pausedAt=s["pausedAt"], heldAt=s["heldAt"], committedAt=s["committedAt"], heldArchive=s["archive"])
+print(json.dumps(v))

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# live-migration-lab: a migration's lease on the source node, written next to it as lease.sh by
+# the hold step (hold.sh). It decides, exactly once, whether the target commits or the source takes
+# the job back.
+#
+#   lease.sh watch   (detached) wait for CRI-O's pause and thaw around a checkpoint, freeze again, hold
+#   lease.sh commit  the target takes over: exits 3 printing "aborted" if the source already took it back
+#   lease.sh abort   the source takes the job back now (thaw) and logs why
+#   lease.sh retire  after a commit: kill the source's frozen copy (pending SIGKILL, then thaw)
+#   lease.sh mend    before the checkpoint: make CRI-O see a running container as running
+#   lease.sh status  one JSON line: pausedAt, heldAt (ms since the epoch), archive, decision
+#
+# Inputs, from hold/env (written by hold.sh): KIND (v1|v2), CG (the container's freezer cgroup),
+# PIDNS (its pid namespace link), CID, CRIO_SOCKET (path), POD, NAMESPACE, CONTAINER, ATTEMPT,
+# MAX_PAUSE and CHECKPOINT_TIMEOUT (seconds), CHECKPOINT_DIR (where the kubelet writes archives).
+# State lives in hold/; the abort log (one line per give-back) is ./aborted.
+set -euo pipefail
+dir=$(cd "$(dirname "$0")" && pwd); hold="$dir/hold"
+# shellcheck source=/dev/null
+. "$hold/env"
+now() { date +%s%3N; }
+frozen() { if [ "$KIND" = v1 ]; then [ "$(cat "$CG/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$CG/cgroup.events" 2>/dev/null; fi; }
+freeze() { if [ "$KIND" = v1 ]; then echo FROZEN >"$CG/freezer.state"; else echo 1 >"$CG/cgroup.freeze"; fi; }
+thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$CG/freezer.state"; else echo 0 >"$CG/cgroup.freeze"; fi; }
+# CRI-O's /unpause/{id}: runc resume, then CRI-O reads the state again (200); 409 when CRI-O
+# sees the container running; 500 when CRI-O says paused but runc finds it running.
+crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$CRIO_SOCKET" "http://localhost/unpause/$CID" 2>/dev/null || true; }
+# Thaws through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
+resume() { [ "$(crio_unpause)" = 200 ] || thaw; }
+# members NS: the pids whose pid namespace is NS (a /proc/<pid>/ns/pid link text).
+members() { for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; true; }
+decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by"; }
+give_back() { resume; echo "$(date -u +%FT%TZ) attempt $ATTEMPT: $1" >>"$dir/aborted"; }
+case "${1:-}" in
+watch)
+  deadline=$(( $(date +%s) + CHECKPOINT_TIMEOUT ))
+  # CRI-O pauses the container before the dump ...
+  # An attempt whose checkpoint never came (or failed) is void: logged like an abort, so the
+  # next `pulumi up` redoes the hop, and no late commit can take it.
+  void() { echo "$1" >"$hold/state"; if decide aborted; then give_back "$1"; fi; exit 0; }
+  until frozen; do
+    if [ ! -d "$CG" ] || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint began"; fi
+    sleep 0.01
+  done
+  now >"$hold/pausedAt"
+  # ... thaws and freezes it again on the way (runc, then CRIU's own freeze for the dump),
+  # writes the archive while it is frozen, and thaws it at the end: the first thaw seen with
+  # a new archive in place is that end. A failed dump leaves no archive: the job runs on.
+  archive=""
+  while :; do
+    [ "$(date +%s)" -lt "$deadline" ] || void "no checkpoint archive appeared; the job runs on"
+    # The archive first, then the state: a thaw seen after the archive exists is the last one.
+    archive=$(find "$CHECKPOINT_DIR" -maxdepth 1 -name "checkpoint-${POD}_${NAMESPACE}-${CONTAINER}-*.tar" -newer "$hold/armed" 2>/dev/null | head -n1)
+    if [ -n "$archive" ] && ! frozen; then break; fi
+    sleep 0.002
+  done
+  freeze; now >"$hold/heldAt"; echo "$archive" >"$hold/archive"; echo held >"$hold/state"
+  end=$(( $(date +%s) + MAX_PAUSE ))
+  while [ ! -d "$hold/decision" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+  if decide aborted; then give_back "no commit within ${MAX_PAUSE}s; the source resumed"; echo "resumed" >"$hold/state"; fi ;;
+commit)
+  [ -s "$hold/heldAt" ] || { echo "the source was never held (state: $(cat "$hold/state" 2>/dev/null || echo none))" >&2; exit 3; }
+  if decide committed; then now >"$hold/decision/at"; echo committed
+  elif [ "$(cat "$hold/decision/by")" = committed ]; then echo committed
+  else cat "$hold/decision/by"; exit 3; fi ;;
+abort)
+  if decide aborted; then give_back "${2:-aborted}"; echo aborted; else cat "$hold/decision/by"; fi ;;
+retire)
+  [ "$(cat "$hold/decision/by" 2>/dev/null)" = committed ] || { echo "not committed: refusing to retire the source" >&2; exit 1; }
+  mapfile -t pids < <(members "$PIDNS")
+  if [ "${#pids[@]}" -gt 0 ]; then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
+  resume 2>/dev/null || true; echo "${#pids[@]}" ;;
+# Before a checkpoint: a running container that CRI-O believes paused (an earlier lease's
+# thaw, or anyone's runc resume, that CRI-O did not see) is frozen and resumed through CRI-O.
+mend)
+  if frozen || [ "$(crio_unpause)" != 500 ]; then exit 0; fi
+  freeze; resume; echo "CRI-O saw ${POD} as paused while it ran; resumed through CRI-O" ;;
+status)
+  v() { cat "$hold/$1" 2>/dev/null || echo "$2"; }
+  printf '{"pausedAt":%s,"heldAt":%s,"committedAt":%s,"archive":"%s","state":"%s","decision":"%s"}\n' "$(v pausedAt 0)" "$(v heldAt 0)" "$(v decision/at 0)" "$(v archive '')" "$(v state armed)" "$(v decision/by none)" ;;
+*) echo "usage: $0 watch|commit|abort REASON|retire|mend|status" >&2; exit 2 ;;
+esac
