@@ -8,7 +8,6 @@ import type { MigrationPlan } from "./migration/plan";
 import { criuConfigPaths, renderCriuConf } from "./node/criu";
 import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./node/crio";
 import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
-import { restartIfActive } from "./node/scripts";
 import { abortLog } from "./migration/cutover";
 
 export interface DesiredNode {
@@ -60,7 +59,7 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
             runtimePath: driver.runtime.runtimePath,
         }),
         mode: 0o644,
-        onChange: restartIfActive("crio"),
+        restart: "crio",
     });
     files.push({ role: "crictl-config", path: CRICTL_CONFIG_PATH, content: renderCrictlConfig(), mode: 0o644 });
     const kubelet = renderKubeletConfig({

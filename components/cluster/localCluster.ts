@@ -3,7 +3,7 @@
 // as supervised processes; certificates made with openssl on the master; the CNI bridge plugin;
 // images (pause, busybox) built locally with buildah into each node's containers-storage.
 // Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
-import { restartService, script, SERVICE_DIR, SERVICE_LOG_DIR, SERVICE_RUN_DIR, stopService } from "../node/scripts";
+import { script, SERVICE_LIB } from "../node/scripts";
 import { nodeProgram, programText, q } from "../node/program";
 import { CRIO_SOCKET } from "../node/kubelet";
 
@@ -70,38 +70,19 @@ export interface ServiceSpec {
     readonly prepare?: string[];
 }
 
-const pidFile = (name: string) => `${SERVICE_RUN_DIR}/${name}.pid`;
-
 /**
- * Starts a supervised service on a node without systemd: its command line goes to
- * SERVICE_DIR/NAME, it runs in its own session with output in SERVICE_LOG_DIR/NAME.log, and its
- * pid in SERVICE_RUN_DIR/NAME.pid; a running one is left alone. Waits until it is ready.
+ * Starts a supervised service on a node without systemd (programs/service-start.sh): a running one
+ * is left alone unless its command line changed. Waits until it is ready.
  */
 export function startServiceScript(s: ServiceSpec): string {
-    return script(`start ${s.name}`, [
-        `install -d -m 0755 ${SERVICE_DIR} ${SERVICE_RUN_DIR} ${SERVICE_LOG_DIR}`,
-        ...(s.prepare ?? []),
-        `file=${q(`${SERVICE_DIR}/${s.name}`)}`,
-        `printf '%s\\n' '#!/usr/bin/env bash' ${q(`exec ${s.command}`)} >"$file.new"`,
-        `if cmp -s "$file.new" "$file"; then changed=false; else changed=true; fi`,
-        `mv -f "$file.new" "$file"`,
-        `pid=$(cat ${q(pidFile(s.name))} 2>/dev/null || true)`,
-        `if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! $changed; then state=running; else`,
-        `  ${restartService(s.name)}`,
-        `  state=started`,
-        `fi`,
-        `ok=false; for _ in $(seq 1 ${s.readySeconds * 5}); do if ${s.ready}; then ok=true; break; fi; sleep 0.2; done`,
-        `if ! $ok; then echo "${s.name} did not become ready in ${s.readySeconds}s; last lines of ${SERVICE_LOG_DIR}/${s.name}.log:" >&2; tail -n 30 ${q(`${SERVICE_LOG_DIR}/${s.name}.log`)} >&2; exit 1; fi`,
-        `printf '{"service":"%s","pid":%s,"state":"%s"}\\n' ${q(s.name)} "$(cat ${q(pidFile(s.name))})" "$state"`,
-    ]);
+    return nodeProgram("cluster/programs/service-start.sh", {
+        NAME: s.name, COMMAND: s.command, READY: s.ready, READY_SECONDS: s.readySeconds, PREPARE: (s.prepare ?? []).join("\n"),
+    }, [SERVICE_LIB]);
 }
 
 /** Stops a supervised service (TERM, then KILL after 20 s). */
 export function stopServiceScript(name: string): string {
-    return script(`stop ${name}`, [
-        stopService(name),
-        `echo '{"service":${JSON.stringify(name)},"state":"stopped"}'`,
-    ]);
+    return nodeProgram("cluster/programs/service-stop.sh", { NAME: name }, [SERVICE_LIB]);
 }
 
 export function etcdService(): ServiceSpec {

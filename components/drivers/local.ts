@@ -10,7 +10,6 @@ import * as command from "@pulumi/command";
 import type { LabConfig, NodeSpec } from "../config/config";
 import { NodeHandle, nodeCommand } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
-import { restartIfActive } from "../node/scripts";
 import { q } from "../node/program";
 import {
     apiServerService, CNI_CONFIG_PATH, crioService, etcdService, installCredentialsScript, kubeletService, localCrioSettings,
@@ -47,9 +46,9 @@ export function localDriver(c: LabConfig): NodeDriver {
         clusterFiles(_node: NodeSpec, index: number, kubelet: string): ManagedFile[] {
             if (!k8s) return [];
             return [
-                { role: "kubelet-config", path: KUBELET_CONFIG_PATH, content: kubelet, mode: 0o644, onChange: restartIfActive("kubelet") },
-                { role: "cni-config", path: CNI_CONFIG_PATH, content: renderCniConfig(index), mode: 0o644, onChange: restartIfActive("crio") },
-                { role: "storage-conf", path: STORAGE_CONF_PATH, content: renderStorageConf(), mode: 0o644, onChange: restartIfActive("crio") },
+                { role: "kubelet-config", path: KUBELET_CONFIG_PATH, content: kubelet, mode: 0o644, restart: "kubelet" },
+                { role: "cni-config", path: CNI_CONFIG_PATH, content: renderCniConfig(index), mode: 0o644, restart: "crio" },
+                { role: "storage-conf", path: STORAGE_CONF_PATH, content: renderStorageConf(), mode: 0o644, restart: "crio" },
             ];
         },
         flinkImage: "build",

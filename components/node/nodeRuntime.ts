@@ -12,8 +12,8 @@ export interface ManagedFile {
     readonly path: string;
     readonly content: string;
     readonly mode: number;
-    /** Shell run after the file changed, e.g. restarting the daemon that reads it. */
-    readonly onChange?: string;
+    /** The service that reads the file, restarted (if it runs) after the file changed. */
+    readonly restart?: string;
 }
 
 export interface NodeRuntimeArgs {
@@ -75,7 +75,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
             const state = fileState(f.path, f.content, args.observed?.[f.path]);
             return nodeCommand(`${name}-${f.role}`, {
                 node,
-                create: writeFileScript(f.path, f.mode, f.onChange),
+                create: writeFileScript(f.path, f.mode, f.restart),
                 delete: removeFileScript(f.path),
                 stdin: f.content,
                 triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],

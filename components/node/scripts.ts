@@ -5,7 +5,7 @@
 // which a stock sshd refuses: command.ts).
 
 import { CRIO_SOCKET } from "./kubelet";
-import { nodeProgram, q } from "./program";
+import { nodeProgram, programText, q } from "./program";
 
 export function script(name: string, body: string[]): string {
     return [
@@ -22,48 +22,22 @@ export function script(name: string, body: string[]): string {
 const octal = (mode: number) => mode.toString(8).padStart(4, "0");
 
 /**
- * Writes stdin to `path` atomically with `mode`, only when the content differs; then runs
- * `onChange` (e.g. restart the daemon that reads the file) if it did.
+ * Writes stdin to `path` atomically with `mode`, only when the content differs
+ * (programs/write-file.sh); then restarts `restart`, the service that reads it, if it runs.
  */
-export function writeFileScript(path: string, mode: number, onChange?: string): string {
-    return script(`write ${path}`, [
-        `path=${q(path)}`,
-        `install -d -m 0755 "$(dirname "$path")"`,
-        `tmp=$(mktemp "$(dirname "$path")/.live-migration-lab.XXXXXX")`,
-        `cat >"$tmp"`,
-        `if [ -f "$path" ] && cmp -s "$tmp" "$path"; then rm -f "$tmp"; state=unchanged; else chmod ${octal(mode)} "$tmp"; mv -f "$tmp" "$path"; state=written; fi`,
-        ...(onChange ? [`if [ "$state" = written ]; then ${onChange}; fi`] : []),
-        `printf '{"path":"%s","sha256":"%s","state":"%s"}\\n' "$path" "$(sha256sum "$path" | cut -d' ' -f1)" "$state"`,
-    ]);
+export function writeFileScript(path: string, mode: number, restart?: string): string {
+    return nodeProgram("node/programs/write-file.sh", { DEST: path, MODE: octal(mode), RESTART: restart ?? "" }, [SERVICE_LIB]);
 }
 
-/** Where the local lab's supervisor keeps each service's command line, pid and log. */
-export const SERVICE_DIR = "/etc/live-migration-lab/services";
-export const SERVICE_RUN_DIR = "/run/lab";
-export const SERVICE_LOG_DIR = "/var/log/lab";
-
-/** Stops a service of the local lab's supervisor: TERM, then KILL after 20 s; forgets its pid. */
-export function stopService(name: string): string {
-    const pid = `${SERVICE_RUN_DIR}/${name}.pid`;
-    return [
-        `{ old=$(cat ${pid} 2>/dev/null || true)`,
-        `if [ -n "$old" ] && kill "$old" 2>/dev/null; then for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done; kill -KILL "$old" 2>/dev/null || true; fi`,
-        `rm -f ${pid}; }`,
-    ].join("; ");
-}
+/** The services library (programs/service.sh): the local lab's supervisor, or systemd. */
+export const SERVICE_LIB = "node/programs/service.sh";
 
 /**
- * (Re)starts a service of the local lab's supervisor (nodes without systemd): stops the running
- * process, then runs SERVICE_DIR/NAME in its own session with output appended to its log.
+ * A command that stops, restarts, restarts-if-running or starts-if-down a node's service NAME:
+ * systemd's unit on VMs and hosts, the lab's own supervisor on namespace nodes (programs/service.sh).
  */
-export function restartService(name: string): string {
-    return `${stopService(name)}; setsid bash ${SERVICE_DIR}/${name} >>${SERVICE_LOG_DIR}/${name}.log 2>&1 </dev/null & echo $! >${SERVICE_RUN_DIR}/${name}.pid`;
-}
-
-/** Restarts a service if it runs: systemd's on VMs, the lab supervisor's on namespace nodes. */
-export function restartIfActive(service: string): string {
-    return `if command -v systemctl >/dev/null && systemctl is-active -q ${service}; then systemctl restart ${service}; ` +
-        `elif [ -s ${SERVICE_RUN_DIR}/${service}.pid ] && kill -0 "$(cat ${SERVICE_RUN_DIR}/${service}.pid)" 2>/dev/null; then ${restartService(service)}; fi`;
+export function serviceCommand(action: "stop" | "restart" | "restart_if_active" | "restart_if_down", name: string): string {
+    return `${programText(SERVICE_LIB).replace(/^#!.*\n/, "")}\nservice_${action} ${q(name)}`;
 }
 
 export function removeFileScript(path: string): string {

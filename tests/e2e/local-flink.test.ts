@@ -15,7 +15,7 @@ import { strict as assert } from "assert";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
 import { checkpointScript } from "../../components/node/scripts";
 import { FLINK_FREEZE_TOLERANCE_MS, FlinkProbe, flinkProbeScript } from "../../components/flink/flink";
-import { restartService, stopService } from "../../components/node/scripts";
+import { serviceCommand } from "../../components/node/scripts";
 import { abortLog } from "../../components/migration/cutover";
 import { flinkDiagnostics, flinkRest, startSampler, wentBack, when } from "../harness/flink-helpers";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster/cluster";
@@ -235,7 +235,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         const before = probeOn("worker", "flink-minimal-m1");
         // Stop CRI-O on the master as soon as the archive has arrived there: the checkpoint image is
         // being made, and the restored pod comes next.
-        const stopped = when(lab, "master", `test -f ${ARCHIVES}/m2.tar`, stopService("crio"));
+        const stopped = when(lab, "master", `test -f ${ARCHIVES}/m2.tar`, serviceCommand("stop", "crio"));
         try {
             const r = up();
             assert.ok(stopped(), "CRI-O was stopped during the restore");
@@ -243,7 +243,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
             assert.match(r.out, /node master is not Ready: container runtime is down/);
             runsOnAtSource(before, MAX_PAUSE + 60);
         } finally {
-            lab.sshOk("master", `[ -s /run/lab/crio.pid ] && kill -0 "$(cat /run/lab/crio.pid)" 2>/dev/null || { ${restartService("crio")}; }`);
+            lab.sshOk("master", serviceCommand("restart_if_down", "crio"));
             kubectl("wait --for=condition=Ready node/master --timeout=120s");
         }
         assert.equal(lab.sshOk("worker", `wc -l <${abortLog("m2")}`).trim(), "2", "both failed holds are logged on the source");

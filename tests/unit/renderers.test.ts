@@ -195,7 +195,7 @@ describe("vagrant and kubeadm", () => {
 
 describe("node scripts", () => {
     const all: [string, string][] = [
-        ["write", scripts.writeFileScript("/etc/criu/runc.conf", 0o644, scripts.restartIfActive("crio"))],
+        ["write", scripts.writeFileScript("/etc/criu/runc.conf", 0o644, "crio")],
         ["dir", scripts.ensurePrivateDirScript("/var/lib/x")],
         ["criu", scripts.criuCheckScript()],
         ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576 })],
@@ -235,7 +235,10 @@ describe("node scripts", () => {
 
         it("writes a managed file once, reports unchanged after, and restores a hand edit", () => {
             const file = path.join(dir, "criu", "runc.conf");
-            const w = scripts.writeFileScript(file, 0o644, `echo changed >>${dir}/hooks`);
+            // A stand-in systemctl on PATH: crio is active, and a restart is recorded.
+            fs.mkdirSync(path.join(dir, "bin"));
+            fs.writeFileSync(path.join(dir, "bin", "systemctl"), `#!/bin/sh\n[ "$1" = restart ] && echo changed >>${dir}/hooks\nexit 0\n`, { mode: 0o755 });
+            const w = `PATH=${dir}/bin:$PATH\n${scripts.writeFileScript(file, 0o644, "crio")}`;
             const first = JSON.parse(run(w, "tcp-established\n"));
             assert.equal(first.state, "written");
             assert.equal(fs.readFileSync(file, "utf8"), "tcp-established\n");
