@@ -3,8 +3,8 @@
 // as supervised processes; certificates made with openssl on the master; the CNI bridge plugin;
 // images (pause, busybox) built locally with buildah into each node's containers-storage.
 // Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
-import { script, SERVICE_LIB } from "../node/scripts";
-import { nodeProgram, programText, q } from "../node/program";
+import { SERVICE_LIB } from "../node/scripts";
+import { nodeProgram, programText } from "../node/program";
 import { CRIO_SOCKET } from "../node/kubelet";
 
 export const PKI_DIR = "/etc/kubernetes/pki";
@@ -147,12 +147,7 @@ export function kubeletService(node: LocalNode, configPath: string): ServiceSpec
 
 /** Waits until every node is Ready in the API; prints the nodes and their kubelet versions. */
 export function nodesReadyScript(names: readonly string[], seconds: number): string {
-    return script("nodes ready", [
-        `export KUBECONFIG=${ADMIN_KUBECONFIG}`,
-        `for _ in $(seq 1 ${seconds}); do kubectl get node ${names.join(" ")} >/dev/null 2>&1 && break; sleep 1; done`,
-        `kubectl wait --for=condition=Ready ${names.map(n => `node/${n}`).join(" ")} --timeout=${seconds}s >&2`,
-        `kubectl get nodes -o json | python3 -c ${q("import json,sys; print(json.dumps({n['metadata']['name']: n['status']['nodeInfo']['kubeletVersion'] for n in json.load(sys.stdin)['items']}))")}`,
-    ]);
+    return nodeProgram("cluster/programs/nodes-ready.sh", { NODE_NAMES: names.join(" "), WAIT_SECONDS: seconds, ADMIN_KUBECONFIG });
 }
 
 /** The kubelet settings a namespace node needs on top of kubelet.ts's (see scripts/local-node.sh). */
@@ -209,27 +204,5 @@ export function localCrioSettings(): Record<string, unknown> {
 
 /** Builds the node's local images with buildah (once per image name); prints their ids. */
 export function localImagesScript(): string {
-    const build = (image: string, steps: string[]) => [
-        `if ! buildah inspect --type image ${q(image)} >/dev/null 2>&1; then`,
-        `  c=$(buildah from scratch)`,
-        ...steps.map(s => `  ${s}`),
-        // Reproducible: every node must hold the same image id, because a checkpoint archive
-        // names its container's base image by id and restores only on top of that very image.
-        `  buildah commit --quiet --timestamp 0 "$c" ${q(image)} >/dev/null`,
-        `  buildah rm "$c" >/dev/null`,
-        `fi`,
-    ];
-    return script("local images", [
-        ...build(PAUSE_IMAGE, [
-            `buildah copy "$c" /opt/lab/bin/pause /pause >/dev/null`,
-            `buildah config --entrypoint '["/pause"]' "$c"`,
-        ]),
-        ...build(BUSYBOX_IMAGE, [
-            `buildah copy "$c" /bin/busybox /bin/busybox >/dev/null`,
-            `d=$(mktemp -d); mkdir "$d/bin"; for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$d/bin/$a"; done`,
-            `buildah copy "$c" "$d/bin" /bin >/dev/null; rm -rf "$d"`,
-            `buildah config --cmd '["/bin/sh"]' --env PATH=/bin "$c"`,
-        ]),
-        `printf '{"pause":"%s","busybox":"%s"}\\n' "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(PAUSE_IMAGE)})" "$(buildah inspect --type image --format '{{.FromImageID}}' ${q(BUSYBOX_IMAGE)})"`,
-    ]);
+    return nodeProgram("cluster/programs/local-images.sh", { PAUSE_IMAGE, BUSYBOX_IMAGE });
 }

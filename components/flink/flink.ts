@@ -2,8 +2,7 @@
 // an unbounded stateful job from Flink's streaming examples.
 import * as YAML from "yaml";
 import type { FlinkSpec } from "../config/config";
-import { script } from "../node/scripts";
-import { q, nodeProgram, programText, words } from "../node/program";
+import { nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/kubelet";
 
 export const FLINK_HOME = "/opt/flink";
@@ -222,27 +221,9 @@ export const INPUTS_LABEL = "live-migration-lab.inputs";
  * needs: a checkpoint archive names its base image by id.
  */
 export function flinkImageScript(version: string, image: string): string {
-    const src = `${IMAGE_INPUTS_DIR}/flink-${version}`;
-    return script(`flink image ${image}`, [
-        `start=$(date +%s.%N)`,
-        `src=${q(src)}`,
-        `[ -s "$src/inputs.sha256" ] && [ -f "$src/jre.tar" ] || { echo "no inputs for the Flink ${version} image in $src on $(hostname): run scripts/flink-build.sh ${version} on the host (scripts/lab.sh up does)" >&2; exit 1; }`,
-        `want=$(cat "$src/inputs.sha256")`,
-        `have=$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "${INPUTS_LABEL}"}}' ${q(image)} 2>/dev/null || true)`,
-        `built=false`,
-        `if [ "$have" != "$want" ]; then`,
-        `  c=$(buildah from scratch)`,
-        `  trap 'buildah rm "$c" >/dev/null 2>&1 || true' EXIT`,
-        `  buildah add --quiet "$c" "$src/jre.tar" / >/dev/null`,
-        `  buildah add --quiet "$c" "$src/flink" ${q(FLINK_HOME)} >/dev/null`,
-        `  buildah config --env FLINK_HOME=${q(FLINK_HOME)} --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\`,
-        `    --workingdir ${q(FLINK_HOME)} --cmd '["bash"]' --label "${INPUTS_LABEL}=$want" "$c"`,
-        `  buildah commit --quiet --timestamp 0 "$c" ${q(image)} >/dev/null`,
-        `  built=true`,
-        `fi`,
-        `id=$(buildah inspect --type image --format '{{.FromImageID}}' ${q(image)})`,
-        `printf '{"image":"%s","id":"%s","inputs":"%s","built":%s,"seconds":%s}\\n' ${q(image)} "$id" "$want" "$built" "$(elapsed "$start")"`,
-    ]);
+    return nodeProgram("flink/programs/flink-image.sh", {
+        SRC: `${IMAGE_INPUTS_DIR}/flink-${version}`, IMAGE: image, VERSION: version, FLINK_HOME, LABEL: INPUTS_LABEL,
+    });
 }
 
 export interface ProbeArgs {

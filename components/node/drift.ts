@@ -8,7 +8,7 @@
 // that names the file. After the repair the stored marker is ignored again, so the next
 // `pulumi up` does nothing.
 import * as crypto from "crypto";
-import { q } from "./program";
+import { nodeProgram } from "./program";
 
 /** What a node reported for one path: "<sha256> <mtime>", or "absent". */
 export type Observation = string;
@@ -20,11 +20,7 @@ export interface FileState {
 
 /** Prints one line per path: "<sha256> <mtime> <path>" or "absent - <path>". */
 export function probeScript(paths: readonly string[]): string {
-    return [
-        "set -u",
-        ...paths.map(p => `if [ -f ${q(p)} ]; then printf '%s %s %s\\n' "$(sha256sum ${q(p)} | cut -d' ' -f1)" "$(stat -c %Y ${q(p)})" ${q(p)}; else printf 'absent - %s\\n' ${q(p)}; fi`),
-        "",
-    ].join("\n");
+    return nodeProgram("node/programs/probe-files.sh", { PATHS: paths.join("\n") });
 }
 
 export function parseProbe(stdout: string): Record<string, Observation> {

@@ -177,7 +177,8 @@ describe("components under mocks", () => {
         assert.match(locals[3].inputs.create, /images=\$\(bash '[^']*flink-build\.sh' --root\)/);
         const builds = resources.filter(r => r.name.startsWith("flink-image-"));
         assert.deepEqual(builds.map(r => r.name).sort(), ["flink-image-master", "flink-image-worker"]);
-        assert.match(builds[0].inputs.create, /buildah commit --quiet --timestamp 0 "\$c" \S*localhost\/flink-minimal:1\.20\.0/);
+        assert.match(builds[0].inputs.create, /IMAGE='\\''localhost\/flink-minimal:1\.20\.0'\\''\n/);
+        assert.match(builds[0].inputs.create, /buildah commit --quiet --timestamp 0 "\$c" "\$IMAGE"/);
         const pod = resources.find(r => r.type === "kubernetes:core/v1:Pod")!;
         assert.equal(pod.inputs.spec.containers[0].image, "localhost/flink-minimal:1.20.0");
         assert.equal(pod.inputs.spec.containers[0].imagePullPolicy, "Never");

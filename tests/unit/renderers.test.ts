@@ -180,7 +180,8 @@ describe("vagrant and kubeadm", () => {
         const text = renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" });
         assert.match(text, /https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.34\/deb\//);
         assert.match(text, /https:\/\/download\.opensuse\.org\/repositories\/isv:\/cri-o:\/stable:\/v1\.34\/deb\//);
-        assert.match(text, /'kubelet=1\.34\.1-\*'/);
+        assert.match(text, /^KUBERNETES_VERSION='1\.34\.1'$/m);
+        assert.match(text, /"kubelet=\$\{KUBERNETES_VERSION\}-\*"/);
         assert.match(text, /criu/);
     });
 
