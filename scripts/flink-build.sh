@@ -44,7 +44,7 @@ jre_rootfs() {
     debootstrap --variant=minbase --include="$JRE" "$SUITE" "$dir" "$MIRROR" >"$tar.log" 2>&1 ||
       { rm -rf "$dir"; tail -n 20 "$tar.log" >&2; fail "debootstrap of $SUITE failed (log: $tar.log)"; }
     # Nothing the image needs at run time: package caches, documentation, device nodes.
-    rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/dev/*
+    rm -rf "${dir:?}"/var/cache/apt/* "${dir:?}"/var/lib/apt/lists/* "${dir:?}"/usr/share/doc/* "${dir:?}"/usr/share/man/* "${dir:?}"/dev/*
     tar -C "$dir" --sort=name --numeric-owner -cf "$tar.tmp" .
     rm -rf "$dir"
     mv "$tar.tmp" "$tar"

@@ -70,7 +70,7 @@ ensure_modules() {
   fi
 }
 
-# shellcheck for the unit tests' lint of the node programs (components/*/programs), from Debian.
+# The unit tests lint every node program (components/*/programs) with Debian's shellcheck.
 ensure_shellcheck() {
   command -v shellcheck >/dev/null && return
   command -v apt-get >/dev/null || fail "the unit tests need shellcheck; install it with your package manager"
@@ -108,6 +108,7 @@ select_stack() { pulumi stack select --create "$STACK" >/dev/null; }
 export LAB_ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-$CACHE_DIR/rootfs}
 lab_network() {
   local settings
+  # shellcheck disable=SC2016 # the single-quoted text is JavaScript
   settings=$(pulumi config --json --stack "$STACK" | node -e '
     let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
       const c = JSON.parse(s), v = k => c["live-migration-lab:" + k]?.objectValue ?? c["live-migration-lab:" + k]?.value;

@@ -19,7 +19,7 @@ export interface NodeInstallArgs {
  */
 export function renderNodeInstallScript(a: NodeInstallArgs): string {
     const k8sMinor = a.kubernetesVersion.split(".").slice(0, 2).join(".");
-    return nodeProgram("cluster/programs/kubeadm-install.sh", {
+    return nodeProgram("cluster/programs/kubeadm-install.sh", `install CRI-O ${a.crioVersion}, Kubernetes ${a.kubernetesVersion} and CRIU`, {
         K8S_REPO: `https://pkgs.k8s.io/core:/stable:/v${k8sMinor}/deb/`,
         CRIO_REPO: `https://download.opensuse.org/repositories/isv:/cri-o:/stable:/v${a.crioVersion}/deb/`,
         KUBERNETES_VERSION: a.kubernetesVersion,
@@ -57,14 +57,14 @@ ${a.kubeletConfigYaml.replace(/^#.*\n/, "")}`;
 
 /** `kubeadm init` once; prints the join parameters (read back as a secret output). */
 export function renderKubeadmInitScript(configPath: string): string {
-    return nodeProgram("cluster/programs/kubeadm-init.sh", { CONFIG: configPath });
+    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath });
 }
 
 /** `kubeadm join` once; the join command arrives on stdin, never in the script or its logs. */
 export function renderKubeadmJoinScript(): string {
-    return nodeProgram("cluster/programs/kubeadm-join.sh");
+    return nodeProgram("cluster/programs/kubeadm-join.sh", "kubeadm join");
 }
 
 export function renderKubeadmResetScript(): string {
-    return nodeProgram("cluster/programs/kubeadm-reset.sh");
+    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset");
 }

@@ -47,7 +47,7 @@ export interface PkiOutput {
 export function pkiScript(master: LocalNode, nodes: readonly LocalNode[]): string {
     const apiSans = ["IP:" + API_SERVER_SERVICE_IP, "IP:" + master.address, "IP:127.0.0.1", "DNS:kubernetes", "DNS:kubernetes.default",
         "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", "DNS:" + master.name].join(",");
-    return nodeProgram("cluster/programs/pki.sh", {
+    return nodeProgram("cluster/programs/pki.sh", "cluster certificates", {
         PKI_DIR, API_SANS: apiSans, SERVER: `https://${master.address}:${API_SERVER_PORT}`, MASTER: master.name,
         NODES: nodes.map(n => `${n.name}=${n.address}`).join(" "), ADMIN_KUBECONFIG, KUBELET_KUBECONFIG,
         PY_PKI: programText("cluster/programs/pki.py"),
@@ -56,7 +56,7 @@ export function pkiScript(master: LocalNode, nodes: readonly LocalNode[]): strin
 
 /** Installs a node's NodeCredentials (JSON on stdin) with their modes; prints the paths. */
 export function installCredentialsScript(): string {
-    return nodeProgram("cluster/programs/install-credentials.sh", { PY_PKI: programText("cluster/programs/pki.py") });
+    return nodeProgram("cluster/programs/install-credentials.sh", "kubelet credentials", { PY_PKI: programText("cluster/programs/pki.py") });
 }
 
 export interface ServiceSpec {
@@ -75,14 +75,14 @@ export interface ServiceSpec {
  * is left alone unless its command line changed. Waits until it is ready.
  */
 export function startServiceScript(s: ServiceSpec): string {
-    return nodeProgram("cluster/programs/service-start.sh", {
+    return nodeProgram("cluster/programs/service-start.sh", `start ${s.name}`, {
         NAME: s.name, COMMAND: s.command, READY: s.ready, READY_SECONDS: s.readySeconds, PREPARE: (s.prepare ?? []).join("\n"),
     }, [SERVICE_LIB]);
 }
 
 /** Stops a supervised service (TERM, then KILL after 20 s). */
 export function stopServiceScript(name: string): string {
-    return nodeProgram("cluster/programs/service-stop.sh", { NAME: name }, [SERVICE_LIB]);
+    return nodeProgram("cluster/programs/service-stop.sh", `stop ${name}`, { NAME: name }, [SERVICE_LIB]);
 }
 
 export function etcdService(): ServiceSpec {
@@ -147,7 +147,7 @@ export function kubeletService(node: LocalNode, configPath: string): ServiceSpec
 
 /** Waits until every node is Ready in the API; prints the nodes and their kubelet versions. */
 export function nodesReadyScript(names: readonly string[], seconds: number): string {
-    return nodeProgram("cluster/programs/nodes-ready.sh", { NODE_NAMES: names.join(" "), WAIT_SECONDS: seconds, ADMIN_KUBECONFIG });
+    return nodeProgram("cluster/programs/nodes-ready.sh", "nodes ready", { NODE_NAMES: names.join(" "), WAIT_SECONDS: seconds, ADMIN_KUBECONFIG });
 }
 
 /** The kubelet settings a namespace node needs on top of kubelet.ts's (see scripts/local-node.sh). */
@@ -204,5 +204,5 @@ export function localCrioSettings(): Record<string, unknown> {
 
 /** Builds the node's local images with buildah (once per image name); prints their ids. */
 export function localImagesScript(): string {
-    return nodeProgram("cluster/programs/local-images.sh", { PAUSE_IMAGE, BUSYBOX_IMAGE });
+    return nodeProgram("cluster/programs/local-images.sh", "local images", { PAUSE_IMAGE, BUSYBOX_IMAGE });
 }

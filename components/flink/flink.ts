@@ -221,7 +221,7 @@ export const INPUTS_LABEL = "live-migration-lab.inputs";
  * needs: a checkpoint archive names its base image by id.
  */
 export function flinkImageScript(version: string, image: string): string {
-    return nodeProgram("flink/programs/flink-image.sh", {
+    return nodeProgram("flink/programs/flink-image.sh", `flink image ${image}`, {
         SRC: `${IMAGE_INPUTS_DIR}/flink-${version}`, IMAGE: image, VERSION: version, FLINK_HOME, LABEL: INPUTS_LABEL,
     });
 }
@@ -266,7 +266,7 @@ export function flinkContainerLines(a: ProbeArgs, state: "running" | "any" = "ru
  * (programs/probe.sh and probe.py). Works with any image. Prints one FlinkProbe JSON line.
  */
 export function flinkProbeScript(a: ProbeArgs): string {
-    return nodeProgram("flink/programs/probe.sh", {
+    return nodeProgram("flink/programs/probe.sh", `flink probe ${a.pod}`, {
         CRIO_ENDPOINT: CRIO_SOCKET, CONTAINER: FLINK_CONTAINER, POD: a.pod, NAMESPACE: a.namespace, REST_PORT,
         PY_PROBE: programText("flink/programs/probe.py"),
     }, ["node/programs/container.sh"]);
@@ -286,7 +286,7 @@ export interface VerifyArgs extends ProbeArgs {
  * plus `seconds`.
  */
 export function flinkVerifyScript(a: VerifyArgs): string {
-    return nodeProgram("flink/programs/verify.sh", {
+    return nodeProgram("flink/programs/verify.sh", `verify ${a.pod}`, {
         POD: a.pod, JOB_ID: a.jobId, RECORDS_BEFORE: a.recordsBefore, TIMEOUT: a.timeoutSeconds,
         PROBE: flinkProbeScript(a), PY_VERDICT: programText("flink/programs/verdict.py"),
     });

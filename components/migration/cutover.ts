@@ -57,7 +57,7 @@ export const leaseTool = () => programText("migration/programs/lease.sh");
  * job (its watcher alive and undecided).
  */
 export function holdScript(a: HoldArgs, attempt: string): string {
-    return nodeProgram("migration/programs/hold.sh", {
+    return nodeProgram("migration/programs/hold.sh", `hold ${a.namespace}/${a.pod}`, {
         LEASE_DIR: `${LEASE_ROOT}/${a.id}`, ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, ATTEMPT: attempt,
         MAX_PAUSE: a.maxPauseSeconds, CHECKPOINT_TIMEOUT: a.checkpointTimeoutSeconds, CHECKPOINT_DIR: KUBELET_CHECKPOINT_DIR,
         CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET_PATH, LEASE_TOOL: leaseTool(),
@@ -77,7 +77,7 @@ export interface CutoverArgs extends VerifyArgs {
  * redoes the hop from a new checkpoint. Prints the verify probe plus the cutover's timestamps.
  */
 export function cutoverScript(a: CutoverArgs): string {
-    return nodeProgram("migration/programs/cutover.sh", {
+    return nodeProgram("migration/programs/cutover.sh", `cutover ${a.id}`, {
         ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, CRIO_ENDPOINT: CRIO_SOCKET,
         LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"),

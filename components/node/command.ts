@@ -63,7 +63,7 @@ export interface NodeCommandArgs {
  *
  * No value reaches the node through SSH's environment: the official command provider sends
  * `environment` as SSH setenv requests and fails the resource when sshd refuses one, which a
- * stock sshd does for anything but LANG and LC_* (AcceptEnv). Values travel in the command text,
+ * stock sshd does for anything but the locale's (AcceptEnv LANG LC_*). Values travel in the command text,
  * quoted by `q`, or on stdin (secrets, file content). For the same reason the provider is told not
  * to pass the previous stdout/stderr as variables (addPreviousOutputInEnv), which would only add a
  * warning per update on such hosts: no script here reads PULUMI_COMMAND_STDOUT.

@@ -20,7 +20,7 @@ export interface FileState {
 
 /** Prints one line per path: "<sha256> <mtime> <path>" or "absent - <path>". */
 export function probeScript(paths: readonly string[]): string {
-    return nodeProgram("node/programs/probe-files.sh", { PATHS: paths.join("\n") });
+    return nodeProgram("node/programs/probe-files.sh", "drift probe", { PATHS: paths.join("\n") });
 }
 
 export function parseProbe(stdout: string): Record<string, Observation> {

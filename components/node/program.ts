@@ -35,18 +35,20 @@ export type ProgramInputs = Readonly<Record<string, string | number | boolean>>;
 
 /**
  * The command text that runs `file` (a .sh path under components/) on a node: strict mode, an ERR
- * trap naming it, `inputs` as shell variables (UPPER_CASE names), the common library and `libs`.
+ * trap naming it by `label` (what it works on: "transfer m2"), `inputs` as shell variables
+ * (UPPER_CASE names), the common library and `libs`.
  */
-export function nodeProgram(file: string, inputs: ProgramInputs = {}, libs: readonly string[] = []): string {
+export function nodeProgram(file: string, label: string, inputs: ProgramInputs = {}, libs: readonly string[] = []): string {
     for (const k of Object.keys(inputs)) {
         if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`${file}: input ${k} is not an UPPER_CASE shell variable name`);
     }
-    const name = path.basename(file, ".sh");
+    // The label is text inside the trap's single-quoted command: it must not end that quoting.
+    const said = label.replace(/[^A-Za-z0-9 ,._:/@+=-]/g, "_");
     return [
         "#!/usr/bin/env bash",
-        `# live-migration-lab: ${file}`,
+        `# live-migration-lab: ${said} (${file})`,
         "set -euo pipefail",
-        `trap 'echo "live-migration-lab: ${name} failed on $(hostname) at line $LINENO" >&2' ERR`,
+        `trap 'echo "live-migration-lab: ${said} failed on $(hostname) at line $LINENO" >&2' ERR`,
         ...Object.entries(inputs).map(([k, v]) => `${k}=${q(v)}`),
         body("node/programs/lib.sh").trimEnd(),
         ...libs.map(l => body(l).trimEnd()),

@@ -15,7 +15,7 @@ const octal = (mode: number) => mode.toString(8).padStart(4, "0");
  * (programs/write-file.sh); then restarts `restart`, the service that reads it, if it runs.
  */
 export function writeFileScript(path: string, mode: number, restart?: string): string {
-    return nodeProgram("node/programs/write-file.sh", { DEST: path, MODE: octal(mode), RESTART: restart ?? "" }, [SERVICE_LIB]);
+    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { DEST: path, MODE: octal(mode), RESTART: restart ?? "" }, [SERVICE_LIB]);
 }
 
 /** The services library (programs/service.sh): the local lab's supervisor, or systemd. */
@@ -30,16 +30,16 @@ export function serviceCommand(action: "stop" | "restart" | "restart_if_active" 
 }
 
 export function removeFileScript(path: string): string {
-    return nodeProgram("node/programs/remove-file.sh", { DEST: path });
+    return nodeProgram("node/programs/remove-file.sh", `remove ${path}`, { DEST: path });
 }
 
 /** A root-only directory: checkpoint archives hold process memory. */
 export function ensurePrivateDirScript(path: string): string {
-    return nodeProgram("node/programs/private-dir.sh", { DIR: path });
+    return nodeProgram("node/programs/private-dir.sh", `directory ${path}`, { DIR: path });
 }
 
 export function removeDirScript(path: string): string {
-    return nodeProgram("node/programs/remove-dir.sh", { DIR: path });
+    return nodeProgram("node/programs/remove-dir.sh", `remove ${path}`, { DIR: path });
 }
 
 /**
@@ -47,7 +47,7 @@ export function removeDirScript(path: string): string {
  * TCP repair is part of the plain check). An old CRIU on a new kernel fails here, not mid-dump.
  */
 export function criuCheckScript(): string {
-    return nodeProgram("node/programs/criu-check.sh");
+    return nodeProgram("node/programs/criu-check.sh", "criu check");
 }
 
 export interface PreflightArgs {
@@ -64,7 +64,7 @@ export interface PreflightArgs {
  * RSS plus a margin; both at once when they share a filesystem).
  */
 export function preflightScript(a: PreflightArgs): string {
-    return nodeProgram("node/programs/preflight.sh", {
+    return nodeProgram("node/programs/preflight.sh", "preflight", {
         ARCHIVE_DIR: a.archiveDir, IMAGE_STORE: a.imageStore, NEED_MB: Math.ceil((a.rssBytes * 1.25) / 1048576) + 64,
         RSS_MB: Math.round(a.rssBytes / 1048576), CRIO_ENDPOINT: CRIO_SOCKET,
     });
@@ -87,7 +87,7 @@ export interface CheckpointArgs {
  * running. A CRIU failure comes back in the response body and is printed as the error.
  */
 export function checkpointScript(a: CheckpointArgs): string {
-    return nodeProgram("node/programs/checkpoint.sh", {
+    return nodeProgram("node/programs/checkpoint.sh", `checkpoint ${a.namespace}/${a.pod}/${a.container}`, {
         URL: `https://${a.kubeletAddress}:10250/checkpoint/${a.namespace}/${a.pod}/${a.container}?timeout=${a.timeoutSeconds}`,
         POD: a.pod, KUBELET: a.kubeletAddress, CLIENT_CERT: a.clientCert, CLIENT_KEY: a.clientKey,
     });
@@ -111,7 +111,7 @@ export interface SshPeer { readonly host: string; readonly port: number; readonl
  * SSH key arrives on stdin.
  */
 export function transferScript(a: TransferArgs): string {
-    return nodeProgram("node/programs/transfer.sh", {
+    return nodeProgram("node/programs/transfer.sh", `transfer ${a.id}`, {
         ID: a.id, ARCHIVE: a.archive, DEST: transferredArchive(a), PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,
     }, ["node/programs/peer.sh"]);
 }
@@ -128,16 +128,16 @@ const ARCHIVE_LABEL = "live-migration-lab.archive-sha256";
 
 /** Turns a checkpoint archive into a local image CRI-O restores from (no registry involved). */
 export function checkpointImageScript(a: ImageArgs): string {
-    return nodeProgram("node/programs/checkpoint-image.sh", {
+    return nodeProgram("node/programs/checkpoint-image.sh", `checkpoint image ${a.image}`, {
         ARCHIVE: a.archive, SHA256: a.sha256, IMAGE: a.image, CONTAINER: a.container, LABEL: ARCHIVE_LABEL,
     });
 }
 
 export function removeImageScript(image: string): string {
-    return nodeProgram("node/programs/remove-image.sh", { IMAGE: image });
+    return nodeProgram("node/programs/remove-image.sh", `remove image ${image}`, { IMAGE: image });
 }
 
 /** Keeps the `keep` most recently written archives in `dir`. */
 export function pruneArchivesScript(dir: string, keep: number): string {
-    return nodeProgram("node/programs/prune.sh", { DIR: dir, KEEP: keep });
+    return nodeProgram("node/programs/prune.sh", `prune ${dir}`, { DIR: dir, KEEP: keep });
 }

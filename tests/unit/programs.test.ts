@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { installCredentialsScript, pkiScript } from "../../components/cluster/localCluster";
+import { ensurePrivateDirScript } from "../../components/node/scripts";
 
 const COMPONENTS = path.join(__dirname, "..", "..", "components");
 const programs = fs.readdirSync(COMPONENTS, { recursive: true, encoding: "utf8" })
@@ -21,6 +22,15 @@ describe("node programs as files (components/*/programs)", () => {
     for (const f of programs.filter(p => p.endsWith(".sh"))) {
         it(`${f} passes shellcheck`, () => {
             const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", path.join(COMPONENTS, f)], { encoding: "utf8" });
+            assert.ok(!r.error, "shellcheck is not installed: apt-get install shellcheck (scripts/lab.sh test installs it)");
+            assert.equal(r.status, 0, r.stdout + r.stderr);
+        });
+    }
+    // The host side too: the entry point, the engine and local-lab scripts, CI's script, fixtures.
+    const ROOT = path.join(COMPONENTS, "..");
+    for (const f of [".ci/run", ...fs.readdirSync(path.join(ROOT, "scripts")).filter(n => n.endsWith(".sh")).map(n => `scripts/${n}`), "tests/fixtures/tcp-workload/container.sh"]) {
+        it(`${f} passes shellcheck`, () => {
+            const r = spawnSync("shellcheck", ["-x", "-s", "bash", "-S", "style", f], { encoding: "utf8", cwd: ROOT });
             assert.ok(!r.error, "shellcheck is not installed: apt-get install shellcheck (scripts/lab.sh test installs it)");
             assert.equal(r.status, 0, r.stdout + r.stderr);
         });
@@ -65,5 +75,20 @@ describe("the local lab's PKI programs, run for real in a scratch directory", ()
         const key = path.join(dir, "worker", dir, "pki", "kubelet.key");
         assert.equal((fs.statSync(key).mode & 0o777).toString(8), "600");
         assert.match(fs.readFileSync(key, "utf8"), /PRIVATE KEY/);
+    });
+});
+
+describe("a failing node program", () => {
+    it("says which program failed, on what, where and at which line (its ERR trap)", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-fail-"));
+        try {
+            fs.writeFileSync(path.join(dir, "file"), "");
+            // A directory under a regular file cannot be made: `install -d` fails inside the program.
+            const r = spawnSync("bash", ["-c", ensurePrivateDirScript(path.join(dir, "file", "archives"))], { encoding: "utf8" });
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, new RegExp(`live-migration-lab: directory ${dir}/file/archives failed on \\S+ at line \\d+`));
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

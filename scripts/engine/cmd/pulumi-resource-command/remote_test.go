@@ -17,7 +17,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
-// Debian's sshd_config: AcceptEnv LANG LC_*
+// Debian bookworm's sshd_config: AcceptEnv LANG LC_* (sid adds COLORTERM NO_COLOR)
 var debianAcceptEnv = []string{"LANG", "LC_*"}
 
 type logged struct {
