@@ -9,6 +9,7 @@ import { criuConfigPaths, renderCriuConf } from "./node/criu";
 import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./node/crio";
 import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
 import { abortLog } from "./migration/cutover";
+import { PKI_DIR } from "./cluster/cluster";
 
 export interface DesiredNode {
     readonly spec: NodeSpec;
@@ -65,7 +66,7 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
     const kubelet = renderKubeletConfig({
         kubernetesVersion: c.kubernetes.version,
         cgroupDriver: driver.runtime.cgroupDriver,
-        clientCAFile: "/etc/kubernetes/pki/ca.crt",
+        clientCAFile: `${PKI_DIR}/ca.crt`,
         extra: driver.runtime.kubeletSettings(node),
     });
     files.push(...driver.clusterFiles(node, index, kubelet));

@@ -6,9 +6,13 @@ import * as k8s from "@pulumi/kubernetes";
 import type { NodeHandle } from "../node/command";
 import type { NodeDriver } from "../drivers";
 
+/** Kubernetes' certificate directory and admin kubeconfig (kubeadm's paths, which the local lab uses too). */
+export const PKI_DIR = "/etc/kubernetes/pki";
+export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";
+
 /** The API server's client certificate for kubelets: what the checkpoint call presents. */
-export const KUBELET_CLIENT_CERT = "/etc/kubernetes/pki/apiserver-kubelet-client.crt";
-export const KUBELET_CLIENT_KEY = "/etc/kubernetes/pki/apiserver-kubelet-client.key";
+export const KUBELET_CLIENT_CERT = `${PKI_DIR}/apiserver-kubelet-client.crt`;
+export const KUBELET_CLIENT_KEY = `${PKI_DIR}/apiserver-kubelet-client.key`;
 
 export interface ClusterArgs {
     readonly driver: NodeDriver;

@@ -2,6 +2,7 @@
 // CRI-O bootstrap from their official package repositories. These cannot run on
 // the lab machines (no KVM); they are rendered here and checked by the unit tests.
 import { nodeProgram } from "../node/program";
+import { CRIO_SOCKET } from "../node/crio";
 
 /** Where kubeadm's config is written on the master (a managed file of the master's runtime). */
 export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
@@ -43,7 +44,7 @@ localAPIEndpoint:
   advertiseAddress: ${a.advertiseAddress}
 nodeRegistration:
   name: ${a.nodeName}
-  criSocket: unix:///var/run/crio/crio.sock
+  criSocket: ${CRIO_SOCKET}
   taints: []
 ---
 apiVersion: kubeadm.k8s.io/v1beta4

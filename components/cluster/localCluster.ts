@@ -5,10 +5,10 @@
 // Pure renderers: Cluster (cluster.ts) turns them into ordered remote commands.
 import { SERVICE_LIB } from "../node/scripts";
 import { nodeProgram, programText } from "../node/program";
-import { CRIO_SOCKET } from "../node/kubelet";
+import { CRIO_SOCKET, IMAGE_STORE } from "../node/crio";
 
-export const PKI_DIR = "/etc/kubernetes/pki";
-export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";
+import { ADMIN_KUBECONFIG, PKI_DIR } from "./cluster";
+
 export const KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf";
 export const CNI_CONFIG_PATH = "/etc/cni/net.d/10-live-migration-lab.conflist";
 export const STORAGE_CONF_PATH = "/etc/containers/storage.conf";
@@ -186,7 +186,7 @@ export function renderStorageConf(): string {
         "[storage]",
         'driver = "overlay"',
         'runroot = "/run/containers/storage"',
-        'graphroot = "/var/lib/containers/storage"',
+        `graphroot = "${IMAGE_STORE}"`,
         "",
     ].join("\n");
 }

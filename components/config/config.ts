@@ -4,7 +4,8 @@
 // naming the config path, what was given and what is allowed.
 import Ajv, { ErrorObject } from "ajv";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
-import { checkCriuOptions, ConfigProblem, CriuOptions } from "../node/criu";
+import { checkCriuOptions, CriuOptions } from "../node/criu";
+import type { ConfigProblem } from "./problem";
 import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, planMigrations } from "../migration/plan";
 

@@ -10,6 +10,7 @@ import {
     renderNodeInstallScript,
 } from "../cluster/kubeadm";
 import type { DeclareClusterArgs, NodeDriver } from "./index";
+import { ADMIN_KUBECONFIG } from "../cluster/cluster";
 
 /** The pod network kubeadm gives the cluster. */
 const POD_SUBNET = "10.85.0.0/16";
@@ -50,7 +51,7 @@ export function kubeadmHosts(c: LabConfig, address: (index: number) => string):
             }, { parent, dependsOn: [init, ...args.ready[w.name]] }))];
             const admin = nodeCommand(`${name}-kubeconfig`, {
                 node: master,
-                create: "cat /etc/kubernetes/admin.conf",
+                create: `cat ${ADMIN_KUBECONFIG}`,
                 triggers: [{ lab: "node-check", node: master.name, check: "kubeconfig" }],
                 secretOutput: true,
             }, { parent, dependsOn: joined });

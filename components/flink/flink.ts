@@ -3,7 +3,7 @@
 import * as YAML from "yaml";
 import type { FlinkSpec } from "../config/config";
 import { nodeProgram, programText, words } from "../node/program";
-import { CRIO_SOCKET } from "../node/kubelet";
+import { CRIO_SOCKET } from "../node/crio";
 
 export const FLINK_HOME = "/opt/flink";
 export const FLINK_CONTAINER = "flink";

@@ -23,6 +23,9 @@ export interface FlinkJobArgs {
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** The ConfigMap holding Flink's config.yaml and log4j settings. */
+const CONF_MAP = "flink-minimal-conf";
+
 /** Kubernetes name of the pod of a stage; stages exist side by side while a migration runs. */
 export const podName = (stageId: string) => (stageId === "initial" ? "flink-minimal" : `flink-minimal-${stageId}`);
 
@@ -36,7 +39,7 @@ export class FlinkJob extends pulumi.ComponentResource {
     constructor(name: string, args: FlinkJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lab:flink:FlinkJob", name, {}, opts);
         const conf = new k8s.core.v1.ConfigMap(`${name}-conf`, {
-            metadata: { name: "flink-minimal-conf", namespace: args.namespace },
+            metadata: { name: CONF_MAP, namespace: args.namespace },
             data: {
                 "config.yaml": renderFlinkConf(args.spec),
                 "log4j-console.properties": renderLog4j(),
@@ -50,7 +53,7 @@ export class FlinkJob extends pulumi.ComponentResource {
         // so a failed migration leaves the source job running.
         const manifest = pulumi.output(args.stage.image).apply(image => flinkPodManifest({
             name: this.podName, namespace: args.namespace, nodeName: args.stage.node, image,
-            configMapName: "flink-minimal-conf", stage: args.stage.id, spec: args.spec, pull: args.stage.pull,
+            configMapName: CONF_MAP, stage: args.stage.id, spec: args.spec, pull: args.stage.pull,
             attempt: args.stage.attempt?.value,
         }));
         this.pod = new k8s.core.v1.Pod(`${name}-${args.stage.id}`, {

@@ -21,7 +21,7 @@
 import { nodeProgram, programText } from "../node/program";
 import { SshPeer } from "../node/scripts";
 import { FLINK_CONTAINER, flinkVerifyScript, VerifyArgs } from "../flink/flink";
-import { CRIO_SOCKET } from "../node/kubelet";
+import { CRIO_SOCKET } from "../node/crio";
 
 /** Per-hop lease directories on the source node: hold state of the current attempt and the abort log. */
 export const LEASE_ROOT = "/var/lib/live-migration-lab/migrations";

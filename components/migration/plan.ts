@@ -1,7 +1,7 @@
 // The migration planner: turns the append-only list of migration requests into hops with a
 // source and a target, and finds requests that cannot be carried out.
 import { CONFIG_NAMESPACE } from "../config/schema";
-import type { ConfigProblem } from "../node/criu";
+import type { ConfigProblem } from "../config/problem";
 
 export interface MigrationHop {
     readonly id: string;

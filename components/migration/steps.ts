@@ -12,6 +12,7 @@ import {
 import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "../flink/flink";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
 import { cutoverScript, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
+import { IMAGE_STORE } from "../node/crio";
 
 /** Where a step runs: on the hop's source or target node, or on the master (the kubelet API's client). */
 export type StepNode = "source" | "target" | "master";
@@ -68,9 +69,6 @@ export type StepName = "source-probe" | "preflight" | "hold" | "checkpoint" | "t
 
 /** Local image name of a hop's checkpoint. */
 export const checkpointImage = (id: string) => `localhost/flink-minimal-checkpoint:${id}`;
-
-/** Where CRI-O (containers/storage) keeps images on a node. */
-const IMAGE_STORE = "/var/lib/containers/storage";
 
 const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id });
 

@@ -6,9 +6,14 @@
 // decodes, taken from the struct tags of its pkg/config/config.go (see scripts/crio-keys.mjs).
 import * as TOML from "smol-toml";
 import crioKeys from "./crio-keys.json";
-import type { ConfigProblem } from "./criu";
+import type { ConfigProblem } from "../config/problem";
 
 export type CheckpointRestoreLevel = "none" | "checkpoint_only" | "checkpoint_restore";
+
+/** Where CRI-O serves the CRI (and its inspect API) on every node. */
+export const CRIO_SOCKET = "unix:///var/run/crio/crio.sock";
+/** Where CRI-O (containers/storage) keeps images on a node: its packages' default graphroot, and the local lab's. */
+export const IMAGE_STORE = "/var/lib/containers/storage";
 
 export const CRIO_DROP_IN_PATH = "/etc/crio/crio.conf.d/60-live-migration-lab.conf";
 

@@ -5,6 +5,7 @@
 // the `org.criu.config` annotation, else /etc/criu/runc.conf (libcontainer/criu_linux.go,
 // handleCriuConfigurationFile), for checkpoint AND restore. crun reads /etc/criu/crun.conf, then
 // /etc/criu/runc.conf. The file holds long options without dashes, one per line.
+import type { ConfigProblem } from "../config/problem";
 
 export type CriuSide = "dump" | "restore";
 
@@ -40,10 +41,6 @@ export interface CriuOptions {
     readonly restore: readonly string[];
 }
 
-export interface ConfigProblem {
-    readonly path: string;
-    readonly message: string;
-}
 
 const optionName = (entry: string) => entry.trim().split(/\s+/)[0];
 

@@ -1,8 +1,8 @@
 // Kubelet settings the checkpoint API depends on.
+import { CRIO_SOCKET } from "./crio";
 import * as YAML from "yaml";
 
 export const KUBELET_CONFIG_PATH = "/etc/kubernetes/kubelet-config.yaml";
-export const CRIO_SOCKET = "unix:///var/run/crio/crio.sock";
 /** crictl's config: without it a bare `crictl ps` on a node guesses among deprecated defaults. */
 export const CRICTL_CONFIG_PATH = "/etc/crictl.yaml";
 

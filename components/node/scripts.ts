@@ -4,7 +4,7 @@
 // outputs). Content and secrets never appear in a program's text: file content and secrets come on
 // stdin (never SSH environment variables, which a stock sshd refuses: command.ts).
 
-import { CRIO_SOCKET } from "./kubelet";
+import { CRIO_SOCKET } from "./crio";
 import { nodeProgram, programText, q } from "./program";
 
 

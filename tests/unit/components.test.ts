@@ -15,7 +15,7 @@ const EXISTING = {
 };
 
 /** Runs buildLab under mocks for a config, with the SSH key as a secret when it is set. */
-export async function lab(raw: Record<string, unknown>): Promise<{ resources: Registered[]; out: LabOutputs }> {
+async function lab(raw: Record<string, unknown>): Promise<{ resources: Registered[]; out: LabOutputs }> {
     const { resources, result } = await runWithMocks(raw, () => {
         const c = validateConfig(raw, true);
         const key = typeof raw.sshPrivateKey === "string" ? pulumi.secret(raw.sshPrivateKey) : undefined;
