@@ -6,7 +6,6 @@
 import { SERVICE_LIB } from "../node/scripts";
 import { nodeProgram, programText } from "../node/program";
 import { CRIO_SOCKET, IMAGE_STORE } from "../node/crio";
-
 import { ADMIN_KUBECONFIG, PKI_DIR } from "./cluster";
 
 export const KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf";
