@@ -44,6 +44,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -107,15 +108,42 @@ func (p *commandProvider) logf(sev diag.Severity, urn, format string, args ...an
 var (
 	unmarshal = props.Unmarshal
 	marshal   = props.Options
+	// What the state records keeps the inputs' secrets, as the official provider's does.
+	recordedOptions = plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true, KeepSecrets: true}
 )
+
+// recorded reads properties as the engine sent them, secrets kept (what goes back into the state);
+// unmarshal gives the plain values the commands run with.
+func recorded(s *structpb.Struct) (resource.PropertyMap, error) {
+	return plugin.UnmarshalProperties(s, recordedOptions)
+}
+
+// withSecretConnection marks `connection` secret as a whole, nested secrets kept inside: the
+// official schema tags it provider:"secret", and its Check and outputs carry it so. States must
+// match to the secret marker: the official Diff compares inputs with their secrets.
+func withSecretConnection(m resource.PropertyMap) resource.PropertyMap {
+	c, ok := m["connection"]
+	if !ok || c.IsNull() || c.IsComputed() {
+		return m
+	}
+	if c.IsSecret() {
+		c = c.SecretValue().Element
+	}
+	if c.IsObject() {
+		c = resource.NewObjectProperty(withConnectionDefaults(c.ObjectValue()))
+	}
+	m["connection"] = resource.MakeSecret(c)
+	return m
+}
 
 func (p *commandProvider) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 }
 
-// Secrets arrive unwrapped; the engine marks outputs secret again where their inputs were.
+// Secrets arrive marked, as they do for the official provider: Check and the outputs give them
+// back marked (recorded), the commands run with plain values (unmarshal).
 func (p *commandProvider) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
-	return &pulumirpc.ConfigureResponse{AcceptSecrets: false, SupportsPreview: false}, nil
+	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: false}, nil
 }
 
 var unsupported = []resource.PropertyKey{"assetPaths", "archivePaths"}
@@ -141,10 +169,16 @@ func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) 
 					failures = append(failures, &pulumirpc.CheckFailure{Property: "connection." + string(k), Reason: "not supported by this lab's command provider"})
 				}
 			}
-			news["connection"] = resource.NewObjectProperty(withConnectionDefaults(conn.ObjectValue()))
 		}
 	}
-	checked, err := plugin.MarshalProperties(news, marshal)
+	kept, err := recorded(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetType() == remoteType {
+		kept = withSecretConnection(kept)
+	}
+	checked, err := plugin.MarshalProperties(kept, recordedOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -404,11 +438,19 @@ const setenvMessage = `Unable to set '%s'. This only works if your SSH server is
 	these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could
 	prefix the command itself with the variables in the form 'VAR=value command'`
 
-func withOutputs(inputs resource.PropertyMap, stdout, stderr string) resource.PropertyMap {
-	out := inputs.Copy()
+// outputsOf is the resource's state: its inputs as sent (secrets kept, connection secret) plus the
+// command's stdout and stderr.
+func outputsOf(typ string, inputs *structpb.Struct, stdout, stderr string) (*structpb.Struct, error) {
+	out, err := recorded(inputs)
+	if err != nil {
+		return nil, err
+	}
+	if typ == remoteType {
+		out = withSecretConnection(out)
+	}
 	out["stdout"] = resource.NewStringProperty(strings.TrimRight(stdout, "\n"))
 	out["stderr"] = resource.NewStringProperty(strings.TrimRight(stderr, "\n"))
-	return out
+	return plugin.MarshalProperties(out, recordedOptions)
 }
 
 func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
@@ -422,7 +464,7 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 			return nil, err
 		}
 	}
-	props, err := plugin.MarshalProperties(withOutputs(inputs, stdout, stderr), marshal)
+	props, err := outputsOf(req.GetType(), req.GetProperties(), stdout, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -450,7 +492,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 			return nil, err
 		}
 	}
-	props, err := plugin.MarshalProperties(withOutputs(news, stdout, stderr), marshal)
+	props, err := outputsOf(req.GetType(), req.GetNews(), stdout, stderr)
 	if err != nil {
 		return nil, err
 	}

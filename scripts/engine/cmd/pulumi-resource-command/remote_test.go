@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
@@ -165,5 +166,40 @@ func TestCheckFillsTheOfficialConnectionDefaults(t *testing.T) {
 				t.Fatalf("connection %v; want %v", got["connection"], c.want)
 			}
 		})
+	}
+}
+
+func TestConnectionIsOneSecretInCheckAndOutputsWithNestedSecretsKept(t *testing.T) {
+	sshd := newTestSSHD(t, debianAcceptEnv...)
+	conn := resource.NewPropertyMapFromMap(sshd.connection())
+	conn["privateKey"] = resource.MakeSecret(conn["privateKey"])
+	inputs := resource.PropertyMap{
+		"connection": resource.NewObjectProperty(conn),
+		"create":     resource.NewStringProperty("cat >/dev/null; echo done"),
+		"stdin":      resource.MakeSecret(resource.NewStringProperty("a secret on stdin")),
+	}
+	marshalled, err := plugin.MarshalProperties(inputs, recordedOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := (&logged{}).provider()
+	checked, err := p.Check(context.Background(), &pulumirpc.CheckRequest{Type: remoteType, News: marshalled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := recorded(checked.GetInputs())
+	if !got["connection"].IsSecret() || !got["connection"].SecretValue().Element.ObjectValue()["privateKey"].IsSecret() {
+		t.Fatalf("Check: connection %v; want one secret with the key still secret inside, as the official Check gives", got["connection"])
+	}
+	if !got["stdin"].IsSecret() {
+		t.Fatal("Check dropped the secret marker of stdin")
+	}
+	created, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Type: remoteType, Urn: "urn:test", Properties: checked.GetInputs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := recorded(created.GetProperties())
+	if !state["connection"].IsSecret() || !state["stdin"].IsSecret() || state["stdout"].StringValue() != "done" {
+		t.Fatalf("outputs: connection secret %v, stdin secret %v, stdout %q", state["connection"].IsSecret(), state["stdin"].IsSecret(), state["stdout"])
 	}
 }
