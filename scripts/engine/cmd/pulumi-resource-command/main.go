@@ -118,9 +118,13 @@ func recorded(s *structpb.Struct) (resource.PropertyMap, error) {
 	return plugin.UnmarshalProperties(s, recordedOptions)
 }
 
-// withSecretConnection marks `connection` secret as a whole, nested secrets kept inside: the
-// official schema tags it provider:"secret", and its Check and outputs carry it so. States must
-// match to the secret marker: the official Diff compares inputs with their secrets.
+// The official schema tags `connection` and, inside it, these fields provider:"secret"
+// (remote/command.go, remote/connection.go).
+var secretConnectionFields = []resource.PropertyKey{"password", "privateKey", "privateKeyPassword"}
+
+// withSecretConnection gives `connection` the official Check's shape: its defaults filled, the
+// fields the schema tags secret marked so, and the whole object secret. States must match to the
+// secret marker: the official Diff compares inputs with their secrets.
 func withSecretConnection(m resource.PropertyMap) resource.PropertyMap {
 	c, ok := m["connection"]
 	if !ok || c.IsNull() || c.IsComputed() {
@@ -130,7 +134,13 @@ func withSecretConnection(m resource.PropertyMap) resource.PropertyMap {
 		c = c.SecretValue().Element
 	}
 	if c.IsObject() {
-		c = resource.NewObjectProperty(withConnectionDefaults(c.ObjectValue()))
+		conn := withConnectionDefaults(c.ObjectValue())
+		for _, k := range secretConnectionFields {
+			if v, ok := conn[k]; ok && !v.IsNull() && !v.IsSecret() && !v.IsComputed() {
+				conn[k] = resource.MakeSecret(v)
+			}
+		}
+		c = resource.NewObjectProperty(conn)
 	}
 	m["connection"] = resource.MakeSecret(c)
 	return m

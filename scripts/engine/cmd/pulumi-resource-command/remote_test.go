@@ -169,12 +169,12 @@ func TestCheckFillsTheOfficialConnectionDefaults(t *testing.T) {
 	}
 }
 
-func TestConnectionIsOneSecretInCheckAndOutputsWithNestedSecretsKept(t *testing.T) {
+func TestConnectionIsOneSecretWithItsSecretFieldsMarkedInCheckAndOutputs(t *testing.T) {
 	sshd := newTestSSHD(t, debianAcceptEnv...)
+	// As the Node SDK sends it: the whole connection secret, the key plain inside.
 	conn := resource.NewPropertyMapFromMap(sshd.connection())
-	conn["privateKey"] = resource.MakeSecret(conn["privateKey"])
 	inputs := resource.PropertyMap{
-		"connection": resource.NewObjectProperty(conn),
+		"connection": resource.MakeSecret(resource.NewObjectProperty(conn)),
 		"create":     resource.NewStringProperty("cat >/dev/null; echo done"),
 		"stdin":      resource.MakeSecret(resource.NewStringProperty("a secret on stdin")),
 	}
@@ -189,7 +189,7 @@ func TestConnectionIsOneSecretInCheckAndOutputsWithNestedSecretsKept(t *testing.
 	}
 	got, _ := recorded(checked.GetInputs())
 	if !got["connection"].IsSecret() || !got["connection"].SecretValue().Element.ObjectValue()["privateKey"].IsSecret() {
-		t.Fatalf("Check: connection %v; want one secret with the key still secret inside, as the official Check gives", got["connection"])
+		t.Fatalf("Check: connection %v; want one secret with the key secret inside, as the official Check gives", got["connection"])
 	}
 	if !got["stdin"].IsSecret() {
 		t.Fatal("Check dropped the secret marker of stdin")
