@@ -142,7 +142,7 @@ export function renderEntrypoint(spec: FlinkSpec): string {
         'params() { java "${opts[@]}" -cp "${cp[*]}" org.apache.flink.runtime.util.bash.BashJavaUtils "$1" --configDir "$conf" | sed -n \'s/^BASH_JAVA_UTILS_EXEC_RESULT://p\'; }',
         "mapfile -t jm < <(params GET_JM_RESOURCE_PARAMS)",
         "mapfile -t tm < <(params GET_TM_RESOURCE_PARAMS)",
-        '[ "${#jm[@]}" = 2 ] && [ "${#tm[@]}" = 2 ] || { echo "flink-minimal: Flink\'s memory settings could not be derived from $conf/config.yaml" >&2; exit 1; }',
+        'if [ "${#jm[@]}" != 2 ] || [ "${#tm[@]}" != 2 ]; then echo "flink-minimal: Flink\'s memory settings could not be derived from $conf/config.yaml" >&2; exit 1; fi',
         "# shellcheck disable=SC2086 # the derived settings are word lists",
         'java "${opts[@]}" ${jm[0]} -cp "${cp[*]}" org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint --configDir "$conf" ${jm[1]} &',
         "jobmanager=$!",

@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { installCredentialsScript, pkiScript } from "../../components/cluster/localCluster";
 import { ensurePrivateDirScript } from "../../components/node/scripts";
+import { renderEntrypoint } from "../../components/flink/flink";
 
 const COMPONENTS = path.join(__dirname, "..", "..", "components");
 const programs = fs.readdirSync(COMPONENTS, { recursive: true, encoding: "utf8" })
@@ -35,6 +36,14 @@ describe("node programs as files (components/*/programs)", () => {
             assert.equal(r.status, 0, r.stdout + r.stderr);
         });
     }
+    it("the Flink container's entrypoint (rendered into the pod spec) passes shellcheck", () => {
+        const entry = renderEntrypoint({
+            version: "1.20.0", image: "i", job: "StateMachineExample", args: ["--error-rate", "0.0"], parallelism: 1,
+            jobManagerMemory: "768m", taskManagerMemory: "1024m", checkpointIntervalMs: 10000, node: "worker",
+        });
+        const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", "-"], { input: entry, encoding: "utf8" });
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+    });
     for (const f of programs.filter(p => p.endsWith(".py"))) {
         it(`${f} is valid Python 3`, () => {
             const r = spawnSync("python3", ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])", path.join(COMPONENTS, f)], { encoding: "utf8" });
