@@ -5,15 +5,15 @@
 # For each piece the official download is tried first and used when it works; otherwise the
 # piece is built from Go modules and cached on disk keyed by version (or by source digest):
 #   - Pulumi CLI $PULUMI_VERSION       official tarball via the `pulumi` npm launcher, else built
-#                                      from github.com/pulumi/pulumi/pkg/v3 (scripts/engine/cli)
+#                                      from github.com/pulumi/pulumi/pkg/v3 (engine/cli)
 #   - pulumi-language-nodejs           from the official tarball, else this project's own host
-#                                      (scripts/engine/cmd/pulumi-language-nodejs): Pulumi's module
+#                                      (engine/cmd/pulumi-language-nodejs): Pulumi's module
 #                                      for it is not served by the Go module proxy (403)
 #   - resource plugin command          `pulumi plugin install`, else this project's own provider
-#                                      (scripts/engine/cmd/pulumi-resource-command): the module
+#                                      (engine/cmd/pulumi-resource-command): the module
 #                                      github.com/pulumi/pulumi-command/provider has no tags (403)
 #   - resource plugin kubernetes       `pulumi plugin install`, else this project's own provider for
-#                                      core/v1 ConfigMap and Pod (scripts/engine/cmd/pulumi-resource-kubernetes):
+#                                      core/v1 ConfigMap and Pod (engine/cmd/pulumi-resource-kubernetes):
 #                                      github.com/pulumi/pulumi-kubernetes/provider/v4 is 403 on the proxy
 # Everything lands where the launcher and the engine look: $PULUMI_HOME/versions/<v>/bin (the
 # launcher puts that directory first on PATH, so the language host is found there) and
@@ -50,7 +50,7 @@ ensure_cli() {
   ensure_go
   local out="$CACHE_DIR/pulumi-cli/$PULUMI_VERSION"
   if [ ! -x "$out/pulumi" ]; then
-    (cd "$ROOT/scripts/engine/cli" && go build -trimpath -o "$out/pulumi.tmp" \
+    (cd "$ROOT/engine/cli" && go build -trimpath -o "$out/pulumi.tmp" \
       -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
     mv "$out/pulumi.tmp" "$out/pulumi"
@@ -62,12 +62,12 @@ ensure_cli() {
 # This project's own Go programs, cached by the digest of their sources.
 build_own() {
   local digest dir
-  digest=$(cd "$ROOT/scripts/engine" && find go.mod go.sum cmd -type f | sort | xargs sha256sum | sha256sum | cut -c1-16)
+  digest=$(cd "$ROOT/engine" && find go.mod go.sum cmd internal -type f | sort | xargs sha256sum | sha256sum | cut -c1-16)
   dir="$CACHE_DIR/engine/$digest"
   if [ ! -x "$dir/pulumi-resource-kubernetes" ]; then
     ensure_go
     engine_log "building the project's language host and providers ($digest)"
-    (cd "$ROOT/scripts/engine" &&
+    (cd "$ROOT/engine" &&
       go build -trimpath -o "$dir/pulumi-language-nodejs" -ldflags "-X main.version=$PULUMI_VERSION" ./cmd/pulumi-language-nodejs &&
       go build -trimpath -o "$dir/pulumi-resource-command" -ldflags "-X main.version=$COMMAND_VERSION" ./cmd/pulumi-resource-command &&
       go build -trimpath -o "$dir/pulumi-resource-kubernetes" -ldflags "-X main.version=$KUBERNETES_VERSION" ./cmd/pulumi-resource-kubernetes)

@@ -150,7 +150,7 @@ case "$cmd" in
   test)
     ensure_shellcheck
     ensure_engine
-    (cd scripts/engine && ensure_go && go test ./...)
+    (cd engine && ensure_go && go test ./...)
     npm test -- "$@"
     exec npm run test:e2e -- "$@" ;;
   bench) ensure_engine && exec npm run bench -- "$@" ;;
