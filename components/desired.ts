@@ -38,7 +38,8 @@ export function desiredLab(c: LabConfig): DesiredLab {
     const nodes = c.nodes.map((spec, index): DesiredNode => {
         const address = driver.address(index);
         const files = managedFiles(c, driver, spec, index, criuConf);
-        const hopsFrom = c.kubernetes.enabled ? c.plan.hops.filter(h => h.from === spec.name) : [];
+        // Validation refuses migrations without Kubernetes, so a lab without it has no hops.
+        const hopsFrom = c.plan.hops.filter(h => h.from === spec.name);
         return { spec, index, address, files, probePaths: [...files.map(f => f.path), ...hopsFrom.map(h => abortLog(h.id))] };
     });
     return { config: c, driver, nodes, plan: c.plan, criuConf };

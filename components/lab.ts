@@ -77,7 +77,6 @@ export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<strin
         dependsOn: [cluster, ...(image?.commands ?? [])],
     });
     let flink: FlinkJob | undefined;
-    let stageImage: pulumi.Input<string> = c.flink.image;
     const migrations = plan.hops.map((hop, i) => new Migration(`migrate-${hop.id}`, {
         hop,
         attempt: attempts[i],
@@ -95,12 +94,12 @@ export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<strin
         // Only the newest stage's pod is declared: an earlier hop's restored pod was replaced since.
         restore: restored => {
             if (i !== plan.hops.length - 1) return [];
-            stageImage = restored;
             flink = job({ id: hop.id, node: plan.current, image: restored, pull: false, attempt: attempts[i] });
             return [flink.pod];
         },
     }, { dependsOn: [cluster] }));
     flink ??= job({ id: "initial", node: c.flink.node, image: c.flink.image, pull: !build });
+    const stageImage = migrations.length > 0 ? migrations[migrations.length - 1].image : pulumi.output(c.flink.image);
 
     return {
         nodes,

@@ -2,7 +2,7 @@
 // an unbounded stateful job from Flink's streaming examples.
 import * as YAML from "yaml";
 import type { FlinkSpec } from "../config/config";
-import { nodeProgram, programText, words } from "../node/program";
+import { libraryText, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
 
 export const FLINK_HOME = "/opt/flink";
@@ -255,7 +255,7 @@ export interface FlinkProbe {
  */
 export function flinkContainerLines(a: ProbeArgs, state: "running" | "any" = "running"): string[] {
     return [
-        programText("node/programs/container.sh").replace(/^#!.*\n/, ""),
+        libraryText("node/programs/container.sh"),
         `found=$(find_container ${words([CRIO_SOCKET, FLINK_CONTAINER, a.pod, a.namespace, state])}); read -r cid pid <<<"$found"`,
     ];
 }

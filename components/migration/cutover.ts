@@ -18,7 +18,7 @@
 // "container … is not running" (a retried hop). So the lease gives the job back through CRI-O's
 // own `GET /unpause/{id}` (runc resume plus a fresh read; 409 when CRI-O already sees it running,
 // then a plain thaw), and the hold step mends a stale "paused" left by anything else first.
-import { nodeProgram, programText } from "../node/program";
+import { libraryText, nodeProgram, programText } from "../node/program";
 import { SshPeer } from "../node/scripts";
 import { FLINK_CONTAINER, flinkVerifyScript, VerifyArgs } from "../flink/flink";
 import { CRIO_SOCKET } from "../node/crio";
@@ -48,8 +48,8 @@ export interface HoldArgs {
     readonly checkpointTimeoutSeconds: number;
 }
 
-/** The lease tool (programs/lease.sh), written next to the lease by the hold step. */
-export const leaseTool = () => programText("migration/programs/lease.sh");
+/** The lease tool (programs/lease.sh with the pidns library), written next to the lease by the hold step. */
+export const leaseTool = () => ["#!/usr/bin/env bash", libraryText("node/programs/pidns.sh").trimEnd(), libraryText("migration/programs/lease.sh")].join("\n");
 
 /**
  * Runs on the source before the checkpoint: finds the job's container and its freezer cgroup,
@@ -82,5 +82,5 @@ export function cutoverScript(a: CutoverArgs): string {
         LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"),
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,
-    }, ["node/programs/peer.sh"]);
+    }, ["node/programs/peer.sh", "node/programs/pidns.sh"]);
 }

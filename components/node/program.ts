@@ -28,8 +28,8 @@ export function programText(file: string): string {
     return text;
 }
 
-/** A program's text without its shebang and shellcheck directives (it is embedded in another). */
-const body = (file: string) => programText(file).replace(/^#!.*\n/, "").replace(/^# shellcheck shell=bash\n/m, "");
+/** A program's text without its shebang and shellcheck directive, to embed in another (a library). */
+export const libraryText = (file: string) => programText(file).replace(/^#!.*\n/, "").replace(/^# shellcheck shell=bash\n/m, "");
 
 export type ProgramInputs = Readonly<Record<string, string | number | boolean>>;
 
@@ -50,9 +50,9 @@ export function nodeProgram(file: string, label: string, inputs: ProgramInputs =
         "set -euo pipefail",
         `trap 'echo "live-migration-lab: ${said} failed on $(hostname) at line $LINENO" >&2' ERR`,
         ...Object.entries(inputs).map(([k, v]) => `${k}=${q(v)}`),
-        body("node/programs/lib.sh").trimEnd(),
-        ...libs.map(l => body(l).trimEnd()),
-        body(file).trimEnd(),
+        libraryText("node/programs/lib.sh").trimEnd(),
+        ...libs.map(l => libraryText(l).trimEnd()),
+        libraryText(file).trimEnd(),
         "",
     ].join("\n");
 }

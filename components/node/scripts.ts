@@ -5,8 +5,7 @@
 // stdin (never SSH environment variables, which a stock sshd refuses: command.ts).
 
 import { CRIO_SOCKET } from "./crio";
-import { nodeProgram, programText, q } from "./program";
-
+import { libraryText, nodeProgram, q } from "./program";
 
 const octal = (mode: number) => mode.toString(8).padStart(4, "0");
 
@@ -26,7 +25,7 @@ export const SERVICE_LIB = "node/programs/service.sh";
  * systemd's unit on VMs and hosts, the lab's own supervisor on namespace nodes (programs/service.sh).
  */
 export function serviceCommand(action: "stop" | "restart" | "restart_if_active" | "restart_if_down", name: string): string {
-    return `${programText(SERVICE_LIB).replace(/^#!.*\n/, "")}\nservice_${action} ${q(name)}`;
+    return `${libraryText(SERVICE_LIB)}\nservice_${action} ${q(name)}`;
 }
 
 export function removeFileScript(path: string): string {

@@ -7,14 +7,13 @@
 # `pulumi up` redoes the hop from a new checkpoint. The lab's SSH key comes on stdin.
 # Inputs: ID, POD, NAMESPACE, CONTAINER, CRIO_ENDPOINT, LEASE_PATH (lease.sh's path on the source),
 # VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PEER_HOST, PEER_PORT,
-# PEER_USER. Libraries: node/programs/peer.sh. Prints the verify probe plus the cutover's timestamps.
+# PEER_USER. Libraries: node/programs/peer.sh, node/programs/pidns.sh (members). Prints the verify probe plus the cutover's timestamps.
 started=$(date +%s%3N); start=$(date +%s.%N)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 peer_key "$work"
 lease="bash $(printf '%q' "$LEASE_PATH")"
 cid=$(crictl --runtime-endpoint "$CRIO_ENDPOINT" ps -q --name "^${CONTAINER}\$" --label "io.kubernetes.pod.name=$POD" --label "io.kubernetes.pod.namespace=$NAMESPACE" 2>/dev/null | head -n1)
 # The restored copy must not run on beside a source that has the job back.
-members() { for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; true; }
 stop_target() {
   [ -n "$cid" ] || return 0
   p=$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.info.pid}}' "$cid" 2>/dev/null) || return 0

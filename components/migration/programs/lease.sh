@@ -13,7 +13,8 @@
 # Inputs, from hold/env (written by hold.sh): KIND (v1|v2), CG (the container's freezer cgroup),
 # PIDNS (its pid namespace link), CID, CRIO_SOCKET (path), POD, NAMESPACE, CONTAINER, ATTEMPT,
 # MAX_PAUSE and CHECKPOINT_TIMEOUT (seconds), CHECKPOINT_DIR (where the kubelet writes archives).
-# State lives in hold/; the abort log (one line per give-back) is ./aborted.
+# State lives in hold/; the abort log (one line per give-back) is ./aborted. The tool as written
+# (cutover.ts leaseTool) starts with node/programs/pidns.sh, which defines `members`.
 set -euo pipefail
 dir=$(cd "$(dirname "$0")" && pwd); hold="$dir/hold"
 # shellcheck source=/dev/null
@@ -27,8 +28,6 @@ thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$CG/freezer.state"; else echo 0
 crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$CRIO_SOCKET" "http://localhost/unpause/$CID" 2>/dev/null || true; }
 # Thaws through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
 resume() { [ "$(crio_unpause)" = 200 ] || thaw; }
-# members NS: the pids whose pid namespace is NS (a /proc/<pid>/ns/pid link text).
-members() { for p in /proc/[0-9]*; do [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; true; }
 decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by"; }
 give_back() { resume; echo "$(date -u +%FT%TZ) attempt $ATTEMPT: $1" >>"$dir/aborted"; }
 case "${1:-}" in
