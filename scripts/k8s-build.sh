@@ -6,7 +6,10 @@
 #
 # The bin directory holds kubelet, kube-apiserver, kubectl (k8s.io/kubernetes), crio and pinns
 # (github.com/cri-o/cri-o), crictl (sigs.k8s.io/cri-tools) and pause (Kubernetes' pause.c, built
-# static), each built once per version under $LAB_K8S_CACHE and kept there. Modules come from the
+# static), each built once per version under $LAB_K8S_CACHE and kept there, plus the lab's own CRI
+# proxy (cri-proxy/, keyed by the digest of its source). A new build of the proxy replaces the file
+# in the bin directory in place (nodes bind that directory; their cri-proxy service restarts when
+# the digest on its command line changes), so it needs no new nodes. Modules come from the
 # Go module proxy only: each is built inside a writable copy of its own module source, so its own
 # go.sum pins its dependencies (a consumer module would need sum.golang.org entries the proxy's
 # sumdb does not always serve).
@@ -36,9 +39,12 @@ crictl_h1() {
     *) fail "no pinned module hash for cri-tools $1" ;;
   esac
 }
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROXY=$(cd "$ROOT/cri-proxy" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-12)
 BIN="$CACHE/bin-k8s-$K8S-crio-$CRIO"
 
-if [ -x "$BIN/kubelet" ]; then echo "$BIN"; exit 0; fi
+current() { [ -x "$BIN/kubelet" ] && [ "$(cat "$BIN/cri-proxy.digest" 2>/dev/null)" = "$PROXY" ]; }
+if current; then echo "$BIN"; exit 0; fi
 $find_only && fail "Kubernetes $K8S and CRI-O $CRIO are not built in $CACHE: run 'scripts/lab.sh up' (or 'scripts/k8s-build.sh ${1} ${2}') from the host's network namespace first"
 
 command -v go >/dev/null || fail "needs Go (the toolchain builds Kubernetes and CRI-O from the module proxy)"
@@ -111,13 +117,32 @@ build_crictl() {
   rm -rf "$src" "$out" && mv "$out.tmp" "$out" && touch "$out/.built"
 }
 
+# The lab's CRI proxy (cri-proxy/main.go says why it is our own), built from this repository.
+build_cri_proxy() {
+  local out
+  out=$(out_dir cri-proxy "$PROXY")
+  [ -f "$out/.built" ] && return
+  echo "k8s-build.sh: building cri-proxy $PROXY (seconds, once)" >&2
+  rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+  (cd "$ROOT/cri-proxy" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp/cri-proxy" .) || fail "building cri-proxy failed"
+  rm -rf "$out" && mv "$out.tmp" "$out" && touch "$out/.built"
+  # Earlier builds of the proxy are of no further use.
+  find "$CACHE" -maxdepth 1 -name 'cri-proxy-*' ! -name "cri-proxy-$PROXY" -exec rm -rf {} +
+}
+
 mkdir -p "$CACHE"
-build_kubernetes
-build_crio
-build_crictl
-rm -rf "$BIN.tmp" && mkdir -p "$BIN.tmp"
-for f in "$(out_dir kubernetes "$K8S")"/{kubelet,kube-apiserver,kubectl,pause} "$(out_dir cri-o "$CRIO")"/{crio,pinns} "$(out_dir cri-tools "$CRICTL")/crictl"; do
-  cp -l "$f" "$BIN.tmp/" 2>/dev/null || cp "$f" "$BIN.tmp/"
-done
-rm -rf "$BIN" && mv "$BIN.tmp" "$BIN"
+build_cri_proxy
+if [ ! -x "$BIN/kubelet" ]; then
+  build_kubernetes
+  build_crio
+  build_crictl
+  rm -rf "$BIN.tmp" && mkdir -p "$BIN.tmp"
+  for f in "$(out_dir kubernetes "$K8S")"/{kubelet,kube-apiserver,kubectl,pause} "$(out_dir cri-o "$CRIO")"/{crio,pinns} "$(out_dir cri-tools "$CRICTL")/crictl"; do
+    cp -l "$f" "$BIN.tmp/" 2>/dev/null || cp "$f" "$BIN.tmp/"
+  done
+  rm -rf "$BIN" && mv "$BIN.tmp" "$BIN"
+fi
+# The proxy in place: a rename, so a running proxy keeps its own file until it restarts.
+cp "$(out_dir cri-proxy "$PROXY")/cri-proxy" "$BIN/.cri-proxy.tmp" && mv -f "$BIN/.cri-proxy.tmp" "$BIN/cri-proxy"
+echo "$PROXY" >"$BIN/cri-proxy.digest"
 echo "$BIN"

@@ -45,7 +45,7 @@ export function requireEngine(): void {
 export function projectCopy(into: string): string {
     const dir = path.join(into, "project");
     fs.mkdirSync(dir);
-    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "index.ts", "components", "policy", "images"]) {
+    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "index.ts", "components", "policy", "images", "cri-proxy"]) {
         fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
     }
     fs.mkdirSync(path.join(dir, "scripts"));
