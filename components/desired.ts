@@ -8,7 +8,7 @@ import type { MigrationPlan } from "./migration/plan";
 import { criuConfigPaths, renderCriuConf } from "./node/criu";
 import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./node/crio";
 import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
-import { abortLog } from "./migration/cutover";
+import { abortLog, ociRuntimeWrapper, renderOciRuntime } from "./migration/cutover";
 import { PKI_DIR } from "./cluster/cluster";
 
 export interface DesiredNode {
@@ -51,6 +51,7 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
         role: path.endsWith("crun.conf") ? "crun-conf" : "runc-conf", path, content: criuConf, mode: 0o644,
     }));
     const extra = driver.runtime.crioSettings;
+    files.push({ role: "oci-runtime", path: ociRuntimeWrapper(c.crio.runtime), content: renderOciRuntime(c.crio.runtime, driver.runtime.runtimePath), mode: 0o755 });
     files.push({
         role: "crio-drop-in",
         path: CRIO_DROP_IN_PATH,
@@ -58,10 +59,13 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
             version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore,
             // The stack's own settings win over what the driver's nodes need.
             settings: extra ? deepMerge(structuredClone(extra), c.crio.settings ?? {}) : c.crio.settings,
-            runtimePath: driver.runtime.runtimePath,
+            // CRI-O runs the runtime through the lab's wrapper, which holds a migrating job frozen (cutover.ts).
+            runtimePath: ociRuntimeWrapper(c.crio.runtime),
         }),
         mode: 0o644,
         restart: "crio",
+        // CRI-O refuses to start with a runtime_path that does not exist.
+        after: "oci-runtime",
     });
     files.push({ role: "crictl-config", path: CRICTL_CONFIG_PATH, content: renderCrictlConfig(), mode: 0o644 });
     const kubelet = renderKubeletConfig({

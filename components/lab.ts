@@ -89,12 +89,14 @@ export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<strin
         master,
         archiveDir: c.archive.dir,
         keep: c.archive.keep,
+        restoreMode: c.archive.restore,
+        baseImage: c.flink.image,
         // The target pulls the archive from the source, so it needs the key the source accepts.
         sshPrivateKey: handle(hop.from).privateKey,
         // Only the newest stage's pod is declared: an earlier hop's restored pod was replaced since.
-        restore: restored => {
+        restore: from => {
             if (i !== plan.hops.length - 1) return [];
-            flink = job({ id: hop.id, node: plan.current, image: restored, pull: false, attempt: attempts[i] });
+            flink = job({ id: hop.id, node: plan.current, image: from.image, restoreArchive: from.archive, after: from.after, pull: false, attempt: attempts[i] });
             return [flink.pod];
         },
     }, { dependsOn: [cluster] }));

@@ -29,10 +29,11 @@ set -euo pipefail
 SUITE=sid
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What a node needs: CRIU and the runtimes from one suite, iptables/nftables for CRIU's TCP lock,
-# sshd and ssh (a migration target pulls the archive from its source), python3 for workloads the tests run in containers; for Kubernetes: etcd, the CNI plugins,
+# sshd and ssh (a migration target pulls the archive from its source), python3 for workloads the tests run in containers,
+# python3-pycriu (CRIU's own reader of its stats images: a migration reports them); for Kubernetes: etcd, the CNI plugins,
 # buildah (+ netavark, which it needs even for `from scratch`) for local images, busybox-static as
 # the content of small images, openssl for the cluster's certificates, curl for the kubelet API.
-PACKAGES=criu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,openssh-client,procps,ca-certificates,python3-minimal,etcd-server,containernetworking-plugins,buildah,netavark,busybox-static,openssl,curl
+PACKAGES=criu,python3-pycriu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,openssh-client,procps,ca-certificates,python3-minimal,etcd-server,containernetworking-plugins,buildah,netavark,busybox-static,openssl,curl
 ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/rootfs}
 
 fail() { echo "local-node.sh: $*" >&2; exit 1; }
@@ -252,10 +253,11 @@ node_down() {
   lab=$(lab_netns "$state")
   veth=$(veth_name "$name" "$state")
   dir="$state/nodes/$name"
+  # A node that is half gone (its namespace file left without a namespace) is taken down all the same.
   if ip netns list | grep -q "^$ns\b"; then
-    ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null || true
-    for _ in $(seq 1 50); do [ -z "$(ip netns pids "$ns")" ] && break; sleep 0.1; done
-    ip netns del "$ns"
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    for _ in $(seq 1 50); do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.1; done
+    ip netns del "$ns" 2>/dev/null || [ ! -e "/run/netns/$ns" ] || rm -f "/run/netns/$ns" || fail "cannot remove /run/netns/$ns"
   fi
   ip -n "$lab" link del "$veth" 2>/dev/null || true
   remove_cgroup_root "$name" "$state"

@@ -16,13 +16,32 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 export function phases(m: MigrationSummary): [string, number, number][] {
     const t = m.timeline;
     const s = (x: number) => x * 1000;
+    const transferEnd = t.transferAt + s(m.seconds.transfer);
+    const image: [string, number, number][] = t.imageAt !== undefined && m.seconds.image !== undefined
+        ? [["image", t.imageAt, t.imageAt + s(m.seconds.image)]] : [];
     return [
         ["checkpoint", t.checkpointAt, t.checkpointAt + s(m.seconds.checkpoint)],
-        ["transfer", t.transferAt, t.transferAt + s(m.seconds.transfer)],
-        ["image", t.imageAt, t.imageAt + s(m.seconds.image)],
-        ["restore", t.imageAt + s(m.seconds.image), t.cutoverAt],
+        // Inside the checkpoint: CRI-O's pause to the end of CRIU's dump, then the archive written.
+        ...(t.dumpedAt ? [["pause + dump", t.pausedAt, t.dumpedAt], ["archive", t.dumpedAt, t.heldAt]] as [string, number, number][] : []),
+        ["transfer", t.transferAt, transferEnd],
+        ...image,
+        ["restore", image.length > 0 ? image[0][2] : transferEnd, t.cutoverAt],
         ["cutover", t.cutoverAt, t.committedAt],
     ];
+}
+
+/** CRIU's own figures of the hop in one line (its stats-dump and stats-restore). */
+export function criuLine(m: MigrationSummary): string {
+    const d = m.criu?.dump as Record<string, number> | undefined;
+    const r = m.criu?.restore as Record<string, number> | undefined;
+    const mb = (pages: number) => `${((pages * 4096) / 1048576).toFixed(0)} MB`;
+    const dump = d && d.frozenMs !== undefined
+        ? `CRIU dump: frozen ${d.frozenMs.toFixed(0)} ms (freezing ${d.freezingMs.toFixed(0)}, memdump ${d.memdumpMs.toFixed(0)}, memwrite ${d.memwriteMs.toFixed(0)}), ${d.pagesWritten} pages (${mb(d.pagesWritten)}) written`
+        : "CRIU dump: no figures";
+    const restore = r && r.restoreMs !== undefined
+        ? `restore: ${r.restoreMs.toFixed(0)} ms (forking ${r.forkingMs.toFixed(0)}), ${r.pagesRestored} pages restored`
+        : "restore: no figures";
+    return `${dump}; ${restore}`;
 }
 
 export function renderTimeline(m: MigrationSummary, probes: readonly FlinkProbe[], machine: string): string {
@@ -33,7 +52,7 @@ export function renderTimeline(m: MigrationSummary, probes: readonly FlinkProbe[
     const x = (ms: number) => r1(PAD.left + ((ms - start) / (end - start)) * (W - PAD.left - PAD.right));
     const barsTop = PAD.top;
     const plotTop = barsTop + ph.length * (BAR_H + 6) + 30;
-    const height = plotTop + PLOT_H + 80;
+    const height = plotTop + PLOT_H + 100;
     const recs = probes.map(p => p.records);
     const lo = Math.min(...recs, m.records.before);
     const hi = Math.max(...recs, m.records.after, lo + 1);
@@ -70,6 +89,7 @@ export function renderTimeline(m: MigrationSummary, probes: readonly FlinkProbe[
     out.push(`<circle cx="${PAD.left}" cy="${legendY - 4}" r="4" fill="${colour[m.from]}"/><text x="${PAD.left + 8}" y="${legendY}">${esc(`job on ${m.from} (source)`)}</text>`);
     out.push(`<circle cx="${PAD.left + 180}" cy="${legendY - 4}" r="4" fill="${colour[m.to]}"/><text x="${PAD.left + 188}" y="${legendY}">${esc(`job on ${m.to} (restored)`)}</text>`);
     out.push(`<text x="${PAD.left}" y="${legendY + 20}" fill="#666">${esc(`time in seconds from the checkpoint request; ${machine}`)}</text>`);
+    out.push(`<text x="${PAD.left}" y="${legendY + 40}" fill="#666">${esc(criuLine(m))}</text>`);
     out.push("</svg>", "");
     return out.join("\n");
 }

@@ -6,6 +6,7 @@
 import { SERVICE_LIB } from "../node/scripts";
 import { nodeProgram, programText } from "../node/program";
 import { CRIO_SOCKET, IMAGE_STORE } from "../node/crio";
+import { q } from "../node/program";
 import { ADMIN_KUBECONFIG, PKI_DIR } from "./cluster";
 
 export const KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf";
@@ -131,6 +132,24 @@ export function crioService(): ServiceSpec {
         prepare: ["install -d -m 0755 /etc/crio/crio.conf.d", "[ -f /etc/crio/crio.conf ] || : >/etc/crio/crio.conf"],
         ready: `crictl --runtime-endpoint ${CRIO_SOCKET} info >/dev/null 2>&1`,
         readySeconds: 60,
+    };
+}
+
+/** The lab's CRI proxy (cri-proxy/): the kubelet's runtime endpoint when migrations restore directly from archives. */
+export const CRI_PROXY_SOCKET = "/run/live-migration-lab/cri.sock";
+
+/**
+ * The proxy's service; `build` (the digest of its source) restarts it when the node's binary is new.
+ * It restores no archive older than the migration's hold (`maxPauseSeconds`).
+ */
+export function criProxyService(archiveDir: string, build: string, maxPauseSeconds: number): ServiceSpec {
+    return {
+        name: "cri-proxy",
+        // The full path: nodes made before the proxy existed have no /usr/local/bin link to it.
+        command: `/opt/lab/bin/cri-proxy -build ${build} -listen ${CRI_PROXY_SOCKET} -runtime ${CRIO_SOCKET} -archive-dir ${q(archiveDir)} -max-age ${maxPauseSeconds}s`,
+        prepare: ["install -d -m 0755 /run/live-migration-lab"],
+        ready: `crictl --runtime-endpoint unix://${CRI_PROXY_SOCKET} version >/dev/null 2>&1`,
+        readySeconds: 30,
     };
 }
 

@@ -57,9 +57,13 @@ export interface LabConfig {
     readonly migrations: readonly MigrationRequest[];
     /** The migrations as hops, from where the job starts (planned once, here, where they are checked). */
     readonly plan: MigrationPlan;
-    readonly archive: { readonly dir: string; readonly keep: number };
+    /** `restore` is resolved here: the driver's default when the config leaves it out. */
+    readonly archive: { readonly dir: string; readonly keep: number; readonly restore: RestoreMode };
     readonly cutover: { readonly maxPauseSeconds: number };
 }
+
+/** How a migration's target restores: straight from the archive (the CRI proxy), or from a checkpoint image. */
+export type RestoreMode = "direct" | "image";
 
 /** CRI-O minors the local lab can build (scripts/k8s-build.sh: crio_release). */
 export const LOCAL_CRIO_VERSIONS: readonly string[] = ["1.34"];
@@ -251,6 +255,13 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         // The local lab builds its image with buildah; clusters with a registry use the official one.
         flink.image = c.driver === "local" ? `localhost/flink-minimal:${flink.version}` : `flink:${flink.version}-java17`;
     }
+
+    // Only the local lab's nodes run the CRI proxy that hands CRI-O an archive path (cri-proxy/).
+    const archive = (c.archive ?? {}) as { restore?: RestoreMode };
+    if (archive.restore === "direct" && (c.driver === "vagrant" || c.driver === "existing")) {
+        problems.push({ path: key("archive.restore"), message: `got "direct" with driver ${c.driver}; only the local lab's nodes run the CRI proxy that restores straight from an archive; use "image" (a checkpoint image built with buildah on the target)` });
+    }
+    if (archive.restore === undefined && c.archive) archive.restore = c.driver === "local" ? "direct" : "image";
 
     let plan: MigrationPlan | undefined;
     if (Array.isArray(c.migrations) && names.size > 0) {

@@ -128,6 +128,10 @@ export const configSchema = {
             properties: {
                 dir: { ...absolutePath, default: "/var/lib/live-migration-lab/checkpoints" },
                 keep: { type: "integer", minimum: 1, maximum: 100, default: 3 },
+                // How the target restores: "direct" from the transferred archive (CRI-O reads it
+                // through the lab's CRI proxy, cri-proxy/), or "image" from a checkpoint image that
+                // buildah makes of it first. The default is "direct" on the local driver, "image" elsewhere.
+                restore: { enum: ["direct", "image"] },
             },
         },
         cutover: {
@@ -137,8 +141,8 @@ export const configSchema = {
             properties: {
                 // The source is frozen from its checkpoint until the target commits; past this it
                 // resumes on its own and the migration counts as failed. Below Flink's heartbeat and
-                // RPC timeouts (FLINK_FREEZE_TOLERANCE_MS) so a long hold never fails the job over.
-                maxPauseSeconds: { type: "integer", minimum: 20, maximum: 240, description: "seconds, 20 to 240", default: 120 },
+                // RPC timeouts (FLINK_FREEZE_TOLERANCE_MS, 60 s) so a long hold never fails the job over.
+                maxPauseSeconds: { type: "integer", minimum: 10, maximum: 50, description: "seconds, 10 to 50", default: 40 },
             },
         },
     },

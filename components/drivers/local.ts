@@ -12,7 +12,7 @@ import { NodeHandle, nodeCommand } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
 import { q } from "../node/program";
 import {
-    apiServerService, CNI_CONFIG_PATH, crioService, etcdService, installCredentialsScript, kubeletService, localCrioSettings,
+    apiServerService, CNI_CONFIG_PATH, CRI_PROXY_SOCKET, criProxyService, crioService, etcdService, installCredentialsScript, kubeletService, localCrioSettings,
     localImagesScript, localKubeletSettings, nodesReadyScript, pkiScript, PkiOutput, renderCniConfig, renderStorageConf,
     ServiceSpec, startServiceScript, stopServiceScript, STORAGE_CONF_PATH,
 } from "../cluster/localCluster";
@@ -22,6 +22,20 @@ import type { DeclareClusterArgs, NodeDriver } from "./index";
 
 /** Where the repository's helper scripts live (the local driver runs them on this host). */
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
+
+/** Where the lab's CRI proxy is built from (scripts/k8s-build.sh builds it into the nodes' binaries). */
+const CRI_PROXY_SRC = path.resolve(__dirname, "..", "..", "cri-proxy");
+
+/**
+ * The digest scripts/k8s-build.sh keys the proxy's build by (`cat go.mod go.sum ./*.go | sha256sum`):
+ * on the proxy's command line, so a new build restarts it.
+ */
+export function criProxyDigest(): string {
+    const files = ["go.mod", "go.sum", ...fs.readdirSync(CRI_PROXY_SRC).filter(f => f.endsWith(".go")).sort()];
+    const h = crypto.createHash("sha256");
+    for (const f of files) h.update(fs.readFileSync(path.join(CRI_PROXY_SRC, f)));
+    return h.digest("hex").slice(0, 12);
+}
 
 /** Debian's binary paths on local lab nodes. */
 const DEBIAN_RUNTIME_PATHS = { runc: "/usr/sbin/runc", crun: "/usr/bin/crun" } as const;
@@ -41,7 +55,11 @@ export function localDriver(c: LabConfig): NodeDriver {
             cgroupDriver: "cgroupfs",
             runtimePath: DEBIAN_RUNTIME_PATHS[c.crio.runtime],
             crioSettings: k8s ? localCrioSettings() : undefined,
-            kubeletSettings: (node: NodeSpec) => (k8s ? localKubeletSettings(localCgroupRoot(c.local.stateDir, node.name)) : undefined),
+            kubeletSettings: (node: NodeSpec) => (k8s ? {
+                ...localKubeletSettings(localCgroupRoot(c.local.stateDir, node.name)),
+                // A direct restore: the kubelet talks to CRI-O through the lab's CRI proxy.
+                ...(c.archive.restore === "direct" ? { containerRuntimeEndpoint: `unix://${CRI_PROXY_SOCKET}` } : {}),
+            } : undefined),
         },
         clusterFiles(_node: NodeSpec, index: number, kubelet: string): ManagedFile[] {
             if (!k8s) return [];
@@ -59,7 +77,8 @@ export function localDriver(c: LabConfig): NodeDriver {
         isUp: node => fs.existsSync(path.join(c.local.stateDir, "nodes", node.name)),
         declareNodes: (parent, name) => declareLocalNodes(c, parent, name),
         declareCluster: (parent, name, args) => ({
-            kubeconfig: declareLocalControlPlane(parent, name, args, c.nodes.map((n, i) => ({ name: n.name, address: address(i) }))),
+            kubeconfig: declareLocalControlPlane(c, parent, name, args, c.nodes.map((n, i) => ({ name: n.name, address: address(i) })),
+                c.archive.restore === "direct" ? c.archive.dir : undefined),
         }),
     };
 }
@@ -94,7 +113,9 @@ function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name:
             delete: `bash ${script} down ${q(n.name)} ${q(address)} ${q(c.local.subnet)} ${q(stateDir)}`,
             // Another Kubernetes (or none) is another node.
             triggers: [c.kubernetes.enabled ? `kubernetes ${c.kubernetes.version} crio ${c.crio.version}` : "no kubernetes"],
-        }, { parent, dependsOn: [network, key], customTimeouts: { create: "30m" } });
+        // The node's name and address stay the same: the old node must be gone before the new one
+        // starts (`up` of a running node leaves it as it is).
+        }, { parent, dependsOn: [network, key], customTimeouts: { create: "30m" }, deleteBeforeReplace: true });
         return {
             name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,
             address: node.stdout.apply(() => address),
@@ -108,8 +129,8 @@ function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name:
  * certificates and kube-apiserver on the master; each node's kubelet credentials; kubelets;
  * then a wait until every node is Ready. Returns the admin kubeconfig (secret).
  */
-function declareLocalControlPlane(parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs,
-    local: readonly { name: string; address: string }[]): pulumi.Output<string> {
+function declareLocalControlPlane(c: LabConfig, parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs,
+    local: readonly { name: string; address: string }[], proxyArchiveDir: string | undefined): pulumi.Output<string> {
     const { nodes, ready } = args;
     const master = nodes.find(n => n.role === "master")!;
     const spec = (n: NodeHandle) => local.find(l => l.name === n.name)!;
@@ -122,6 +143,8 @@ function declareLocalControlPlane(parent: pulumi.ComponentResource, name: string
     }, { parent, dependsOn });
 
     const crio = new Map(nodes.map(n => [n.name, service(n, crioService(), ready[n.name])]));
+    // With direct restores the kubelet's runtime endpoint is the CRI proxy in front of CRI-O.
+    const proxy = new Map(nodes.map(n => [n.name, proxyArchiveDir ? [service(n, criProxyService(proxyArchiveDir, criProxyDigest(), c.cutover.maxPauseSeconds), [crio.get(n.name)!])] : []]));
     const images = new Map(nodes.map(n => [n.name, nodeCommand(`${name}-${n.name}-images`, {
         node: n,
         create: localImagesScript(),
@@ -145,7 +168,7 @@ function declareLocalControlPlane(parent: pulumi.ComponentResource, name: string
             stdin: pulumi.secret(issued.apply(o => JSON.stringify(o.nodes?.[n.name] ?? { files: {} }))),
             triggers: [{ lab: "node-check", node: n.name, check: "kubelet-credentials" }],
         }, { parent, dependsOn: ready[n.name] });
-        return service(n, kubeletService(spec(n), args.kubeletConfigPath), [crio.get(n.name)!, images.get(n.name)!, apiserver, credentials]);
+        return service(n, kubeletService(spec(n), args.kubeletConfigPath), [crio.get(n.name)!, ...proxy.get(n.name)!, images.get(n.name)!, apiserver, credentials]);
     });
     const nodesReady = nodeCommand(`${name}-nodes-ready`, {
         node: master,

@@ -50,9 +50,10 @@ export const REST_PORT = 8081;
 
 /**
  * How long Flink tolerates silence from its other half: the heartbeat timeout and the RPC (Pekko ask)
- * timeout. Above the longest hold a migration allows (cutover.maxPauseSeconds, at most 240 s).
+ * timeout. 60 s: above the longest hold a migration allows (cutover.maxPauseSeconds, at most 50 s),
+ * and Flink's own default heartbeat.timeout is 50 s.
  */
-export const FLINK_FREEZE_TOLERANCE_MS = 300_000;
+export const FLINK_FREEZE_TOLERANCE_MS = 60_000;
 
 /**
  * Flink's configuration (config.yaml, Flink >= 1.19). Every address is loopback on purpose: the pod
@@ -175,9 +176,17 @@ export interface PodArgs {
     readonly pull: boolean;
     /** A restored pod's migration attempt: a new attempt is a new pod (a spec change replaces it). */
     readonly attempt?: string;
+    /** A pod restored straight from a checkpoint archive on its node: the archive's path. */
+    readonly restoreArchive?: string;
 }
 
-/** The pod manifest; `image` is the Flink image, or a checkpoint image when restoring. */
+/**
+ * The pod annotation that asks the lab's CRI proxy to restore `container` from an archive on the
+ * node (cri-proxy/proxy.go RestoreAnnotationPrefix).
+ */
+export const restoreAnnotation = (container: string) => `live-migration-lab/restore.${container}`;
+
+/** The pod manifest; `image` is the Flink image, or a checkpoint image when restoring from one. */
 export function flinkPodManifest(a: PodArgs) {
     const memory = `${mb(a.spec.jobManagerMemory) + mb(a.spec.taskManagerMemory) + 256}Mi`;
     return {
@@ -187,7 +196,14 @@ export function flinkPodManifest(a: PodArgs) {
             name: a.name,
             namespace: a.namespace,
             labels: { app: "flink-minimal", "live-migration-lab/stage": a.stage },
-            annotations: { [TCP_ANNOTATION]: "loopback", [JOB_ANNOTATION]: a.spec.job },
+            annotations: {
+                [TCP_ANNOTATION]: "loopback", [JOB_ANNOTATION]: a.spec.job,
+                // The lab's CRI proxy (cri-proxy/) hands CRI-O this archive instead of the image. The
+                // pod is made before the archive arrives, so Pulumi does not wait for it to be Ready:
+                // the migration's cutover verifies the restored job (pulumi.com/skipAwait, honoured
+                // by the official provider and the lab's own).
+                ...(a.restoreArchive ? { [restoreAnnotation(FLINK_CONTAINER)]: a.restoreArchive, "pulumi.com/skipAwait": "true" } : {}),
+            },
         },
         spec: {
             nodeName: a.nodeName,

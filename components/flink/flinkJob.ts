@@ -11,6 +11,10 @@ export interface FlinkStage {
     /** The Flink image, or the checkpoint image a migration made. */
     readonly image: pulumi.Input<string>;
     readonly pull: boolean;
+    /** For a pod restored straight from an archive: its path on the pod's node (the CRI proxy reads it). */
+    readonly restoreArchive?: string;
+    /** What the pod is made after, besides the cluster (a migration's steps). */
+    readonly after?: pulumi.Input<pulumi.Resource>[];
     /** For a restored pod: which attempt of its migration made it; `retrying` lets a new one replace it. */
     readonly attempt?: { readonly value: string; readonly retrying: boolean };
 }
@@ -54,13 +58,13 @@ export class FlinkJob extends pulumi.ComponentResource {
         const manifest = pulumi.output(args.stage.image).apply(image => flinkPodManifest({
             name: this.podName, namespace: args.namespace, nodeName: args.stage.node, image,
             configMapName: CONF_MAP, stage: args.stage.id, spec: args.spec, pull: args.stage.pull,
-            attempt: args.stage.attempt?.value,
+            attempt: args.stage.attempt?.value, restoreArchive: args.stage.restoreArchive,
         }));
         this.pod = new k8s.core.v1.Pod(`${name}-${args.stage.id}`, {
             metadata: manifest.metadata,
             spec: manifest.spec,
         }, {
-            parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? [])],
+            parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? []), ...(args.stage.after ?? [])],
             // The attempt only replaces the pod when its migration is being redone (see migration.ts).
             ignoreChanges: args.stage.attempt?.retrying ? [] : ["spec.containers[0].env"],
         });

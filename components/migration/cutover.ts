@@ -3,22 +3,17 @@
 // retired, or the source resumes where it was. A lease on the source decides which, exactly once.
 //
 // Why a freeze and how: the kubelet's checkpoint leaves the container running (CRI-O passes
-// --leave-running), so without a hold the source would go on for the ~15 s a hop takes and the
-// work it did would be lost at cutover (the job's count would step back). CRI-O itself pauses the
-// container with the cgroup freezer around the dump and the export of the archive, and refuses
-// to checkpoint a container that is already paused ("container not running"). SIGSTOP instead is
-// no way out: on a cgroup v1 host CRIU then hangs in ptrace_attach on the stopped, frozen tasks.
-// So a watcher armed on the source waits for CRI-O's pause, and as soon as CRI-O thaws the
-// container again with a new archive written, it freezes it once more (a few milliseconds later)
-// and holds it until the target commits or `maxPauseSeconds` pass.
-//
-// CRI-O caches each container's state and re-reads it (`runc state`) only at some calls. The
-// checkpoint re-reads it right after its own thaw; when our freeze lands before that read, CRI-O
-// keeps "paused" for a container that later runs again, and refuses its next checkpoint with
-// "container … is not running" (a retried hop). So the lease gives the job back through CRI-O's
-// own `GET /unpause/{id}` (runc resume plus a fresh read; 409 when CRI-O already sees it running,
-// then a plain thaw), and the hold step mends a stale "paused" left by anything else first.
-import { libraryText, nodeProgram, programText } from "../node/program";
+// --leave-running), so without a hold the source would go on while the hop runs and the work it
+// did would be lost at cutover (the job's count would step back). CRI-O itself pauses the
+// container with the cgroup freezer (`runc pause`) before the dump and thaws it (`runc resume`)
+// once the archive is written. CRI-O's runtime path on every node is the lab's wrapper
+// (programs/oci-runtime.sh): for a container the hold step armed, it records CRI-O's pause and
+// refuses CRI-O's thaw, so the job stays frozen from the dump to the decision with no thaw in
+// between, and CRI-O keeps seeing it "paused", which is true. The lease (programs/lease.sh)
+// decides exactly once: the target commits (the frozen copy is killed), or the source takes the job
+// back through CRI-O's own `GET /unpause/{id}` (a plain thaw when CRI-O cannot be reached) when
+// the target did not commit within `maxPauseSeconds` of the pause.
+import { libraryText, nodeProgram, programText, q } from "../node/program";
 import { SshPeer } from "../node/scripts";
 import { FLINK_CONTAINER, flinkVerifyScript, VerifyArgs } from "../flink/flink";
 import { CRIO_SOCKET } from "../node/crio";
@@ -35,6 +30,32 @@ export const abortLog = (id: string) => `${LEASE_ROOT}/${id}/aborted`;
 
 /** CRI-O's socket as a path (its inspect API has /pause/{id} and /unpause/{id} since CRI-O 1.24). */
 const CRIO_SOCKET_PATH = CRIO_SOCKET.replace(/^unix:\/\//, "");
+
+/** The runtime wrapper's lease files: HOLDS_DIR/<container id> names the hold directory of a hop. */
+export const HOLDS_DIR = "/run/live-migration-lab/holds";
+
+/** Where the runtime wrapper keeps CRIU's figures of each restore: STATS_DIR/<container id>.restore. */
+export const STATS_DIR = "/run/live-migration-lab/stats";
+
+/** Where CRI-O's runtime path points on every node: the wrapper, named like the runtime it runs. */
+export const ociRuntimeWrapper = (runtime: "runc" | "crun") => `/usr/local/libexec/live-migration-lab/${runtime}`;
+
+/** Where CRI-O packages and distributions put the runtime, tried in order when the driver does not know. */
+const RUNTIME_CANDIDATES = (runtime: string) => [`/usr/libexec/crio/${runtime}`, `/usr/bin/${runtime}`, `/usr/sbin/${runtime}`, `/usr/local/bin/${runtime}`];
+
+/** The runtime wrapper's file (programs/oci-runtime.sh), running `realPath` or the first candidate that exists. */
+export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, holds = HOLDS_DIR, stats = STATS_DIR): string {
+    return [
+        "#!/usr/bin/env bash",
+        `# Managed by live-migration-lab: CRI-O's runtime path for ${runtime} (components/migration/programs/oci-runtime.sh).`,
+        `REAL=${q(realPath ?? "")}`,
+        `CANDIDATES=${q(RUNTIME_CANDIDATES(runtime).join(" "))}`,
+        `HOLDS=${q(holds)}`,
+        `STATS=${q(stats)}`,
+        libraryText("migration/programs/oci-runtime.sh").trimEnd(),
+        "",
+    ].join("\n");
+}
 
 /** Where the kubelet writes checkpoint archives (on the source). */
 export const KUBELET_CHECKPOINT_DIR = "/var/lib/kubelet/checkpoints";
@@ -59,13 +80,17 @@ export const leaseTool = () => ["#!/usr/bin/env bash", libraryText("node/program
 export function holdScript(a: HoldArgs, attempt: string): string {
     return nodeProgram("migration/programs/hold.sh", `hold ${a.namespace}/${a.pod}`, {
         LEASE_DIR: `${LEASE_ROOT}/${a.id}`, ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, ATTEMPT: attempt,
-        MAX_PAUSE: a.maxPauseSeconds, CHECKPOINT_TIMEOUT: a.checkpointTimeoutSeconds, CHECKPOINT_DIR: KUBELET_CHECKPOINT_DIR,
+        MAX_PAUSE: a.maxPauseSeconds, CHECKPOINT_TIMEOUT: a.checkpointTimeoutSeconds, HOLDS: HOLDS_DIR,
         CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET_PATH, LEASE_TOOL: leaseTool(),
     }, ["node/programs/container.sh"]);
 }
 
 export interface CutoverArgs extends VerifyArgs {
     readonly id: string;
+    /** The transferred archive on the target (its stats-dump is CRIU's record of the dump). */
+    readonly archive: string;
+    /** The source's hold: verify ends before it does. */
+    readonly maxPauseSeconds: number;
     readonly source: SshPeer;
 }
 
@@ -80,7 +105,8 @@ export function cutoverScript(a: CutoverArgs): string {
     return nodeProgram("migration/programs/cutover.sh", `cutover ${a.id}`, {
         ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, CRIO_ENDPOINT: CRIO_SOCKET,
         LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
-        PY_SUMMARY: programText("migration/programs/cutover-summary.py"),
+        PY_SUMMARY: programText("migration/programs/cutover-summary.py"), PY_STATS: programText("migration/programs/criu-stats.py"),
+        ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds,
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,
     }, ["node/programs/peer.sh", "node/programs/pidns.sh"]);
 }

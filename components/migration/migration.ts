@@ -13,9 +13,11 @@ import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { MigrationHop } from "./plan";
 import { Observation } from "../node/drift";
 import {
-    CheckpointOut, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
+    CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
 } from "./steps";
 import type { FlinkProbe } from "../flink/flink";
+import type { RestoreMode } from "../config/config";
+import { transferredArchive } from "../node/scripts";
 
 /** Which attempt of a hop this run declares, from the source's abort log (cutover.ts abortLog). */
 export interface Attempt {
@@ -44,23 +46,39 @@ export interface MigrationArgs {
     readonly archiveDir: string;
     readonly keep: number;
     readonly maxPauseSeconds: number;
+    /** How the target restores (archive.restore). */
+    readonly restoreMode: RestoreMode;
+    /** The workload's own image: a direct restore's pod names it (CRI-O restores onto it). */
+    readonly baseImage: string;
     /** The key the source node accepts (secret), handed to the target on stdin to reach the source. */
     readonly sshPrivateKey: pulumi.Output<string>;
     /**
-     * Declares the restored pod from the checkpoint image (the table's "restore" row) and returns what
-     * the cutover must wait for; nothing for a hop whose stage a later hop has replaced already.
+     * Declares the restored pod (the table's "restore" row) and returns what the cutover must wait
+     * for; nothing for a hop whose stage a later hop has replaced already.
      */
-    readonly restore: (image: pulumi.Output<string>) => pulumi.Resource[];
+    readonly restore: (from: RestoreSource) => pulumi.Resource[];
 }
 
-export interface PhaseTimings { checkpoint: number; transfer: number; image: number; restore?: number; cutover?: number }
+/** What the restored pod starts from. */
+export interface RestoreSource {
+    /** The pod's image: the checkpoint image, or for a direct restore the workload's own image. */
+    readonly image: pulumi.Output<string>;
+    /** For a direct restore: the archive on the target that the CRI proxy hands CRI-O (cri-proxy/). */
+    readonly archive?: string;
+    /** The steps the pod is made after (the table's `after` for the restore row). */
+    readonly after: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface PhaseTimings { checkpoint: number; transfer: number; image?: number; restore?: number; cutover?: number }
 
 /** Wall-clock marks of a hop (ms since the epoch, from the nodes' clocks). */
 export interface MigrationTimeline {
-    checkpointAt: number; transferAt: number; imageAt: number;
+    checkpointAt: number; transferAt: number; imageAt?: number;
     /** CRI-O paused the source for the checkpoint: the job's last progress there. */
     pausedAt: number;
-    /** The lease froze the source again right after CRI-O's thaw. */
+    /** CRIU's dump ended (the runtime's checkpoint returned). */
+    dumpedAt: number;
+    /** CRI-O wrote the archive and tried to thaw the source; the runtime wrapper kept it frozen. */
     heldAt: number;
     /** The restored container started on the target: the job's first progress there. */
     restoredAt: number;
@@ -71,6 +89,9 @@ export interface MigrationTimeline {
 export interface MigrationSummary {
     id: string; from: string; to: string; attempt: string;
     sourceArchive: string; archive: string; sha256: string; sizeBytes: number;
+    /** How the target restored: from the archive directly, or from a checkpoint image. */
+    restoredFrom: RestoreMode;
+    /** The restored pod's image: the checkpoint image, or the workload's own for a direct restore. */
     image: string; jobId: string;
     /** The job's record count on the source right before the hold, and on the target once verified. */
     records: { before: number; after: number };
@@ -79,11 +100,13 @@ export interface MigrationSummary {
     seconds: PhaseTimings;
     /** How long the job made no progress: from the source's pause to the restored container's start. */
     noProgressSeconds: number;
+    /** CRIU's own figures (its stats-dump and stats-restore): times in ms, counts in pages. */
+    criu: { dump: CriuStats; restore: CriuStats };
     timeline: MigrationTimeline;
 }
 
 export class Migration extends pulumi.ComponentResource {
-    /** The checkpoint image the restored pod starts from. */
+    /** The image the restored pod starts from. */
     public readonly image: pulumi.Output<string>;
     /** What the hop did: paths, sizes, digests, phase timings (the stack's `migrations` output). */
     public readonly summary: pulumi.Output<MigrationSummary>;
@@ -97,19 +120,21 @@ export class Migration extends pulumi.ComponentResource {
         const ctx: StepContext = {
             hop, namespace: args.namespace, sourcePod: args.sourcePod, restoredPod: args.restoredPod,
             source: args.source, target: args.target, archiveDir: args.archiveDir, keep: args.keep,
-            maxPauseSeconds: args.maxPauseSeconds, attempt: args.attempt.value,
+            maxPauseSeconds: args.maxPauseSeconds, attempt: args.attempt.value, restore: args.restoreMode,
             out: <T>(step: StepName) => outs.get(step) as pulumi.Output<T>,
         };
+        const rows = MIGRATION_STEPS.filter(r => r.only === undefined || r.only === args.restoreMode);
         const nodes = { source: args.source, target: args.target, master: args.master };
         const done = new Map<StepName, pulumi.Input<pulumi.Resource>[]>();
-        let image: pulumi.Output<string> | undefined;
-        MIGRATION_STEPS.forEach((row, i) => {
+        let image: pulumi.Output<string> = pulumi.output(args.baseImage);
+        rows.forEach((row, i) => {
             const first = i === 0;
             const after: pulumi.Input<pulumi.Resource>[] = first
                 ? [...toArray(opts?.dependsOn)]
-                : (row.after ?? [MIGRATION_STEPS[i - 1].step]).flatMap(s => done.get(s)!);
+                : (row.after ?? [rows[i - 1].step]).flatMap(s => done.get(s)!);
             if (row.kind === "pod") {
-                done.set(row.step, [...after, ...args.restore(image!)]);
+                const archive = args.restoreMode === "direct" ? transferredArchive({ targetDir: args.archiveDir, id: hop.id, attempt: args.attempt.value }) : undefined;
+                done.set(row.step, [...after, ...args.restore({ image, archive, after })]);
                 return;
             }
             // LAB_ATTEMPT, the first line of each step's script, runs the step again when the hop is
@@ -126,8 +151,8 @@ export class Migration extends pulumi.ComponentResource {
             outs.set(row.step, jsonStdout(cmd));
             if (row.step === "image") image = ctx.out<ImageOut>("image").image;
         });
-        this.image = image!;
-        this.summary = summarize(hop, args.attempt.value, ctx);
+        this.image = image;
+        this.summary = summarize(hop, args.attempt.value, ctx, image);
         this.registerOutputs({ image: this.image, summary: this.summary });
     }
 }
@@ -136,27 +161,33 @@ const toArray = <T>(x: pulumi.Input<T> | pulumi.Input<pulumi.Input<T>[]> | undef
     x === undefined ? [] : Array.isArray(x) ? x : [x as pulumi.Input<T>];
 
 /** The hop's summary from what its steps printed. */
-function summarize(hop: MigrationHop, attempt: string, x: StepContext): pulumi.Output<MigrationSummary> {
+function summarize(hop: MigrationHop, attempt: string, x: StepContext, image: pulumi.Output<string>): pulumi.Output<MigrationSummary> {
     const retention = pulumi.all([x.out("retention"), x.out("source-retention")]);
-    return pulumi.all([x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer"), x.out<ImageOut>("image"),
-        x.out<FlinkProbe>("source-probe"), x.out<CutoverOut>("cutover"), retention]).apply(
-        ([c, a, i, before, v]): MigrationSummary => ({
-            id: hop.id, from: hop.from, to: hop.to, attempt, sourceArchive: c.archive,
-            archive: a.archive, sha256: a.sha256, sizeBytes: a.sizeBytes,
-            image: i.image, jobId: v.jobId,
-            records: { before: before.records, after: v.records },
-            rssBytes: before.rssBytes,
-            seconds: {
-                checkpoint: c.seconds, transfer: a.seconds, image: i.seconds,
-                restore: round((v.startedAt - (i.startedAt + i.seconds * 1000)) / 1000), cutover: v.seconds,
-            },
-            noProgressSeconds: round((v.restoredAt - v.pausedAt) / 1000),
-            timeline: {
-                checkpointAt: c.startedAt, transferAt: a.startedAt, imageAt: i.startedAt,
-                pausedAt: v.pausedAt, heldAt: v.heldAt, restoredAt: v.restoredAt,
-                cutoverAt: v.startedAt, committedAt: v.committedAt,
-            },
-        }));
+    const built = x.restore === "image" ? x.out<ImageOut>("image") : pulumi.output(undefined);
+    return pulumi.all([x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer"), built,
+        x.out<FlinkProbe>("source-probe"), x.out<CutoverOut>("cutover"), image, retention]).apply(
+        ([c, a, i, before, v, img]): MigrationSummary => {
+            // The restore starts when the step before it ends: the image build, or the transfer.
+            const ready = i ? i.startedAt + i.seconds * 1000 : a.startedAt + a.seconds * 1000;
+            return {
+                id: hop.id, from: hop.from, to: hop.to, attempt, sourceArchive: c.archive,
+                archive: a.archive, sha256: a.sha256, sizeBytes: a.sizeBytes,
+                restoredFrom: x.restore, image: img, jobId: v.jobId,
+                records: { before: before.records, after: v.records },
+                rssBytes: before.rssBytes,
+                seconds: {
+                    checkpoint: c.seconds, transfer: a.seconds, ...(i ? { image: i.seconds } : {}),
+                    restore: round((v.startedAt - ready) / 1000), cutover: v.seconds,
+                },
+                noProgressSeconds: round((v.restoredAt - v.pausedAt) / 1000),
+                criu: v.criu,
+                timeline: {
+                    checkpointAt: c.startedAt, transferAt: a.startedAt, ...(i ? { imageAt: i.startedAt } : {}),
+                    pausedAt: v.pausedAt, dumpedAt: v.dumpedAt, heldAt: v.heldAt, restoredAt: v.restoredAt,
+                    cutoverAt: v.startedAt, committedAt: v.committedAt,
+                },
+            };
+        });
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -13,6 +13,7 @@ import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "../flink/flink";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
 import { cutoverScript, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
+import type { RestoreMode } from "../config/config";
 
 /** Where a step runs: on the hop's source or target node, or on the master (the kubelet API's client). */
 export type StepNode = "source" | "target" | "master";
@@ -31,6 +32,8 @@ export interface StepContext {
     readonly maxPauseSeconds: number;
     /** "first", or "retry <digest>" (migration.ts attemptOf). */
     readonly attempt: string;
+    /** How the target restores (archive.restore): rows for the other way are left out. */
+    readonly restore: RestoreMode;
     /** The one JSON line an earlier step printed. */
     out<T>(step: StepName): pulumi.Output<T>;
 }
@@ -39,7 +42,12 @@ export interface StepResult { startedAt: number; seconds: number }
 export type CheckpointOut = { archive: string } & StepResult;
 export type TransferOut = { archive: string; sha256: string; sizeBytes: number } & StepResult;
 export type ImageOut = { image: string; id: string } & StepResult;
-export type CutoverOut = FlinkProbe & StepResult & { restoredAt: number; pausedAt: number; heldAt: number; committedAt: number; retired: number };
+/** CRIU's own figures of a dump or restore (programs/criu-stats.py), or why there are none. */
+export type CriuStats = Record<string, number> | { unavailable: string };
+export type CutoverOut = FlinkProbe & StepResult & {
+    restoredAt: number; pausedAt: number; dumpedAt: number; heldAt: number; committedAt: number; retired: number;
+    criu: { dump: CriuStats; restore: CriuStats };
+};
 
 interface Row {
     readonly step: StepName;
@@ -48,6 +56,8 @@ interface Row {
     readonly does: string;
     /** The rows this one runs after; the row before it when absent. */
     readonly after?: readonly StepName[];
+    /** The row exists only when the target restores this way (archive.restore). */
+    readonly only?: RestoreMode;
 }
 
 /** A remote command on `on`. */
@@ -60,7 +70,7 @@ export interface CommandRow extends Row {
     readonly sourceKey?: boolean;
 }
 
-/** The restored pod: declared by the caller (the workload), from the image step's image. */
+/** The restored pod: declared by the caller (the workload), from the archive or the image step's image. */
 export interface PodRow extends Row {
     readonly kind: "pod";
 }
@@ -70,7 +80,7 @@ export type StepName = "source-probe" | "preflight" | "hold" | "checkpoint" | "t
 /** Local image name of a hop's checkpoint. */
 export const checkpointImage = (id: string) => `localhost/flink-minimal-checkpoint:${id}`;
 
-const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id });
+const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt });
 
 export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     {
@@ -80,13 +90,16 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "preflight", on: "target",
-        does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and its image",
+        does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and the copy the restore makes of it",
         // Preflight sizes the archive from the source's RSS.
-        program: x => x.out<FlinkProbe>("source-probe").apply(b => preflightScript({ archiveDir: x.archiveDir, imageStore: IMAGE_STORE, rssBytes: b.rssBytes })),
+        program: x => x.out<FlinkProbe>("source-probe").apply(b => preflightScript({
+            archiveDir: x.archiveDir, imageStore: IMAGE_STORE, rssBytes: b.rssBytes,
+            copy: x.restore === "image" ? "checkpoint image" : "copy CRI-O unpacks",
+        })),
     },
     {
         kind: "command", step: "hold", on: "source",
-        does: "arms the hop's lease and its watcher, which keeps the job frozen from its checkpoint until the target commits",
+        does: "arms the hop's lease: the runtime wrapper keeps the job frozen from CRI-O's pause for the dump until the target commits",
         program: x => holdScript({
             id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: 300,
         }, x.attempt),
@@ -103,28 +116,33 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         kind: "command", step: "transfer", on: "target", sourceKey: true,
         does: "pulls the archive from the source over the lab network, sha256 checked on both ends, into the 0700 archive directory",
         program: x => pulumi.all([x.out<CheckpointOut>("checkpoint"), x.source.address]).apply(([c, host]) => transferScript({
-            from: { host, port: x.source.port, user: x.source.user }, archive: c.archive, targetDir: x.archiveDir, id: x.hop.id,
+            from: { host, port: x.source.port, user: x.source.user }, archive: c.archive, targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt,
         })),
         delete: x => removeFileScript(archiveOf(x)),
     },
     {
-        kind: "command", step: "image", on: "target",
-        does: "turns the archive into a local checkpoint image with buildah (no registry)",
+        kind: "command", step: "image", on: "target", only: "image",
+        does: "(`archive.restore: image` only) turns the archive into a local checkpoint image with buildah (no registry)",
         program: x => x.out<TransferOut>("transfer").apply(t => checkpointImageScript({
             archive: archiveOf(x), sha256: t.sha256, image: checkpointImage(x.hop.id), container: FLINK_CONTAINER,
         })),
         delete: x => removeImageScript(checkpointImage(x.hop.id)),
     },
     {
-        kind: "pod", step: "restore", on: "target",
-        does: "the restored pod is created on the target from that image",
+        // Made once the target passed preflight, while the source is checkpointed: the sandbox and
+        // its network are ready before the archive arrives (the CRI proxy waits for it), so only
+        // CRI-O's restore is left inside the frozen window. From an image, it waits for the image.
+        kind: "pod", step: "restore", on: "target", after: ["preflight"],
+        does: "the restored pod is created on the target: the lab's CRI proxy hands CRI-O the archive's path and CRI-O restores from it (`direct`), or from the checkpoint image (`image`)",
     },
     {
-        kind: "command", step: "cutover", on: "target", sourceKey: true,
+        kind: "command", step: "cutover", on: "target", sourceKey: true, after: ["transfer", "restore"],
         does: "verifies the restored job, commits on the source's lease and kills the source's frozen copy",
         program: x => pulumi.all([x.out<FlinkProbe>("source-probe"), x.source.address]).apply(([b, host]) => cutoverScript({
-            id: x.hop.id, source: { host, port: x.source.port, user: x.source.user },
-            namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records, timeoutSeconds: 120,
+            id: x.hop.id, source: { host, port: x.source.port, user: x.source.user }, archive: archiveOf(x), maxPauseSeconds: x.maxPauseSeconds,
+            namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records,
+            // Past the hold the source has the job back and no commit can succeed.
+            timeoutSeconds: x.maxPauseSeconds,
         })),
     },
     {

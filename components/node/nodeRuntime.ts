@@ -14,6 +14,8 @@ export interface ManagedFile {
     readonly mode: number;
     /** The service that reads the file, restarted (if it runs) after the file changed. */
     readonly restart?: string;
+    /** The role of a file (listed before this one) that must be in place before this one is written. */
+    readonly after?: string;
 }
 
 export interface NodeRuntimeArgs {
@@ -71,16 +73,21 @@ export class NodeRuntime extends pulumi.ComponentResource {
         // Content goes on stdin: a change of content is an update (the script rewrites the file),
         // a change of path or node is a replacement, and deleting the resource removes the file.
         // A file changed by hand on the node shows up as a replacement naming the drift (drift.ts).
+        const byRole = new Map<string, command.remote.Command>();
         const written: command.remote.Command[] = args.files.map(f => {
+            const first = f.after ? byRole.get(f.after) : undefined;
+            if (f.after && !first) throw new Error(`managed file ${f.role}: the file it comes after (${f.after}) is not listed before it`);
             const state = fileState(f.path, f.content, args.observed?.[f.path]);
-            return nodeCommand(`${name}-${f.role}`, {
+            const cmd = nodeCommand(`${name}-${f.role}`, {
                 node,
                 create: writeFileScript(f.path, f.mode, f.restart),
                 delete: removeFileScript(f.path),
                 stdin: f.content,
                 triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
                 observed: { state: state.marker, changed: state.drifted },
-            }, { parent: this, dependsOn: [criu], deleteBeforeReplace: true });
+            }, { parent: this, dependsOn: [criu, ...(first ? [first] : [])], deleteBeforeReplace: true });
+            byRole.set(f.role, cmd);
+            return cmd;
         });
 
         const archive = nodeCommand(`${name}-archive-dir`, {

@@ -51,8 +51,10 @@ export function criuCheckScript(): string {
 
 export interface PreflightArgs {
     readonly archiveDir: string;
-    /** Where CRI-O keeps images: the checkpoint image unpacks the archive there once more. */
+    /** Where CRI-O keeps images and containers: the restore unpacks the archive there once more. */
     readonly imageStore: string;
+    /** What that second copy is: the checkpoint image (restore "image") or CRI-O's unpacked copy ("direct"). */
+    readonly copy: "checkpoint image" | "copy CRI-O unpacks";
     /** The job's resident memory on the source: the archive is about that size. */
     readonly rssBytes: number;
 }
@@ -65,7 +67,7 @@ export interface PreflightArgs {
 export function preflightScript(a: PreflightArgs): string {
     return nodeProgram("node/programs/preflight.sh", "preflight", {
         ARCHIVE_DIR: a.archiveDir, IMAGE_STORE: a.imageStore, NEED_MB: Math.ceil((a.rssBytes * 1.25) / 1048576) + 64,
-        RSS_MB: Math.round(a.rssBytes / 1048576), CRIO_ENDPOINT: CRIO_SOCKET,
+        RSS_MB: Math.round(a.rssBytes / 1048576), CRIO_ENDPOINT: CRIO_SOCKET, COPY: a.copy,
     });
 }
 
@@ -97,10 +99,18 @@ export interface TransferArgs {
     readonly archive: string;
     readonly targetDir: string;
     readonly id: string;
+    /** The hop's attempt: "first", or "retry <digest>". */
+    readonly attempt: string;
 }
 
-/** Where a hop's archive lands on the target. */
-export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id">) => `${a.targetDir}/${a.id}.tar`;
+/**
+ * Where a hop's archive lands on the target: ID.tar, or ID-DIGEST.tar for a retried hop, so that a
+ * restored pod left waiting by a failed attempt never takes the archive of the next one.
+ */
+export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id" | "attempt">) => {
+    const retry = /^retry ([0-9a-f]+)$/.exec(a.attempt);
+    return `${a.targetDir}/${a.id}${retry ? `-${retry[1]}` : ""}.tar`;
+};
 
 export interface SshPeer { readonly host: string; readonly port: number; readonly user: string }
 

@@ -28,7 +28,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     let lab: LocalLab;
     let before0: ReturnType<typeof footprint>;
     const HOME = "master";
-    const MAX_PAUSE = 60;
+    const MAX_PAUSE = 30;
     /** Every answer the test saw, oldest first: the job's count must never go back across them. */
     const seen: FlinkProbe[] = [];
     const saw = (p: FlinkProbe) => {
@@ -138,6 +138,8 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${index}].to`, to, "--stack", "lab"], lab.project);
     };
     const up = () => lab.run.pulumi(["up", "--yes", "--stack", "lab"], lab.project);
+    /** What the failed steps printed, without the scripts the errors quote (they run to megabytes). */
+    const said = (out: string) => out.split("\n").filter(l => !l.includes('running "bash')).slice(-40).join("\n");
     const kubectl = (args: string) => lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl ${args}`);
     /** Runs `pulumi up` while a sampler watches both pods; checks the count never went back; returns the hop's summary. */
     const migrateWatched = (index: number, id: string, from: "master" | "worker", to: "master" | "worker", sourcePod: string) => {
@@ -159,15 +161,28 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(m.to, to);
         assert.equal(m.jobId, first.jobId, "the restored job is the one submitted at the start");
         assert.match(m.sourceArchive, /^\/var\/lib\/kubelet\/checkpoints\/checkpoint-flink-minimal.*\.tar$/);
-        assert.equal(m.archive, `/var/lib/live-migration-lab/checkpoints/${id}.tar`);
+        // ID.tar, or ID-DIGEST.tar for a retried hop (its own archive: a pod left waiting by a failed attempt never takes it).
+        assert.match(m.archive, new RegExp(`^/var/lib/live-migration-lab/checkpoints/${id}(-[0-9a-f]{12})?\\.tar$`));
+        assert.equal(/-[0-9a-f]{12}\.tar$/.test(m.archive), m.attempt !== "first");
         const [sum, mode, size] = lab.sshOk(to, `sha256sum ${m.archive} | cut -d' ' -f1; stat -c '%a %U' ${m.archive}; stat -c %s ${m.archive}`).trim().split("\n");
         assert.equal(m.sha256, sum, "the recorded digest is the archive's on the target");
         assert.equal(lab.sshOk(from, `sha256sum ${m.sourceArchive} | cut -d' ' -f1`).trim(), sum, "and the source's");
         assert.equal(lab.sshOk(from, `stat -c '%a %U' ${m.sourceArchive}`).trim(), "600 root");
         assert.equal(mode, "600 root");
         assert.equal(m.sizeBytes, Number(size));
-        for (const phase of ["checkpoint", "transfer", "image", "restore", "cutover"]) assert.ok(m.seconds[phase] > 0, `${phase} timed: ${JSON.stringify(m.seconds)}`);
+        // Restored straight from the archive: no image phase, no checkpoint image.
+        assert.equal(m.restoredFrom, "direct");
+        assert.equal(m.seconds.image, undefined);
+        assert.equal(String(lab.ssh(to, `crictl images -q localhost/flink-minimal-checkpoint`).stdout).trim(), "", "no checkpoint image was built");
+        assert.match(lab.sshOk(to, "cat /var/log/lab/cri-proxy.log"), new RegExp(`pod default/flink-minimal-${id} container flink: restoring from ${m.archive.replace(/\./g, "\\.")}`));
+        for (const phase of ["checkpoint", "transfer", "restore", "cutover"]) assert.ok(m.seconds[phase] > 0, `${phase} timed: ${JSON.stringify(m.seconds)}`);
         assert.ok(m.noProgressSeconds > 0 && m.noProgressSeconds < MAX_PAUSE, `no-progress window ${m.noProgressSeconds} s`);
+        // The hold: CRI-O's pause, the end of CRIU's dump, CRI-O's refused thaw, the restore, the commit.
+        const t = m.timeline;
+        assert.ok(t.pausedAt > 0 && t.pausedAt <= t.dumpedAt && t.dumpedAt <= t.heldAt && t.heldAt <= t.restoredAt && t.restoredAt <= t.committedAt, JSON.stringify(t));
+        // CRIU's own figures, read from its stats images with pycriu.
+        assert.ok(m.criu.dump.frozenMs > 0 && m.criu.dump.pagesWritten > 10000, `dump figures ${JSON.stringify(m.criu.dump)}`);
+        assert.ok(m.criu.restore.restoreMs > 0 && m.criu.restore.pagesRestored > 10000, `restore figures ${JSON.stringify(m.criu.restore)}`);
         // records.before is from the hop's source-probe, which an earlier failed `up` may have run.
         assert.ok(m.records.after >= m.records.before && m.records.after >= before.records, `${JSON.stringify(m.records)} vs ${before.records} before this up`);
 
@@ -178,7 +193,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(kubectl(`get pod ${pod} -o jsonpath={.spec.nodeName}`).trim(), to);
         assert.deepEqual(kubectl("get pods -o name").trim().split("\n"), [`pod/${pod}`], "the source pod is retired");
         const mb = (b: number) => (b / 1048576).toFixed(0);
-        console.log(`      figures ${id} (${m.attempt}): checkpoint ${m.seconds.checkpoint} s, transfer ${m.seconds.transfer} s, image ${m.seconds.image} s, restore ${m.seconds.restore} s, cutover ${m.seconds.cutover} s; no progress for ${m.noProgressSeconds} s; archive ${mb(m.sizeBytes)} MB vs pod RSS ${mb(m.rssBytes)} MB`);
+        console.log(`      figures ${id} (${m.attempt}): checkpoint ${m.seconds.checkpoint} s, transfer ${m.seconds.transfer} s, restore ${m.seconds.restore} s, cutover ${m.seconds.cutover} s; no progress for ${m.noProgressSeconds} s; archive ${mb(m.sizeBytes)} MB vs pod RSS ${mb(m.rssBytes)} MB; CRIU frozen ${m.criu.dump.frozenMs} ms, restore ${m.criu.restore.restoreMs} ms`);
     };
 
     it("migrates the job master -> worker by a stack config change (m1): same job, its count never going back, outputs matching the archives", () => {
@@ -195,7 +210,13 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         assert.equal(p.jobId, first.jobId);
         assert.equal(p.startTime, first.startTime);
         assert.equal(p.state, "RUNNING");
-        assert.deepEqual(kubectl("get pods -o name").trim().split("\n"), ["pod/flink-minimal-m1"], "no restored pod is left on the target");
+        // The restored pod is made before the archive arrives; a hop given up may leave it waiting
+        // (the next `up` replaces it), never running a copy of the job.
+        const pods = kubectl("get pods -o name").trim().split("\n");
+        assert.ok(pods.includes("pod/flink-minimal-m1") && pods.every(n => ["pod/flink-minimal-m1", "pod/flink-minimal-m2"].includes(n)), pods.join(" "));
+        if (pods.includes("pod/flink-minimal-m2")) {
+            assert.equal(kubectl("get pod flink-minimal-m2 -o jsonpath={.status.containerStatuses[0].state.running}").trim(), "", "no restored copy runs beside the source");
+        }
     };
     const ARCHIVES = "/var/lib/live-migration-lab/checkpoints";
 
@@ -206,7 +227,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         try {
             const r = up();
             assert.notEqual(r.status, 0);
-            assert.match(r.out, /only \d+ MB free for \/var\/lib\/live-migration-lab\/checkpoints on master; the archive and its image need \d+ MB/);
+            assert.match(r.out, /only \d+ MB free for \/var\/lib\/live-migration-lab\/checkpoints on master; the archive and the copy CRI-O unpacks need \d+ MB/);
             assert.equal(lab.ssh("worker", `test -e /var/lib/live-migration-lab/migrations/m2/hold`).status, 1, "the job was never held");
             runsOnAtSource(before, 30);
         } finally {
@@ -223,7 +244,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
             assert.notEqual(r.status, 0);
             assert.match(r.out, /live-migration-lab: transfer m2 failed on master/);
             runsOnAtSource(before, MAX_PAUSE + 60);
-            assert.match(lab.sshOk("worker", `cat ${abortLog("m2")}`), /no commit within 60s; the source resumed/);
+            assert.match(lab.sshOk("worker", `cat ${abortLog("m2")}`), new RegExp(`no commit within ${MAX_PAUSE}s; the source resumed`));
             const kept = lab.sshOk("worker", "stat -c '%a %U %n' /var/lib/kubelet/checkpoints/checkpoint-flink-minimal-m1_*.tar").trim().split("\n");
             assert.ok(kept.length >= 1 && kept.every(l => l.startsWith("600 root ")), `the source's archive is kept: ${kept}`);
         } finally {
@@ -233,14 +254,14 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
 
     it("fault: the target's CRI-O is stopped during the restore; the move fails, the source takes the job back", () => {
         const before = probeOn("worker", "flink-minimal-m1");
-        // Stop CRI-O on the master as soon as the archive has arrived there: the checkpoint image is
-        // being made, and the restored pod comes next.
-        const stopped = when(lab, "master", `test -f ${ARCHIVES}/m2.tar`, serviceCommand("stop", "crio"));
+        // Stop CRI-O on the master as soon as the CRI proxy hands it the archive: the restore is under way.
+        const stopped = when(lab, "master", `grep -q 'flink-minimal-m2 container flink: restoring from' /var/log/lab/cri-proxy.log`, serviceCommand("stop", "crio"));
         try {
             const r = up();
             assert.ok(stopped(), "CRI-O was stopped during the restore");
             assert.notEqual(r.status, 0);
-            assert.match(r.out, /node master is not Ready: container runtime is down/);
+            // The cutover finds no restored job, stops whatever was restored and gives the job back.
+            assert.match(r.out, /cutover m2: .*the restored copy was stopped and the source aborted/, said(r.out));
             runsOnAtSource(before, MAX_PAUSE + 60);
         } finally {
             lab.sshOk("master", serviceCommand("restart_if_down", "crio"));

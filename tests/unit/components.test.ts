@@ -172,7 +172,10 @@ describe("components under mocks", () => {
         ]);
         assert.ok(resources.some(r => r.name === "worker-kubelet-config"), "local nodes get a kubelet config file");
         const dropIn = resources.find(r => r.name === "worker-crio-drop-in")!;
-        assert.match(dropIn.inputs.stdin, /runtime_path = "\/usr\/sbin\/runc"/);
+        // CRI-O runs Debian's runc through the lab's wrapper (the migration hold).
+        assert.match(dropIn.inputs.stdin, /runtime_path = "\/usr\/local\/libexec\/live-migration-lab\/runc"/);
+        const wrapper = resources.find(r => r.name === "worker-oci-runtime")!;
+        assert.match(wrapper.inputs.stdin, /^REAL='\/usr\/sbin\/runc'$/m);
         // Nodes see the Flink image's inputs and build the image themselves; the pod never pulls.
         assert.match(locals[3].inputs.create, /images=\$\(bash '[^']*flink-build\.sh' --root\)/);
         const builds = resources.filter(r => r.name.startsWith("flink-image-"));

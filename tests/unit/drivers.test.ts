@@ -14,18 +14,18 @@ describe("node drivers", () => {
         {
             driver: "local", raw: { driver: "local", nodes: nodes(false), local: { subnet: "10.231.5.0/24" } },
             addresses: ["10.231.5.10", "10.231.5.11"], cgroupDriver: "cgroupfs", install: false, flinkImage: "build",
-            master: ["runc-conf", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
-            worker: ["runc-conf", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
+            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
+            worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
         },
         {
             driver: "vagrant", raw: { driver: "vagrant", nodes: nodes(false), vagrant: { subnet: "192.168.56.0/24" } },
             addresses: ["192.168.56.10", "192.168.56.11"], cgroupDriver: "systemd", install: true, flinkImage: "pull",
-            master: ["runc-conf", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "crio-drop-in", "crictl-config"],
+            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config"],
         },
         {
             driver: "existing", raw: { driver: "existing", nodes: nodes(true), sshPrivateKey: KEY },
             addresses: ["192.0.2.10", "192.0.2.27"], cgroupDriver: "systemd", install: true, flinkImage: "pull",
-            master: ["runc-conf", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "crio-drop-in", "crictl-config"],
+            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config"],
         },
     ];
     for (const t of cases) {
@@ -43,9 +43,9 @@ describe("node drivers", () => {
 
     it("local without Kubernetes: only the checkpoint/restore files, no cluster extras in CRI-O or the kubelet", () => {
         const d = desiredLab(validateConfig({ kubernetes: { enabled: false } }, false));
-        assert.deepEqual(d.nodes[0].files.map(f => f.role), ["runc-conf", "crio-drop-in", "crictl-config"]);
+        assert.deepEqual(d.nodes[0].files.map(f => f.role), ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config"]);
         assert.equal(d.driver.runtime.crioSettings, undefined);
-        assert.doesNotMatch(d.nodes[0].files[1].content, /pause_image/);
+        assert.doesNotMatch(d.nodes[0].files[2].content, /pause_image/);
     });
 
     it("plans the migrations once, in validation, and probes each hop's abort log on its source only", () => {

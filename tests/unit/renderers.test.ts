@@ -14,7 +14,7 @@ import { renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, 
 import { nodeAddress } from "../../components/drivers";
 import { renderVagrantfile } from "../../components/drivers/vagrant";
 import * as scripts from "../../components/node/scripts";
-import { cutoverScript, holdScript, leaseTool } from "../../components/migration/cutover";
+import { cutoverScript, holdScript, leaseTool, renderOciRuntime } from "../../components/migration/cutover";
 import { phases, renderTimeline } from "../../scripts/timeline";
 import { planMigrations } from "../../components/migration/plan";
 import { fileState, parseProbe, probeScript } from "../../components/node/drift";
@@ -194,17 +194,24 @@ describe("vagrant and kubeadm", () => {
     });
 });
 
+describe("transferred archive names", () => {
+    it("give a retried hop an archive of its own, so a pod left waiting by a failed attempt never takes it", () => {
+        assert.equal(scripts.transferredArchive({ targetDir: "/a", id: "m2", attempt: "first" }), "/a/m2.tar");
+        assert.equal(scripts.transferredArchive({ targetDir: "/a", id: "m2", attempt: "retry ef7afd83fae8" }), "/a/m2-ef7afd83fae8.tar");
+    });
+});
+
 describe("node scripts", () => {
     const all: [string, string][] = [
         ["write", scripts.writeFileScript("/etc/criu/runc.conf", 0o644, "crio")],
         ["dir", scripts.ensurePrivateDirScript("/var/lib/x")],
         ["criu", scripts.criuCheckScript()],
-        ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576 })],
+        ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576, copy: "copy CRI-O unpacks" })],
         ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
-        ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, archive: "/a.tar", targetDir: "/var/lib/x", id: "m1" })],
+        ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, archive: "/a.tar", targetDir: "/var/lib/x", id: "m1", attempt: "first" })],
         ["image", scripts.checkpointImageScript({ archive: "/a.tar", sha256: "ab".repeat(32), image: "localhost/x:m1", container: "flink" })],
         ["hold", holdScript({ id: "m1", namespace: "default", pod: "p", maxPauseSeconds: 60, checkpointTimeoutSeconds: 300 }, "first")],
-        ["cutover", cutoverScript({ id: "m1", source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
+        ["cutover", cutoverScript({ id: "m1", archive: "/var/lib/x/m1.tar", maxPauseSeconds: 40, source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["verify", flinkVerifyScript({ namespace: "default", pod: "p", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
@@ -277,7 +284,7 @@ describe("node scripts", () => {
         });
 
         it("refuses to transfer without a key on stdin, saying so", () => {
-            const r = spawnSync("bash", ["-c", scripts.transferScript({ from: { host: "127.0.0.1", port: 1, user: "root" }, archive: "/a.tar", targetDir: dir, id: "m1" })], { input: "", encoding: "utf8" });
+            const r = spawnSync("bash", ["-c", scripts.transferScript({ from: { host: "127.0.0.1", port: 1, user: "root" }, archive: "/a.tar", targetDir: dir, id: "m1", attempt: "first" })], { input: "", encoding: "utf8" });
             assert.notEqual(r.status, 0);
             assert.match(r.stderr, /no SSH private key on stdin/);
         });
@@ -330,38 +337,63 @@ describe("drift review", () => {
     }
 });
 
-describe("migration lease (cutover.ts) run for real against a stand-in freezer file", () => {
-    // The lease tool only reads and writes freezer.state, so a plain file stands in for the
-    // cgroup; the test plays CRI-O (pause, archive, thaw) and the target (commit).
+describe("migration hold (cutover.ts): the runtime wrapper and the lease run for real against a stand-in runtime", () => {
+    // The lease tool only reads and writes freezer.state, so a plain file stands in for the cgroup.
+    // A stand-in runtime (REAL) freezes and thaws that file on pause and resume, as runc does; the
+    // wrapper (oci-runtime.sh, rendered as nodes get it) sits in front of it. The test plays CRI-O
+    // 1.34 around a kubelet checkpoint (internal/lib/checkpoint.go: pause, checkpoint
+    // --leave-running, thaw) and the target (commit).
+    const CID = "c0ffee".padEnd(64, "0");
     let dir: string;
     let watcher: ReturnType<typeof spawn> | undefined;
     const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
     const state = () => fs.readFileSync(path.join(dir, "cg", "freezer.state"), "utf8").trim();
     const lease = (...args: string[]) => spawnSync("bash", [path.join(dir, "lease.sh"), ...args], { encoding: "utf8" });
+    /** CRI-O calling its runtime path (with its default --root) for the container. */
+    const runtime = (...args: string[]) => spawnSync(path.join(dir, "wrapper"), ["--root", "/run/runc", ...args], { encoding: "utf8" });
+    const runtimeLog = () => fs.existsSync(path.join(dir, "runtime.log")) ? fs.readFileSync(path.join(dir, "runtime.log"), "utf8").trim().split("\n") : [];
     const until = (what: string, ok: () => boolean, ms = 5000) => {
         for (let t = 0; t < ms; t += 20) { if (ok()) return; sleep(20); }
         assert.fail(`timed out waiting for ${what}`);
     };
+    const holdFile = () => path.join(dir, "holds", CID);
     beforeEach(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-lease-"));
-        for (const d of ["hold", "cg", "ckpt"]) fs.mkdirSync(path.join(dir, d));
+        for (const d of ["hold", "cg"]) fs.mkdirSync(path.join(dir, d));
         fs.writeFileSync(path.join(dir, "lease.sh"), leaseTool());
         fs.writeFileSync(path.join(dir, "cg", "freezer.state"), "THAWED\n");
+        // The stand-in runtime: logs its arguments; pause/resume write the freezer file atomically
+        // (a real freezer.state never reads empty) and fail as runc does when it already is; checkpoint
+        // fails when told to.
+        fs.writeFileSync(path.join(dir, "runc"), [
+            "#!/usr/bin/env bash",
+            `d=${dir}`,
+            'echo "$*" >>"$d/runtime.log"',
+            'set_state() { echo "$1" >"$d/cg/freezer.tmp" && mv "$d/cg/freezer.tmp" "$d/cg/freezer.state"; }',
+            'frozen() { [ "$(cat "$d/cg/freezer.state")" = FROZEN ]; }',
+            'case " $* " in',
+            '  *" pause "*) ! frozen || { echo "container already paused" >&2; exit 1; }; set_state FROZEN ;;',
+            '  *" resume "*) frozen || { echo "container not paused" >&2; exit 1; }; set_state THAWED ;;',
+            '  *" checkpoint "*) [ ! -e "$d/fail-dump" ] || { echo "criu failed" >&2; exit 1; } ;;',
+            "esac",
+            "",
+        ].join("\n"), { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "wrapper"), renderOciRuntime("runc", path.join(dir, "runc"), path.join(dir, "holds"), path.join(dir, "stats")), { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "hold", "env"), [
-            "KIND=v1", `CG=${dir}/cg`, "PIDNS=none", "CID=c0ffee", `CRIO_SOCKET=${dir}/crio.sock`, "POD=p", "NAMESPACE=default", "CONTAINER=flink",
-            "ATTEMPT=first", "MAX_PAUSE=2", "CHECKPOINT_TIMEOUT=10", `CHECKPOINT_DIR=${dir}/ckpt`, "",
+            "KIND=v1", `CG=${dir}/cg`, "PIDNS=none", `CID=${CID}`, `CRIO_SOCKET=${dir}/crio.sock`, "POD=p", "NAMESPACE=default", "CONTAINER=flink",
+            "ATTEMPT=first", "MAX_PAUSE=2", "CHECKPOINT_TIMEOUT=10", `HOLD_FILE=${holdFile()}`, "",
         ].join("\n"));
-        fs.writeFileSync(path.join(dir, "hold", "armed"), "");
-        sleep(20);
+        fs.writeFileSync(path.join(dir, "hold", "id"), "m1\n");
     });
-    /** Starts the watcher, as the hold step does. */
+    /** Starts the watcher and writes the wrapper's lease file, as the hold step does. */
     const arm = (checkpointTimeout = 10) => {
         const env = path.join(dir, "hold", "env");
         fs.writeFileSync(env, fs.readFileSync(env, "utf8").replace("CHECKPOINT_TIMEOUT=10", `CHECKPOINT_TIMEOUT=${checkpointTimeout}`));
         // The marker file tells that the watcher ended (the sync waits below keep Node from reaping it).
         // Its own process group, so afterEach kills lease.sh too and not only the bash around it.
         watcher = spawn("bash", ["-c", `bash ${dir}/lease.sh watch; touch ${dir}/watch.done`], { stdio: "ignore", detached: true });
-        sleep(100);
+        fs.mkdirSync(path.join(dir, "holds"), { mode: 0o700 });
+        fs.writeFileSync(holdFile(), `${dir}/hold\n`);
     };
     let crio: ReturnType<typeof spawn> | undefined;
     afterEach(() => {
@@ -376,77 +408,66 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
     /**
      * A stand-in for CRI-O's inspect API on the lease's socket: it caches a state, as CRI-O does,
      * and answers /unpause/{id} as CRI-O 1.34 does (server/inspect.go): 409 unless it believes the
-     * container paused; then runc resume, which fails (500) when the cgroup is not frozen and
-     * otherwise thaws it, and the state is read again. Each request is logged.
+     * container paused; then its runtime path's resume (the wrapper), and the state is read again.
+     * Each request is logged.
      */
     const fakeCrio = (cached: "running" | "paused") => {
         crio = spawn("python3", ["-c", [
-            "import http.server, os, socketserver, sys",
-            "sock, cg, log, state = sys.argv[1:5]",
+            "import http.server, socketserver, subprocess, sys",
+            "sock, wrapper, log, state = sys.argv[1:5]",
             "class H(http.server.BaseHTTPRequestHandler):",
             "    def do_GET(self):",
             "        global state",
-            "        open(log, 'a').write(self.path + ' ' + state + '\\n')",
-            "        frozen = open(cg).read().strip() == 'FROZEN'",
+            "        open(log, 'a').write(self.path.split('/')[1] + ' ' + state + '\\n')",
             "        if state != 'paused': code = 409",
-            "        elif not frozen: code = 500",
-            "        else:",
-            "            open(cg + '.tmp', 'w').write('THAWED\\n'); os.rename(cg + '.tmp', cg); state = 'running'; code = 200",
+            "        elif subprocess.run([wrapper, 'resume', self.path.split('/')[-1]]).returncode != 0: code = 500",
+            "        else: state = 'running'; code = 200",
             "        self.send_response(code); self.send_header('Content-Length', '0'); self.end_headers()",
             "    def log_message(self, *a): pass",
             "class S(socketserver.UnixStreamServer):",
             "    def get_request(self): r, _ = self.socket.accept(); return r, ('crio', 0)",
             "S(sock, H).serve_forever()",
-        ].join("\n"), path.join(dir, "crio.sock"), path.join(dir, "cg", "freezer.state"), path.join(dir, "crio.log"), cached], { stdio: "ignore" });
+        ].join("\n"), path.join(dir, "crio.sock"), path.join(dir, "wrapper"), path.join(dir, "crio.log"), cached], { stdio: "ignore" });
         until("the CRI-O stand-in", () => fs.existsSync(path.join(dir, "crio.sock")));
     };
     const crioLog = () => fs.existsSync(path.join(dir, "crio.log")) ? fs.readFileSync(path.join(dir, "crio.log"), "utf8").trim().split("\n") : [];
-    /** What CRI-O does around a kubelet checkpoint: pause, write the archive (or not), thaw. */
-    // As traced on the lab (freezer.state every 2 ms): CRI-O's pause, a short thaw, CRIU's freeze,
-    // the archive appearing while frozen, the final thaw.
-    // Written atomically: a real freezer.state never reads empty.
-    const freezer = (s: string) => {
-        fs.writeFileSync(path.join(dir, "cg", "freezer.tmp"), `${s}\n`);
-        fs.renameSync(path.join(dir, "cg", "freezer.tmp"), path.join(dir, "cg", "freezer.state"));
-    };
-    const crioCheckpoint = (archive: boolean) => {
+    /** What CRI-O does around a kubelet checkpoint: pause, dump, (archive), thaw; the thaw's result. */
+    const crioCheckpoint = () => {
         if (!watcher) arm();
-        freezer("FROZEN");
-        sleep(60);
-        freezer("THAWED");
-        sleep(60);
-        freezer("FROZEN");
-        if (archive) fs.writeFileSync(path.join(dir, "ckpt", "checkpoint-p_default-flink-2026-11-24T10:00:00Z.tar"), "x");
-        sleep(100);
-        assert.equal(fs.existsSync(path.join(dir, "hold", "heldAt")), false, "no hold before the final thaw");
-        freezer("THAWED");
+        assert.equal(runtime("pause", CID).status, 0);
+        runtime("checkpoint", "--file-locks", "--image-path", "/i", "--work-path", "/w", "--leave-running", CID);
+        return runtime("resume", CID);
     };
 
-    it("freezes the source again right after CRI-O's thaw, and a commit keeps it frozen for good", () => {
-        crioCheckpoint(true);
-        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+    it("keeps the job frozen from CRI-O's pause to the commit: CRI-O's thaw is refused, with a reason", () => {
+        const thaw = crioCheckpoint();
+        assert.equal(thaw.status, 1);
+        assert.match(thaw.stderr, /stays frozen for migration m1 until its target commits/);
         assert.equal(state(), "FROZEN");
+        assert.ok(!runtimeLog().some(l => l.includes("resume")), "the real runtime never thawed it");
+        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
         const c = lease("commit");
         assert.equal(c.status, 0, c.stderr);
         assert.equal(c.stdout.trim(), "committed");
         assert.equal(lease("commit").stdout.trim(), "committed", "a repeated commit is still a commit");
         assert.equal(lease("abort", "late").stdout.trim(), "committed", "an abort after the commit changes nothing");
+        assert.equal(fs.existsSync(holdFile()), false, "deciding releases the wrapper's lease file");
         until("the watcher to end", () => fs.existsSync(path.join(dir, "watch.done")), 3000);
         sleep(2200);
         assert.equal(state(), "FROZEN");
         assert.equal(fs.existsSync(path.join(dir, "aborted")), false);
         const s = JSON.parse(lease("status").stdout);
         assert.equal(s.decision, "committed");
-        assert.ok(s.pausedAt > 0 && s.heldAt >= s.pausedAt && s.committedAt >= s.heldAt, JSON.stringify(s));
-        assert.match(s.archive, /checkpoint-p_default-flink-.*\.tar$/);
+        assert.ok(s.pausedAt > 0 && s.dumpedAt >= s.pausedAt && s.heldAt >= s.dumpedAt && s.committedAt >= s.heldAt, JSON.stringify(s));
     });
 
     it("gives the job back to the source when no commit comes in time, logs it, and refuses a late commit", () => {
-        crioCheckpoint(true);
-        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        fakeCrio("paused");
+        crioCheckpoint();
         // The watcher thaws, then logs the abort and ends: wait for the end, not only the thaw.
         until("the hold to expire", () => fs.existsSync(path.join(dir, "watch.done")), 6000);
         assert.equal(state(), "THAWED");
+        assert.deepEqual(crioLog(), ["unpause paused"], "resumed by CRI-O, which then reads the state again");
         assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: no commit within 2s; the source resumed/);
         const c = lease("commit");
         assert.equal(c.status, 3);
@@ -454,33 +475,57 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         assert.notEqual(lease("retire").status, 0, "an aborted source is never retired");
     });
 
-    it("lets the job run on when the checkpoint failed (no archive), and refuses a commit", () => {
-        arm(2);
-        crioCheckpoint(false);
-        until("the watcher to end", () => fs.existsSync(path.join(dir, "watch.done")), 4000);
+    it("lets the job run on when the dump failed: CRI-O's thaw goes through, the attempt is void and logged", () => {
+        fs.writeFileSync(path.join(dir, "fail-dump"), "");
+        const thaw = crioCheckpoint();
+        assert.equal(thaw.status, 0, "CRI-O's thaw after a failed dump is not held");
         assert.equal(state(), "THAWED");
-        assert.match(fs.readFileSync(path.join(dir, "hold", "state"), "utf8"), /no checkpoint archive appeared; the job runs on/);
-        assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: no checkpoint archive appeared/, "a void attempt is logged, so the hop is redone");
+        until("the watcher to end", () => fs.existsSync(path.join(dir, "watch.done")), 4000);
+        assert.match(fs.readFileSync(path.join(dir, "hold", "state"), "utf8"), /the checkpoint failed \(the runtime's checkpoint exited 1\); the job runs on/);
+        assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: the checkpoint failed/, "a void attempt is logged, so the hop is redone");
         assert.equal(lease("commit").status, 3);
     });
 
-    it("gives the job back through CRI-O when CRI-O cached the held container as paused", () => {
-        // The race seen on the lab: CRI-O read the state after the lease's freeze, so it caches
-        // "paused"; a plain thaw would leave it there and the retry's checkpoint would be refused.
-        fakeCrio("paused");
-        crioCheckpoint(true);
-        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
-        assert.equal(lease("abort", "verify failed").stdout.trim(), "aborted");
-        assert.equal(state(), "THAWED");
-        assert.deepEqual(crioLog(), ["/unpause/c0ffee paused"], "resumed by CRI-O, which then reads the state again");
+    it("voids an attempt whose checkpoint never came", () => {
+        arm(1);
+        until("the watcher to end", () => fs.existsSync(path.join(dir, "watch.done")), 4000);
+        assert.match(fs.readFileSync(path.join(dir, "hold", "state"), "utf8"), /no checkpoint was held within 1s/);
+        assert.equal(fs.existsSync(holdFile()), false);
+        assert.equal(lease("commit").status, 3);
     });
 
-    it("thaws by hand when CRI-O sees the held container as running", () => {
+    it("thaws by hand when CRI-O cannot resume it (CRI-O sees it running)", () => {
         fakeCrio("running");
-        crioCheckpoint(true);
-        until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
+        crioCheckpoint();
         until("the hold to expire", () => state() === "THAWED", 5000);
-        assert.deepEqual(crioLog(), ["/unpause/c0ffee running"]);
+        assert.deepEqual(crioLog(), ["unpause running"]);
+    });
+
+    it("passes every other call through unchanged, and leaves containers without a hold alone", () => {
+        arm();
+        const other = "b".repeat(64);
+        assert.equal(runtime("create", "--bundle", "/b", "--pid-file", "/p", CID).status, 0);
+        assert.equal(runtime("pause", other).status, 0);
+        assert.equal(runtime("resume", other).status, 0);
+        assert.equal(runtime("checkpoint", "--help").status, 0);
+        assert.deepEqual(runtimeLog(), [
+            `--root /run/runc create --bundle /b --pid-file /p ${CID}`, `--root /run/runc pause ${other}`, `--root /run/runc resume ${other}`,
+            "--root /run/runc checkpoint --help",
+        ]);
+        fs.rmSync(path.join(dir, "holds"), { recursive: true });
+        assert.equal(runtime("pause", CID).status, 0, "no lease directory: straight through");
+        assert.equal(fs.existsSync(path.join(dir, "hold", "pausedAt")), false);
+    });
+
+    it("keeps CRIU's restore figures, which CRI-O deletes right after the restore", () => {
+        // conmon runs `runtime restore` without --work-path: CRIU writes stats-restore in the bundle.
+        fs.mkdirSync(path.join(dir, "bundle"));
+        fs.writeFileSync(path.join(dir, "bundle", "stats-restore"), "figures");
+        const r = runtime("restore", "--bundle", path.join(dir, "bundle"), "--detach", "--image-path", "/nowhere", CID);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(fs.readFileSync(path.join(dir, "stats", `${CID}.restore`), "utf8"), "figures");
+        assert.equal((fs.statSync(path.join(dir, "stats")).mode & 0o777), 0o700);
+        assert.deepEqual(runtimeLog(), [`--root /run/runc restore --bundle ${dir}/bundle --detach --image-path /nowhere ${CID}`]);
     });
 
     it("mends a running container that CRI-O believes paused, and leaves a consistent one alone", () => {
@@ -489,14 +534,14 @@ describe("migration lease (cutover.ts) run for real against a stand-in freezer f
         assert.equal(m.status, 0, m.stderr);
         assert.match(m.stdout, /CRI-O saw p as paused while it ran; resumed through CRI-O/);
         assert.equal(state(), "THAWED");
-        assert.deepEqual(crioLog(), ["/unpause/c0ffee paused", "/unpause/c0ffee paused"], "refused while thawed, then resumed once frozen");
+        assert.deepEqual(crioLog(), ["unpause paused", "unpause paused"], "refused while thawed, then resumed once frozen");
         const again = lease("mend");
         assert.equal(again.stdout, "", "CRI-O now sees it running: nothing to mend");
-        assert.deepEqual(crioLog().slice(2), ["/unpause/c0ffee running"]);
+        assert.deepEqual(crioLog().slice(2), ["unpause running"]);
     });
 
     it("an abort gives the job back at once and is logged", () => {
-        crioCheckpoint(true);
+        crioCheckpoint();
         until("the hold", () => fs.existsSync(path.join(dir, "hold", "heldAt")));
         assert.equal(lease("abort", "verify failed").stdout.trim(), "aborted");
         assert.equal(state(), "THAWED");
@@ -508,16 +553,21 @@ describe("migration timeline picture (scripts/timeline.ts)", () => {
     const T0 = 1_795_000_000_000;
     const m = {
         id: "m1", from: "master", to: "worker", attempt: "first", sourceArchive: "/s.tar", archive: "/a.tar", sha256: "ab", sizeBytes: 550 * 1048576,
-        image: "i", jobId: "j", records: { before: 1000, after: 2600 }, rssBytes: 556 * 1048576,
+        restoredFrom: "image" as const, image: "i", jobId: "j", records: { before: 1000, after: 2600 }, rssBytes: 556 * 1048576,
         seconds: { checkpoint: 1.4, transfer: 2.7, image: 8.4, restore: 2.8, cutover: 1.8 }, noProgressSeconds: 14.9,
-        timeline: { checkpointAt: T0, pausedAt: T0 + 30, heldAt: T0 + 1400, transferAt: T0 + 1500, imageAt: T0 + 4300, restoredAt: T0 + 14930, cutoverAt: T0 + 15500, committedAt: T0 + 17300 },
+        criu: {
+            dump: { freezingMs: 2.1, frozenMs: 512.4, memdumpMs: 120.5, memwriteMs: 380.2, pagesScanned: 140000, pagesWritten: 134000, pagesSkippedParent: 0 },
+            restore: { forkingMs: 40.2, restoreMs: 610.7, pagesRestored: 134000, pagesCompared: 0, pagesSkippedCow: 0 },
+        },
+        timeline: { checkpointAt: T0, pausedAt: T0 + 30, dumpedAt: T0 + 900, heldAt: T0 + 1400, transferAt: T0 + 1500, imageAt: T0 + 4300, restoredAt: T0 + 14930, cutoverAt: T0 + 15500, committedAt: T0 + 17300 },
     };
     const probes = [0, 14000, 16000].map((dt, i) => ({ pod: "p", node: i ? "worker" : "master", jobId: "j", state: "RUNNING", startTime: 1, records: 1000 + i * 800, checkpoints: 1, rssBytes: 1, at: T0 - 2000 + dt * 1.2 }));
 
     it("draws every phase with its duration, the no-progress band and one dot per probe", () => {
         const svg = renderTimeline(m, probes, "test machine");
-        assert.deepEqual(phases(m).map(p => p[0]), ["checkpoint", "transfer", "image", "restore", "cutover"]);
-        for (const label of ["checkpoint", "transfer", "image", "restore", "cutover", "no progress 14.9 s", "8.4 s", "job on worker (restored)", "test machine"]) {
+        assert.deepEqual(phases(m).map(p => p[0]), ["checkpoint", "pause + dump", "archive", "transfer", "image", "restore", "cutover"]);
+        for (const label of ["checkpoint", "transfer", "image", "restore", "cutover", "no progress 14.9 s", "8.4 s", "job on worker (restored)", "test machine",
+            "CRIU dump: frozen 512 ms (freezing 2, memdump 121, memwrite 380), 134000 pages (523 MB) written; restore: 611 ms (forking 40), 134000 pages restored"]) {
             assert.ok(svg.includes(label), label);
         }
         assert.equal((svg.match(/<circle /g) ?? []).length, probes.length + 2, "a dot per probe plus the legend's two");
@@ -525,5 +575,18 @@ describe("migration timeline picture (scripts/timeline.ts)", () => {
         assert.ok(!/NaN|undefined/.test(svg), "every coordinate is a number");
         // Ticks every 5 s from the checkpoint request, probes before it included.
         assert.deepEqual([...svg.matchAll(/fill="#666">(-?\d+) s</g)].map(t => Number(t[1])), [0, 5, 10, 15]);
+    });
+
+    it("a direct restore has no image phase: the restore starts when the transfer ends", () => {
+        const direct = {
+            ...m, restoredFrom: "direct" as const, seconds: { checkpoint: 1.4, transfer: 2.7, restore: 2.1, cutover: 1.8 }, noProgressSeconds: 6.2,
+            timeline: { ...m.timeline, imageAt: undefined, restoredAt: T0 + 6230, cutoverAt: T0 + 6300, committedAt: T0 + 8100 },
+        };
+        const ph = phases(direct);
+        assert.deepEqual(ph.map(p => p[0]), ["checkpoint", "pause + dump", "archive", "transfer", "restore", "cutover"]);
+        assert.equal(ph[4][1], T0 + 1500 + 2700);
+        const svg = renderTimeline({ ...direct, criu: { dump: { unavailable: "x" }, restore: { unavailable: "y" } } }, probes, "test machine");
+        assert.ok(!/NaN|undefined/.test(svg));
+        assert.ok(svg.includes("CRIU dump: no figures; restore: no figures"));
     });
 });

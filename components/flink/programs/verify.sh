@@ -18,6 +18,6 @@ while :; do
     esac
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then echo "job in ${POD} not RUNNING and progressing after ${TIMEOUT}s: ${verdict} $out" >&2; exit 1; fi
-  sleep 1
+  sleep 0.5
 done
 python3 -c 'import json, sys; p = json.loads(sys.argv[1].splitlines()[-1]); p["seconds"] = float(sys.argv[2]); print(json.dumps(p))' "$out" "$(elapsed "$start")"

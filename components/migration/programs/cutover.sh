@@ -6,22 +6,39 @@
 # back (the hold expired), the restored copy is killed. Either way the step fails, and the next
 # `pulumi up` redoes the hop from a new checkpoint. The lab's SSH key comes on stdin.
 # Inputs: ID, POD, NAMESPACE, CONTAINER, CRIO_ENDPOINT, LEASE_PATH (lease.sh's path on the source),
-# VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PEER_HOST, PEER_PORT,
-# PEER_USER. Libraries: node/programs/peer.sh, node/programs/pidns.sh (members). Prints the verify probe plus the cutover's timestamps.
+# VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PY_STATS (criu-stats.py's
+# text), ARCHIVE (the transferred archive), STATS (the runtime wrapper's restore figures), MAX_PAUSE
+# (the source's hold, seconds from CRI-O's pause), PEER_HOST, PEER_PORT, PEER_USER. Libraries: node/programs/peer.sh, node/programs/pidns.sh (members). Prints the verify probe plus the cutover's timestamps.
 started=$(date +%s%3N); start=$(date +%s.%N)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 peer_key "$work"
 lease="bash $(printf '%q' "$LEASE_PATH")"
-cid=$(crictl --runtime-endpoint "$CRIO_ENDPOINT" ps -q --name "^${CONTAINER}\$" --label "io.kubernetes.pod.name=$POD" --label "io.kubernetes.pod.namespace=$NAMESPACE" 2>/dev/null | head -n1)
-# The restored copy must not run on beside a source that has the job back.
+# The restored container (the pod may still be restoring when the cutover starts: verify waits).
+# Empty when CRI-O does not answer.
+restored_cid() { { crictl --runtime-endpoint "$CRIO_ENDPOINT" ps -q --name "^${CONTAINER}\$" --label "io.kubernetes.pod.name=$POD" --label "io.kubernetes.pod.namespace=$NAMESPACE" 2>/dev/null || true; } | head -n1; }
+# The restored copy must not run on beside a source that has the job back. Found through CRI-O, or,
+# when CRI-O does not answer (stopped mid-restore), through its conmon (named k8s_CONTAINER_POD_NS_...).
 stop_target() {
-  [ -n "$cid" ] || return 0
-  p=$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.info.pid}}' "$cid" 2>/dev/null) || return 0
+  local cid p="" ns conmon
+  cid=$(restored_cid)
+  if [ -n "$cid" ]; then p=$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.info.pid}}' "$cid" 2>/dev/null) || p=""; fi
+  if [ -z "$p" ]; then
+    conmon=$(pgrep -f "conmon .*-n k8s_${CONTAINER}_${POD}_${NAMESPACE}_" | head -n1) || true
+    if [ -n "$conmon" ]; then p=$(pgrep -P "$conmon" | head -n1) || p=""; fi
+  fi
+  [ -n "$p" ] || return 0
   ns=$(readlink "/proc/$p/ns/pid") || return 0
   members "$ns" | xargs -r kill -KILL 2>/dev/null; true
 }
-if ! verified=$(bash -c "$VERIFY" 2>"$work/verify.err"); then
-  why=$(grep -v '^time=' "$work/verify.err" | tail -n2 | tr '\n' ' ')
+# Verify ends 3 s before the source's hold does (MAX_PAUSE after CRI-O's pause): a restored copy
+# that is not verified by then is stopped before the source takes the job back, never beside it.
+paused=$(peer "${lease} status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pausedAt"])') || paused=0
+left=$(( (paused / 1000 + MAX_PAUSE - 3) - $(date +%s) ))
+[ "$left" -ge 1 ] || left=1
+if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
+  [ -s "$work/verify.err" ] || echo "no verified job within the source's hold (${MAX_PAUSE}s after its pause)" >"$work/verify.err"
+  # crictl's own log lines (time=...) say less than verify's; keep them when they are all there is.
+  why=$({ grep -v '^time=' "$work/verify.err" || cat "$work/verify.err"; } | tail -n2 | tr '\n' ' ')
   stop_target
   back=$(peer "${lease} abort $(printf '%q' "verify on the target failed: $why")" 2>&1) || back="could not reach the source: $back"
   echo "cutover ${ID}: $why; the restored copy was stopped and the source ${back}" >&2; exit 1
@@ -32,5 +49,10 @@ if ! by=$(peer "${lease} commit" 2>&1); then
 fi
 retired=$(peer "${lease} retire")
 status=$(peer "${lease} status")
+cid=$(restored_cid)
+# CRIU's own figures, after the commit (outside the window): the dump's from the archive, the
+# restore's as the runtime wrapper kept them.
+dump_stats=$(tar -xOf "$ARCHIVE" stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')
+restore_stats=$(python3 -c "$PY_STATS" "$STATS/$cid.restore" || echo '{"unavailable":"unreadable"}')
 restored=$(date -d "$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.status.startedAt}}' "$cid" 2>/dev/null)" +%s%3N 2>/dev/null || echo 0)
-python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired"
+python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired" "$dump_stats" "$restore_stats"

@@ -3,7 +3,7 @@
 # the hold step (hold.sh). It decides, exactly once, whether the target commits or the source takes
 # the job back.
 #
-#   lease.sh watch   (detached) wait for CRI-O's pause and thaw around a checkpoint, freeze again, hold
+#   lease.sh watch   (detached) wait until the checkpoint is held (oci-runtime.sh), then hold it at most MAX_PAUSE
 #   lease.sh commit  the target takes over: exits 3 printing "aborted" if the source already took it back
 #   lease.sh abort   the source takes the job back now (thaw) and logs why
 #   lease.sh retire  after a commit: kill the source's frozen copy (pending SIGKILL, then thaw)
@@ -12,7 +12,10 @@
 #
 # Inputs, from hold/env (written by hold.sh): KIND (v1|v2), CG (the container's freezer cgroup),
 # PIDNS (its pid namespace link), CID, CRIO_SOCKET (path), POD, NAMESPACE, CONTAINER, ATTEMPT,
-# MAX_PAUSE and CHECKPOINT_TIMEOUT (seconds), CHECKPOINT_DIR (where the kubelet writes archives).
+# MAX_PAUSE and CHECKPOINT_TIMEOUT (seconds), HOLD_FILE (the runtime wrapper's lease file for CID).
+# The freeze itself is CRI-O's: the runtime wrapper (oci-runtime.sh) records pausedAt when CRI-O
+# pauses the container for the dump and refuses CRI-O's thaw after it (heldAt), so the job never
+# runs between its checkpoint and the decision. Deciding removes HOLD_FILE before any resume.
 # State lives in hold/; the abort log (one line per give-back) is ./aborted. The tool as written
 # (cutover.ts leaseTool) starts with node/programs/pidns.sh, which defines `members`.
 set -euo pipefail
@@ -28,34 +31,22 @@ thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$CG/freezer.state"; else echo 0
 crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$CRIO_SOCKET" "http://localhost/unpause/$CID" 2>/dev/null || true; }
 # Thaws through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
 resume() { [ "$(crio_unpause)" = 200 ] || thaw; }
-decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by"; }
+decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by" && rm -f "$HOLD_FILE"; }
 give_back() { resume; echo "$(date -u +%FT%TZ) attempt $ATTEMPT: $1" >>"$dir/aborted"; }
 case "${1:-}" in
 watch)
   deadline=$(( $(date +%s) + CHECKPOINT_TIMEOUT ))
-  # CRI-O pauses the container before the dump ...
   # An attempt whose checkpoint never came (or failed) is void: logged like an abort, so the
   # next `pulumi up` redoes the hop, and no late commit can take it.
   void() { echo "$1" >"$hold/state"; if decide aborted; then give_back "$1"; fi; exit 0; }
-  until frozen; do
-    if [ ! -d "$CG" ] || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint began"; fi
-    sleep 0.01
+  until [ -s "$hold/heldAt" ]; do
+    if [ -s "$hold/failed" ]; then void "the checkpoint failed ($(cat "$hold/failed")); the job runs on"; fi
+    if [ ! -d "$CG" ] || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint was held within ${CHECKPOINT_TIMEOUT}s; the job runs on"; fi
+    sleep 0.05
   done
-  now >"$hold/pausedAt"
-  # ... thaws and freezes it again on the way (runc, then CRIU's own freeze for the dump),
-  # writes the archive while it is frozen, and thaws it at the end: the first thaw seen with
-  # a new archive in place is that end. A failed dump leaves no archive: the job runs on.
-  archive=""
-  while :; do
-    [ "$(date +%s)" -lt "$deadline" ] || void "no checkpoint archive appeared; the job runs on"
-    # The archive first, then the state: a thaw seen after the archive exists is the last one.
-    archive=$(find "$CHECKPOINT_DIR" -maxdepth 1 -name "checkpoint-${POD}_${NAMESPACE}-${CONTAINER}-*.tar" -newer "$hold/armed" 2>/dev/null | head -n1)
-    if [ -n "$archive" ] && ! frozen; then break; fi
-    sleep 0.002
-  done
-  freeze; now >"$hold/heldAt"; echo "$archive" >"$hold/archive"; echo held >"$hold/state"
-  end=$(( $(date +%s) + MAX_PAUSE ))
-  while [ ! -d "$hold/decision" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
+  # Frozen since CRI-O's pause: the hold ends MAX_PAUSE after it, whatever the target does.
+  end=$(( $(cat "$hold/pausedAt") / 1000 + MAX_PAUSE ))
+  while [ ! -d "$hold/decision" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.1; done
   if decide aborted; then give_back "no commit within ${MAX_PAUSE}s; the source resumed"; echo "resumed" >"$hold/state"; fi ;;
 commit)
   [ -s "$hold/heldAt" ] || { echo "the source was never held (state: $(cat "$hold/state" 2>/dev/null || echo none))" >&2; exit 3; }
@@ -76,6 +67,6 @@ mend)
   freeze; resume; echo "CRI-O saw ${POD} as paused while it ran; resumed through CRI-O" ;;
 status)
   v() { cat "$hold/$1" 2>/dev/null || echo "$2"; }
-  printf '{"pausedAt":%s,"heldAt":%s,"committedAt":%s,"archive":"%s","state":"%s","decision":"%s"}\n' "$(v pausedAt 0)" "$(v heldAt 0)" "$(v decision/at 0)" "$(v archive '')" "$(v state armed)" "$(v decision/by none)" ;;
+  printf '{"pausedAt":%s,"dumpedAt":%s,"heldAt":%s,"committedAt":%s,"state":"%s","decision":"%s"}\n' "$(v pausedAt 0)" "$(v dumpedAt 0)" "$(v heldAt 0)" "$(v decision/at 0)" "$(v state armed)" "$(v decision/by none)" ;;
 *) echo "usage: $0 watch|commit|abort REASON|retire|mend|status" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@
 //   - ConfigMap: a change of name or namespace replaces it, a change of data/labels updates it.
 //   - Pod: a change of name, namespace or spec replaces it (pod specs are immutable); creating a
 //     pod waits until it is Ready, as the official provider does, and fails early when it ended
-//     or its container keeps failing to be created.
+//     or its container keeps failing to be created. The annotation pulumi.com/skipAwait: "true"
+//     skips the wait, as it does in the official provider.
 package main
 
 import (
@@ -204,7 +205,7 @@ func (p *provider) apply(ctx context.Context, typ string, inputs resource.Proper
 	if _, err := p.kubectl(ctx, manifest, "apply", "-n", ref.namespace, "-f", "-"); err != nil {
 		return nil, ref, err
 	}
-	if ref.kind == "pod" {
+	if ref.kind == "pod" && !skipAwait(inputs) {
 		if timeout <= 0 {
 			timeout = 600
 		}
@@ -229,6 +230,20 @@ func (p *provider) apply(ctx context.Context, typ string, inputs resource.Proper
 	}
 	props, err := plugin.MarshalProperties(out, marshal)
 	return props, ref, err
+}
+
+// skipAwait: the object's pulumi.com/skipAwait annotation is "true" (the official provider's switch).
+func skipAwait(m resource.PropertyMap) bool {
+	md, ok := m["metadata"]
+	if !ok || !md.IsObject() {
+		return false
+	}
+	a, ok := md.ObjectValue()["annotations"]
+	if !ok || !a.IsObject() {
+		return false
+	}
+	v, ok := a.ObjectValue()["pulumi.com/skipAwait"]
+	return ok && v.IsString() && v.StringValue() == "true"
 }
 
 // stuckAfter: how long a container may keep failing to be created, or its node stay NotReady (a

@@ -112,3 +112,18 @@ func TestNodeReadyCondition(t *testing.T) {
 		t.Fatal("nodeOf")
 	}
 }
+
+func TestSkipAwaitAnnotation(t *testing.T) {
+	p := pod("p", "n", nil)
+	if skipAwait(resource.NewPropertyMapFromMap(p)) {
+		t.Fatal("a pod without the annotation is awaited")
+	}
+	p["metadata"].(map[string]any)["annotations"] = map[string]any{"pulumi.com/skipAwait": "true"}
+	if !skipAwait(resource.NewPropertyMapFromMap(p)) {
+		t.Fatal("pulumi.com/skipAwait: \"true\" skips the wait")
+	}
+	p["metadata"].(map[string]any)["annotations"] = map[string]any{"pulumi.com/skipAwait": "false"}
+	if skipAwait(resource.NewPropertyMapFromMap(p)) {
+		t.Fatal("\"false\" does not skip the wait")
+	}
+}

@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# live-migration-lab: CRI-O's OCI runtime path for the lab's runtime handler (oci-runtime.sh).
+# Every call goes straight to the real runtime (REAL, runc or crun) with the same arguments, except
+# pause, checkpoint and resume of a container a migration holds (a lease file HOLDS/<container id>
+# naming the hop's hold directory, written by the hold step). For those it keeps the job frozen from
+# CRI-O's own pause before the dump until the target commits, with no thaw in between:
+#   pause       runs, and records pausedAt: the job's last progress on the source;
+#   checkpoint  runs; a failed dump releases the hold (the job thaws as CRI-O intends);
+#   resume      (CRI-O's thaw once the archive is written) is refused while the hold is undecided,
+#               recording heldAt. CRI-O then keeps the container as "paused", which is true.
+# The lease (lease.sh) removes the lease file when it decides, then resumes through CRI-O.
+# It also keeps CRIU's figures of every restore (stats-restore, which CRI-O deletes right after) as
+# STATS/<container id>.restore, for the migration's cutover to report.
+# Inputs: REAL (the runtime binary; empty: the first of CANDIDATES that exists), HOLDS (the lease
+# directory), STATS (where restore figures are kept), CANDIDATES (where CRI-O packages and
+# distributions put the runtime).
+if [ -z "$REAL" ]; then
+  for REAL in $CANDIDATES; do [ -x "$REAL" ] && break; done
+fi
+# The subcommand, past the runtime's global options; the container id is the last argument.
+sub=; i=1
+while [ "$i" -le "$#" ]; do
+  case ${!i} in
+    --root | --log | --log-format | --criu | --rootless) i=$((i + 2)) ;;
+    -*) i=$((i + 1)) ;;
+    *) sub=${!i}; break ;;
+  esac
+done
+id=${!#}
+if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
+  # CRIU writes stats-restore into the work directory: --work-path, else the image or bundle directory.
+  dirs=(); prev=
+  for a in "$@"; do
+    case $prev in --work-path | --image-path | --bundle | -b) dirs+=("$a") ;; esac
+    case $a in --work-path=* | --image-path=* | --bundle=*) dirs+=("${a#*=}") ;; esac
+    prev=$a
+  done
+  rc=0; "$REAL" "$@" || rc=$?
+  for d in "${dirs[@]}" "$PWD"; do
+    if [ -f "$d/stats-restore" ]; then
+      install -d -m 0700 "$STATS" && cp "$d/stats-restore" "$STATS/$id.restore" 2>/dev/null; break
+    fi
+  done
+  exit "$rc"
+fi
+[ -d "$HOLDS" ] || exec "$REAL" "$@"
+case $sub in pause | checkpoint | resume) ;; *) exec "$REAL" "$@" ;; esac
+if ! [[ $id =~ ^[0-9a-f]{64}$ ]] || [ ! -f "$HOLDS/$id" ]; then exec "$REAL" "$@"; fi
+hold=$(cat "$HOLDS/$id")
+now() { date +%s%3N; }
+case $sub in
+  pause)
+    "$REAL" "$@" || exit
+    [ -s "$hold/pausedAt" ] || now >"$hold/pausedAt" ;;
+  checkpoint)
+    rc=0; "$REAL" "$@" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      rm -f "$HOLDS/$id"; echo "the runtime's checkpoint exited $rc" >"$hold/failed"; exit "$rc"
+    fi
+    now >"$hold/dumpedAt" ;;
+  resume)
+    if [ -s "$hold/dumpedAt" ] && [ ! -d "$hold/decision" ]; then
+      [ -s "$hold/heldAt" ] || { now >"$hold/heldAt"; echo held >"$hold/state"; }
+      echo "live-migration-lab: container $id stays frozen for migration $(cat "$hold/id" 2>/dev/null) until its target commits (the lease gives it back otherwise)" >&2
+      exit 1
+    fi
+    exec "$REAL" "$@" ;;
+esac
