@@ -5,6 +5,10 @@
 // job back and forth (master <-> worker), each one `pulumi up` while a sampler probes the job.
 // Prints min/median/max for each phase, the no-progress window, archive bytes against the pod's
 // RSS, and whether the job's count ever went back; draws the last hop as an SVG timeline.
+// Beside each hop it measures the stop-and-copy floor of that same hop: CRIU's own frozen time for
+// the dump (its stats-dump) + a raw copy of the same archive between the same two nodes right
+// after the hop (ssh, no digests) + CRIU's own restore time (its stats-restore), and prints the
+// window / floor ratio per hop and as a median.
 //
 // lab: a nodes-only local lab through the real engine: pulumi up from nothing and again with
 // nothing to do, then N rounds of runc checkpoint (TCP workload) -> move image -> runc restore on
@@ -15,6 +19,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { createLocalLab } from "../tests/harness/local-lab-helpers";
 import { flinkDiagnostics, startSampler, wentBack } from "../tests/harness/flink-helpers";
+import type { LocalLab } from "../tests/harness/local-lab-helpers";
 import { flinkProbeScript, FlinkProbe } from "../components/flink/flink";
 import type { MigrationSummary } from "../components/migration/migration";
 import { renderTimeline } from "./timeline";
@@ -47,6 +52,21 @@ interface TimelineData { migration: MigrationSummary; probes: FlinkProbe[]; mach
 function drawTimeline(svg: string, d: TimelineData) {
     fs.writeFileSync(svg, renderTimeline(d.migration, d.probes, d.machine));
     console.log(`timeline of ${d.migration.id}: ${svg}`);
+}
+
+/**
+ * A raw copy of the hop's archive from its source to its target, as the transfer makes it but with
+ * no digests: seconds. The copy is removed again.
+ */
+function rawCopySeconds(lab: LocalLab, m: MigrationSummary): number {
+    const key = fs.readFileSync(path.join(lab.state, "ssh", "id_ed25519"), "utf8");
+    const out = lab.sshOk(m.to as "master" | "worker", [
+        "set -euo pipefail; k=$(mktemp); trap 'rm -f \"$k\" /var/lib/live-migration-lab/checkpoints/floor.tar' EXIT; cat >\"$k\"",
+        "s=$(date +%s%N)",
+        `ssh -i "$k" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -c aes128-gcm@openssh.com root@${lab.nodes[m.from as "master" | "worker"]} cat ${m.sourceArchive} >/var/lib/live-migration-lab/checkpoints/floor.tar`,
+        "echo $(( ($(date +%s%N) - s) / 1000000 ))",
+    ].join("; "), key + "\n");
+    return Number(out.trim()) / 1000;
 }
 
 function benchMigrate(runs: number, svg: string | undefined) {
@@ -83,6 +103,21 @@ function benchMigrate(runs: number, svg: string | undefined) {
                     (samples["archive MB"] ??= []).push(m.sizeBytes / 1048576);
                     (samples["pod RSS MB"] ??= []).push(m.rssBytes / 1048576);
                     (samples["archive / RSS"] ??= []).push(m.sizeBytes / m.rssBytes);
+                    const d = m.criu?.dump as Record<string, number> | undefined;
+                    const r = m.criu?.restore as Record<string, number> | undefined;
+                    if (d?.frozenMs !== undefined && r?.restoreMs !== undefined) {
+                        const copy = rawCopySeconds(lab, m);
+                        const floor = d.frozenMs / 1000 + copy + r.restoreMs / 1000;
+                        (samples["floor: CRIU frozen"] ??= []).push(d.frozenMs / 1000);
+                        (samples["floor: raw copy"] ??= []).push(copy);
+                        (samples["floor: CRIU restore"] ??= []).push(r.restoreMs / 1000);
+                        (samples["floor"] ??= []).push(floor);
+                        (samples["no progress / floor"] ??= []).push(m.noProgressSeconds / floor);
+                        console.log(`${id} ${m.from} -> ${m.to}: no progress ${m.noProgressSeconds.toFixed(3)} s, floor ${floor.toFixed(3)} s ` +
+                            `(CRIU frozen ${(d.frozenMs / 1000).toFixed(3)} + copy ${copy.toFixed(3)} + CRIU restore ${(r.restoreMs / 1000).toFixed(3)}), ratio ${(m.noProgressSeconds / floor).toFixed(2)}`);
+                    } else {
+                        console.log(`${id}: no CRIU figures (${JSON.stringify(m.criu)}); no floor for this hop`);
+                    }
                 }
             }
             at = to;

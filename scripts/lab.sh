@@ -151,6 +151,7 @@ case "$cmd" in
     ensure_shellcheck
     ensure_engine
     (cd engine && ensure_go && go test ./...)
+    (cd cri-proxy && ensure_go && go test ./...)
     npm test -- "$@"
     exec npm run test:e2e -- "$@" ;;
   bench) ensure_engine && exec npm run bench -- "$@" ;;

@@ -25,7 +25,8 @@ export function phases(m: MigrationSummary): [string, number, number][] {
         ...(t.dumpedAt ? [["pause + dump", t.pausedAt, t.dumpedAt], ["archive", t.dumpedAt, t.heldAt]] as [string, number, number][] : []),
         ["transfer", t.transferAt, transferEnd],
         ...image,
-        ["restore", image.length > 0 ? image[0][2] : transferEnd, t.cutoverAt],
+        // The archive (or image) ready on the target to the restored container's start.
+        ["restore", image.length > 0 ? image[0][2] : transferEnd, t.restoredAt],
         ["cutover", t.cutoverAt, t.committedAt],
     ];
 }

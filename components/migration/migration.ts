@@ -167,7 +167,7 @@ function summarize(hop: MigrationHop, attempt: string, x: StepContext, image: pu
     return pulumi.all([x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer"), built,
         x.out<FlinkProbe>("source-probe"), x.out<CutoverOut>("cutover"), image, retention]).apply(
         ([c, a, i, before, v, img]): MigrationSummary => {
-            // The restore starts when the step before it ends: the image build, or the transfer.
+            // The restore can start when the step before it ends: the image build, or the transfer.
             const ready = i ? i.startedAt + i.seconds * 1000 : a.startedAt + a.seconds * 1000;
             return {
                 id: hop.id, from: hop.from, to: hop.to, attempt, sourceArchive: c.archive,
@@ -177,7 +177,8 @@ function summarize(hop: MigrationHop, attempt: string, x: StepContext, image: pu
                 rssBytes: before.rssBytes,
                 seconds: {
                     checkpoint: c.seconds, transfer: a.seconds, ...(i ? { image: i.seconds } : {}),
-                    restore: round((v.startedAt - ready) / 1000), cutover: v.seconds,
+                    // From the archive (or image) ready on the target to the restored container's start.
+                    restore: round((v.restoredAt - ready) / 1000), cutover: v.seconds,
                 },
                 noProgressSeconds: round((v.restoredAt - v.pausedAt) / 1000),
                 criu: v.criu,

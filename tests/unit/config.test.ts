@@ -34,6 +34,21 @@ describe("stack config validation", () => {
         assert.equal(c.sshPrivateKey, "absent");
     });
 
+    it("restores straight from the archive on the local lab and from a checkpoint image elsewhere, unless told", () => {
+        assert.equal(validateConfig({}, false).archive.restore, "direct");
+        const vagrant = { driver: "vagrant" };
+        assert.equal(validateConfig(vagrant, false).archive.restore, "image");
+        assert.equal(validateConfig({ archive: { restore: "image" } }, false).archive.restore, "image");
+        hasProblem(problems({ driver: "existing", nodes: [{ name: "a", role: "master", address: "10.0.0.1" }, { name: "b", role: "worker", address: "10.0.0.2" }], sshPrivateKey: KEY, archive: { restore: "direct" } }),
+            "archive.restore", `got "direct" with driver existing`, `use "image"`);
+        hasProblem(problems({ archive: { restore: "stream" } }), "archive.restore", "stream");
+    });
+
+    it("keeps the hold below Flink's 60 s timeouts", () => {
+        assert.equal(validateConfig({}, false).cutover.maxPauseSeconds, 40);
+        hasProblem(problems({ cutover: { maxPauseSeconds: 120 } }), "cutover.maxPauseSeconds", "120");
+    });
+
     it("reads Pulumi's flat config map and ignores other namespaces", () => {
         const raw = rawConfigFrom({
             "live-migration-lab:driver": "existing",

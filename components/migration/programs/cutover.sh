@@ -52,7 +52,7 @@ status=$(peer "${lease} status")
 cid=$(restored_cid)
 # CRIU's own figures, after the commit (outside the window): the dump's from the archive, the
 # restore's as the runtime wrapper kept them.
-dump_stats=$(tar -xOf "$ARCHIVE" stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')
+dump_stats=$(tar -xOf "$ARCHIVE" --occurrence=1 stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')
 restore_stats=$(python3 -c "$PY_STATS" "$STATS/$cid.restore" || echo '{"unavailable":"unreadable"}')
 restored=$(date -d "$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.status.startedAt}}' "$cid" 2>/dev/null)" +%s%3N 2>/dev/null || echo 0)
 python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired" "$dump_stats" "$restore_stats"
