@@ -265,12 +265,18 @@ func TestNoRestoreIntoASandboxThatIsNotReady(t *testing.T) {
 	c, fake, dir := lab(t)
 	req := createReq(map[string]string{RestoreAnnotationPrefix + "flink": archive(t, dir, "m1.tar", 0o600)})
 	req.PodSandboxId = "stopped"
+	refused(t, c, fake, req, codes.FailedPrecondition, "its sandbox is SANDBOX_NOTREADY")
+}
+
+// refused: the request fails with code and a message containing want, and never reaches CRI-O.
+func refused(t *testing.T, c runtimeapi.RuntimeServiceClient, fake *fakeCRIO, req *runtimeapi.CreateContainerRequest, code codes.Code, want string) {
+	t.Helper()
 	_, err := c.CreateContainer(ctx(t), req)
-	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "its sandbox is SANDBOX_NOTREADY") {
-		t.Fatalf("got %v", err)
+	if status.Code(err) != code || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %s with %q", err, code, want)
 	}
 	if len(fake.creates) != 0 {
-		t.Fatal("the restore reached CRI-O")
+		t.Fatal("the request reached CRI-O")
 	}
 }
 
@@ -281,13 +287,8 @@ func TestAnArchiveOlderThanTheHoldIsNotRestored(t *testing.T) {
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.CreateContainer(ctx(t), createReq(map[string]string{RestoreAnnotationPrefix + "flink": path}))
-	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "arrived 1m1s ago, longer than the migration's hold (1m0s)") {
-		t.Fatalf("got %v", err)
-	}
-	if len(fake.creates) != 0 {
-		t.Fatal("a stale archive reached CRI-O")
-	}
+	refused(t, c, fake, createReq(map[string]string{RestoreAnnotationPrefix + "flink": path}), codes.InvalidArgument,
+		"arrived 1m1s ago, longer than the migration's hold (1m0s)")
 }
 
 func TestAnnotationForAnotherContainerIsIgnored(t *testing.T) {
