@@ -56,9 +56,12 @@ function drawTimeline(svg: string, d: TimelineData) {
 
 /**
  * A raw copy of the hop's archive from its source to its target, as the transfer makes it but with
- * no digests: seconds. The copy is removed again.
+ * no digests: seconds. The copy is removed again. The archive is read into the source's page cache
+ * first, as it is when the hop's transfer reads it right after CRI-O wrote it (the retention step
+ * drops it from the cache after the hop).
  */
 function rawCopySeconds(lab: LocalLab, m: MigrationSummary): number {
+    lab.sshOk(m.from as "master" | "worker", `cat ${m.sourceArchive} >/dev/null`);
     const key = fs.readFileSync(path.join(lab.state, "ssh", "id_ed25519"), "utf8");
     const out = lab.sshOk(m.to as "master" | "worker", [
         "set -euo pipefail; k=$(mktemp); trap 'rm -f \"$k\" /var/lib/live-migration-lab/checkpoints/floor.tar' EXIT; cat >\"$k\"",

@@ -1,7 +1,22 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# live-migration-lab: keeps the KEEP most recently written archives (*.tar) in DIR. Prints kept, removed.
+# live-migration-lab: keeps the KEEP most recently written archives (*.tar) in DIR, then writes the
+# kept ones out and drops them from the page cache (posix_fadvise DONTNEED on these files only):
+# every hop leaves about 1.2 GB of archives cached, and with some 9 GB of page cache on the lab's
+# 24 GiB machine CRIU's restore took 1.1-1.2 s instead of 0.3 s and a hop paused 5-7 s instead of
+# 3.6-4.2 s (measured over 4+ hops each way). Runs after the commit, when nothing is frozen.
+# Prints kept, removed, dropMs.
 cd "$DIR" || exit 1
 mapfile -t old < <(find . -maxdepth 1 -name '*.tar' -printf '%T@ %f\n' | sort -n | head -n -"$KEEP" | cut -d' ' -f2-)
 if [ "${#old[@]}" -gt 0 ]; then rm -f -- "${old[@]}"; fi
-printf '{"kept":%s,"removed":%s}\n' "$(find . -maxdepth 1 -name '*.tar' | wc -l)" "${#old[@]}"
+start=$(date +%s%3N)
+mapfile -t kept < <(find . -maxdepth 1 -name '*.tar')
+if [ "${#kept[@]}" -gt 0 ]; then
+  sync -f .
+  python3 -c 'import os, sys
+for f in sys.argv[1:]:
+    fd = os.open(f, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)' "${kept[@]}"
+fi
+printf '{"kept":%s,"removed":%s,"dropMs":%s}\n' "${#kept[@]}" "${#old[@]}" "$(( $(date +%s%3N) - start ))"
