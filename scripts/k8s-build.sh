@@ -3,6 +3,7 @@
 #
 #   k8s-build.sh KUBERNETES_VERSION CRIO_MINOR    build what is missing; print the bin directory
 #   k8s-build.sh --find KUBERNETES_VERSION CRIO_MINOR   print it, or fail when it is not built
+#   k8s-build.sh --proxy-digest                 print the digest the CRI proxy's build is keyed by
 #
 # The bin directory holds kubelet, kube-apiserver, kubectl (k8s.io/kubernetes), crio and pinns
 # (github.com/cri-o/cri-o), crictl (sigs.k8s.io/cri-tools) and pause (Kubernetes' pause.c, built
@@ -26,6 +27,10 @@ crio_release() {
   esac
 }
 
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROXY=$(cd "$ROOT/cri-proxy" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-12)
+[ "${1:-}" = --proxy-digest ] && { echo "$PROXY"; exit 0; }
+
 find_only=false
 [ "${1:-}" = --find ] && { find_only=true; shift; }
 K8S=v${1:?usage: k8s-build.sh [--find] KUBERNETES_VERSION CRIO_MINOR}
@@ -39,8 +44,6 @@ crictl_h1() {
     *) fail "no pinned module hash for cri-tools $1" ;;
   esac
 }
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROXY=$(cd "$ROOT/cri-proxy" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-12)
 BIN="$CACHE/bin-k8s-$K8S-crio-$CRIO"
 
 current() { [ -x "$BIN/kubelet" ] && [ "$(cat "$BIN/cri-proxy.digest" 2>/dev/null)" = "$PROXY" ]; }

@@ -5,6 +5,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { LabConfig, NodeSpec } from "../config/config";
@@ -23,18 +24,12 @@ import type { DeclareClusterArgs, NodeDriver } from "./index";
 /** Where the repository's helper scripts live (the local driver runs them on this host). */
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
 
-/** Where the lab's CRI proxy is built from (scripts/k8s-build.sh builds it into the nodes' binaries). */
-const CRI_PROXY_SRC = path.resolve(__dirname, "..", "..", "cri-proxy");
-
 /**
- * The digest scripts/k8s-build.sh keys the proxy's build by (`cat go.mod go.sum ./*.go | sha256sum`):
+ * The digest scripts/k8s-build.sh keys the CRI proxy's build by (the one place that computes it):
  * on the proxy's command line, so a new build restarts it.
  */
 export function criProxyDigest(): string {
-    const files = ["go.mod", "go.sum", ...fs.readdirSync(CRI_PROXY_SRC).filter(f => f.endsWith(".go")).sort()];
-    const h = crypto.createHash("sha256");
-    for (const f of files) h.update(fs.readFileSync(path.join(CRI_PROXY_SRC, f)));
-    return h.digest("hex").slice(0, 12);
+    return execFileSync("bash", [path.join(SCRIPTS_DIR, "k8s-build.sh"), "--proxy-digest"], { encoding: "utf8" }).trim();
 }
 
 /** Debian's binary paths on local lab nodes. */
@@ -48,6 +43,8 @@ export function localCgroupRoot(stateDir: string, node: string): string {
 export function localDriver(c: LabConfig): NodeDriver {
     const address = (index: number) => nodeAddress(c.local.subnet, index);
     const k8s = c.kubernetes.enabled;
+    // A direct restore: the kubelet talks to CRI-O through the lab's CRI proxy.
+    const direct = c.archive.restore === "direct";
     return {
         name: "local",
         address,
@@ -57,8 +54,7 @@ export function localDriver(c: LabConfig): NodeDriver {
             crioSettings: k8s ? localCrioSettings() : undefined,
             kubeletSettings: (node: NodeSpec) => (k8s ? {
                 ...localKubeletSettings(localCgroupRoot(c.local.stateDir, node.name)),
-                // A direct restore: the kubelet talks to CRI-O through the lab's CRI proxy.
-                ...(c.archive.restore === "direct" ? { containerRuntimeEndpoint: `unix://${CRI_PROXY_SOCKET}` } : {}),
+                ...(direct ? { containerRuntimeEndpoint: `unix://${CRI_PROXY_SOCKET}` } : {}),
             } : undefined),
         },
         clusterFiles(_node: NodeSpec, index: number, kubelet: string): ManagedFile[] {
@@ -77,8 +73,7 @@ export function localDriver(c: LabConfig): NodeDriver {
         isUp: node => fs.existsSync(path.join(c.local.stateDir, "nodes", node.name)),
         declareNodes: (parent, name) => declareLocalNodes(c, parent, name),
         declareCluster: (parent, name, args) => ({
-            kubeconfig: declareLocalControlPlane(c, parent, name, args, c.nodes.map((n, i) => ({ name: n.name, address: address(i) })),
-                c.archive.restore === "direct" ? c.archive.dir : undefined),
+            kubeconfig: declareLocalControlPlane(c, parent, name, args, c.nodes.map((n, i) => ({ name: n.name, address: address(i) }))),
         }),
     };
 }
@@ -130,7 +125,7 @@ function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name:
  * then a wait until every node is Ready. Returns the admin kubeconfig (secret).
  */
 function declareLocalControlPlane(c: LabConfig, parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs,
-    local: readonly { name: string; address: string }[], proxyArchiveDir: string | undefined): pulumi.Output<string> {
+    local: readonly { name: string; address: string }[]): pulumi.Output<string> {
     const { nodes, ready } = args;
     const master = nodes.find(n => n.role === "master")!;
     const spec = (n: NodeHandle) => local.find(l => l.name === n.name)!;
@@ -144,7 +139,8 @@ function declareLocalControlPlane(c: LabConfig, parent: pulumi.ComponentResource
 
     const crio = new Map(nodes.map(n => [n.name, service(n, crioService(), ready[n.name])]));
     // With direct restores the kubelet's runtime endpoint is the CRI proxy in front of CRI-O.
-    const proxy = new Map(nodes.map(n => [n.name, proxyArchiveDir ? [service(n, criProxyService(proxyArchiveDir, criProxyDigest(), c.cutover.maxPauseSeconds), [crio.get(n.name)!])] : []]));
+    const proxySpec = c.archive.restore === "direct" ? criProxyService(c.archive.dir, criProxyDigest(), c.cutover.maxPauseSeconds) : undefined;
+    const proxy = new Map(nodes.map(n => [n.name, proxySpec ? [service(n, proxySpec, [crio.get(n.name)!])] : []]));
     const images = new Map(nodes.map(n => [n.name, nodeCommand(`${name}-${n.name}-images`, {
         node: n,
         create: localImagesScript(),

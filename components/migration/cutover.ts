@@ -108,5 +108,5 @@ export function cutoverScript(a: CutoverArgs): string {
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"), PY_STATS: programText("migration/programs/criu-stats.py"),
         ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds,
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,
-    }, ["node/programs/peer.sh", "node/programs/pidns.sh"]);
+    }, ["node/programs/peer.sh", "node/programs/pidns.sh", "node/programs/container.sh"]);
 }

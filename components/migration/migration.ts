@@ -13,11 +13,10 @@ import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { MigrationHop } from "./plan";
 import { Observation } from "../node/drift";
 import {
-    CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
+    archiveOf, CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
 } from "./steps";
 import type { FlinkProbe } from "../flink/flink";
 import type { RestoreMode } from "../config/config";
-import { transferredArchive } from "../node/scripts";
 
 /** Which attempt of a hop this run declares, from the source's abort log (cutover.ts abortLog). */
 export interface Attempt {
@@ -133,7 +132,7 @@ export class Migration extends pulumi.ComponentResource {
                 ? [...toArray(opts?.dependsOn)]
                 : (row.after ?? [rows[i - 1].step]).flatMap(s => done.get(s)!);
             if (row.kind === "pod") {
-                const archive = args.restoreMode === "direct" ? transferredArchive({ targetDir: args.archiveDir, id: hop.id, attempt: args.attempt.value }) : undefined;
+                const archive = args.restoreMode === "direct" ? archiveOf(ctx) : undefined;
                 done.set(row.step, [...after, ...args.restore({ image, archive, after })]);
                 return;
             }

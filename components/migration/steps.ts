@@ -80,7 +80,8 @@ export type StepName = "source-probe" | "preflight" | "hold" | "checkpoint" | "t
 /** Local image name of a hop's checkpoint. */
 export const checkpointImage = (id: string) => `localhost/flink-minimal-checkpoint:${id}`;
 
-const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt });
+/** Where the hop's archive lands on the target (its name depends on the attempt). */
+export const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt });
 
 export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     {

@@ -8,20 +8,20 @@
 # Inputs: ID, POD, NAMESPACE, CONTAINER, CRIO_ENDPOINT, LEASE_PATH (lease.sh's path on the source),
 # VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PY_STATS (criu-stats.py's
 # text), ARCHIVE (the transferred archive), STATS (the runtime wrapper's restore figures), MAX_PAUSE
-# (the source's hold, seconds from CRI-O's pause), PEER_HOST, PEER_PORT, PEER_USER. Libraries: node/programs/peer.sh, node/programs/pidns.sh (members). Prints the verify probe plus the cutover's timestamps.
+# (the source's hold, seconds from CRI-O's pause), PEER_HOST, PEER_PORT, PEER_USER.
+# Libraries: node/programs/peer.sh, node/programs/pidns.sh (members), node/programs/container.sh
+# (find_container). Prints the verify probe plus the cutover's timestamps.
 started=$(date +%s%3N); start=$(date +%s.%N)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 peer_key "$work"
 lease="bash $(printf '%q' "$LEASE_PATH")"
-# The restored container (the pod may still be restoring when the cutover starts: verify waits).
-# Empty when CRI-O does not answer.
-restored_cid() { { crictl --runtime-endpoint "$CRIO_ENDPOINT" ps -q --name "^${CONTAINER}\$" --label "io.kubernetes.pod.name=$POD" --label "io.kubernetes.pod.namespace=$NAMESPACE" 2>/dev/null || true; } | head -n1; }
-# The restored copy must not run on beside a source that has the job back. Found through CRI-O, or,
-# when CRI-O does not answer (stopped mid-restore), through its conmon (named k8s_CONTAINER_POD_NS_...).
+# The restored copy must not run on beside a source that has the job back. Found through CRI-O
+# (find_container), or, when CRI-O does not answer (stopped mid-restore), through its conmon (named
+# k8s_CONTAINER_POD_NS_...).
 stop_target() {
-  local cid p="" ns conmon
-  cid=$(restored_cid)
-  if [ -n "$cid" ]; then p=$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.info.pid}}' "$cid" 2>/dev/null) || p=""; fi
+  local found p="" ns conmon
+  found=$(find_container "$CRIO_ENDPOINT" "$CONTAINER" "$POD" "$NAMESPACE" 2>/dev/null) || found=""
+  read -r _ p <<<"$found"
   if [ -z "$p" ]; then
     conmon=$(pgrep -f "conmon .*-n k8s_${CONTAINER}_${POD}_${NAMESPACE}_" | head -n1) || true
     if [ -n "$conmon" ]; then p=$(pgrep -P "$conmon" | head -n1) || p=""; fi
@@ -49,7 +49,9 @@ if ! by=$(peer "${lease} commit" 2>&1); then
 fi
 retired=$(peer "${lease} retire")
 status=$(peer "${lease} status")
-cid=$(restored_cid)
+# Empty when CRI-O does not answer: the figures and the start time then say so, the commit stands.
+found=$(find_container "$CRIO_ENDPOINT" "$CONTAINER" "$POD" "$NAMESPACE" 2>/dev/null) || found=""
+read -r cid _ <<<"$found"
 # CRIU's own figures, after the commit (outside the window): the dump's from the archive, the
 # restore's as the runtime wrapper kept them.
 dump_stats=$(tar -xOf "$ARCHIVE" --occurrence=1 stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')

@@ -3,7 +3,8 @@
 # live-migration-lab: the hold step of a migration, on the source before the checkpoint. Finds the
 # job's container and its freezer cgroup, writes the lease tool (lease.sh) and its hold/env next to
 # the lease, makes CRI-O's view of the container right (lease.sh mend), starts the lease's watcher
-# and arms the runtime wrapper (oci-runtime.sh) with a lease file HOLDS/<container id>. Refuses while an earlier attempt still holds the job (its watcher alive and undecided).
+# and arms the runtime wrapper (oci-runtime.sh) with a lease file HOLDS/<container id>. Refuses
+# while an earlier attempt still holds the job (its watcher alive and undecided).
 # Prints one JSON line: lease, cgroup, cgroupVersion, watcher pid, mended.
 #
 # Inputs: LEASE_DIR, ID, POD, NAMESPACE, CONTAINER, ATTEMPT, MAX_PAUSE, CHECKPOINT_TIMEOUT,
