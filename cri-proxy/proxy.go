@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
@@ -229,6 +230,9 @@ func (p *proxy) waitForArchive(ctx context.Context, path, where string) error {
 	if d, ok := ctx.Deadline(); ok && d.Add(-2*time.Second).Before(until) {
 		until = d.Add(-2 * time.Second)
 	}
+	// The transfer's rename wakes the wait at once; the timer is the fallback where inotify is not to be had.
+	wake, stop := watchDir(p.archiveDir)
+	defer stop()
 	logged := false
 	for {
 		err := p.checkArchive(path)
@@ -248,9 +252,39 @@ func (p *proxy) waitForArchive(ctx context.Context, path, where string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-wake:
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// watchDir signals on the returned channel whenever a file is renamed into dir or written and
+// closed there (inotify); stop ends the watch. Without inotify the channel never signals.
+func watchDir(dir string) (<-chan struct{}, func()) {
+	wake := make(chan struct{}, 1)
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return wake, func() {}
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE); err != nil {
+		unix.Close(fd)
+		return wake, func() {}
+	}
+	// Non-blocking, so the File is pollable: Close ends the pending Read.
+	f := os.NewFile(uintptr(fd), "inotify "+dir)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				return
+			}
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return wake, func() { f.Close() }
 }
 
 // retryArchive names an archive of the same hop as path (HOP.tar or HOP-DIGEST.tar) that is not

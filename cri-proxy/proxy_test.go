@@ -232,6 +232,24 @@ func TestCreateWaitsForAnArchiveOnItsWay(t *testing.T) {
 	}
 }
 
+func TestTheTransfersRenameWakesTheWait(t *testing.T) {
+	dir := t.TempDir()
+	wake, stop := watchDir(dir)
+	defer stop()
+	if err := os.WriteFile(filepath.Join(dir, "m2.tar.part"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	<-wake // the .part written and closed
+	if err := os.Rename(filepath.Join(dir, "m2.tar.part"), filepath.Join(dir, "m2.tar")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wake:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no inotify event for the rename")
+	}
+}
+
 func TestAFailedAttemptsPodStopsWaitingWhenARetrysArchiveArrives(t *testing.T) {
 	c, fake, dir := lab(t)
 	go func() {

@@ -28,6 +28,9 @@ export const LEASE_ROOT = "/var/lib/live-migration-lab/migrations";
  */
 export const abortLog = (id: string) => `${LEASE_ROOT}/${id}/aborted`;
 
+/** The hold state of a hop's current attempt on the source (hold.sh): the runtime wrapper's marks. */
+export const holdDir = (id: string) => `${LEASE_ROOT}/${id}/hold`;
+
 /** CRI-O's socket as a path (its inspect API has /pause/{id} and /unpause/{id} since CRI-O 1.24). */
 const CRIO_SOCKET_PATH = CRIO_SOCKET.replace(/^unix:\/\//, "");
 
@@ -92,6 +95,9 @@ export interface CutoverArgs extends VerifyArgs {
     /** The source's hold: verify ends before it does. */
     readonly maxPauseSeconds: number;
     readonly source: SshPeer;
+    /** The archive the kubelet reported for the checkpoint, and the one the transfer streamed: the same file, or no commit. */
+    readonly checkpointed: string;
+    readonly sent: string;
 }
 
 /**
@@ -106,7 +112,7 @@ export function cutoverScript(a: CutoverArgs): string {
         ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, CRIO_ENDPOINT: CRIO_SOCKET,
         LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"), PY_STATS: programText("migration/programs/criu-stats.py"),
-        ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds,
+        ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds, CHECKPOINTED: a.checkpointed, SENT: a.sent,
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,
     }, ["node/programs/peer.sh", "node/programs/pidns.sh", "node/programs/container.sh"]);
 }

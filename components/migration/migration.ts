@@ -170,7 +170,7 @@ function summarize(hop: MigrationHop, attempt: string, x: StepContext, image: pu
             const ready = i ? i.startedAt + i.seconds * 1000 : a.startedAt + a.seconds * 1000;
             return {
                 id: hop.id, from: hop.from, to: hop.to, attempt, sourceArchive: c.archive,
-                archive: a.archive, sha256: a.sha256, sizeBytes: a.sizeBytes,
+                archive: a.archive, sha256: v.sha256, sizeBytes: a.sizeBytes,
                 restoredFrom: x.restore, image: img, jobId: v.jobId,
                 records: { before: before.records, after: v.records },
                 rssBytes: before.rssBytes,

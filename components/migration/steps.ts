@@ -6,12 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NodeHandle } from "../node/command";
 import type { MigrationHop } from "./plan";
 import {
-    checkpointImageScript, checkpointScript, preflightScript, pruneArchivesScript, removeFileScript, removeImageScript,
-    transferredArchive, transferScript,
+    checkpointImageScript, checkpointScript, kubeletArchivePrefix, preflightScript, pruneArchivesScript, removeFileScript,
+    removeImageScript, transferredArchive, transferScript,
 } from "../node/scripts";
 import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "../flink/flink";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
-import { cutoverScript, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
+import { cutoverScript, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
 import type { RestoreMode } from "../config/config";
 
@@ -40,11 +40,14 @@ export interface StepContext {
 
 export interface StepResult { startedAt: number; seconds: number }
 export type CheckpointOut = { archive: string } & StepResult;
-export type TransferOut = { archive: string; sha256: string; sizeBytes: number } & StepResult;
+/** startedAt is the first byte's arrival; seconds run from there to the archive in place. */
+export type TransferOut = { archive: string; sourceArchive: string; sizeBytes: number } & StepResult;
 export type ImageOut = { image: string; id: string } & StepResult;
 /** CRIU's own figures of a dump or restore (programs/criu-stats.py), or why there are none. */
 export type CriuStats = Record<string, number> | { unavailable: string };
 export type CutoverOut = FlinkProbe & StepResult & {
+    /** The archive's sha256, the same on both ends. */
+    sha256: string;
     restoredAt: number; pausedAt: number; dumpedAt: number; heldAt: number; committedAt: number; retired: number;
     criu: { dump: CriuStats; restore: CriuStats };
 };
@@ -77,6 +80,9 @@ export interface PodRow extends Row {
 
 export type StepName = "source-probe" | "preflight" | "hold" | "checkpoint" | "transfer" | "image" | "restore" | "cutover" | "retention" | "source-retention";
 
+/** How long a checkpoint may take to begin (CRI-O's pause) and to be written, in seconds. */
+const CHECKPOINT_TIMEOUT = 300;
+
 /** Local image name of a hop's checkpoint. */
 export const checkpointImage = (id: string) => `localhost/flink-minimal-checkpoint:${id}`;
 
@@ -102,7 +108,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         kind: "command", step: "hold", on: "source",
         does: "arms the hop's lease: the runtime wrapper keeps the job frozen from CRI-O's pause for the dump until the target commits",
         program: x => holdScript({
-            id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: 300,
+            id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: CHECKPOINT_TIMEOUT,
         }, x.attempt),
     },
     {
@@ -110,14 +116,20 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         does: "asks the source's kubelet for a checkpoint with the API server's kubelet client certificate",
         program: x => pulumi.output(x.source.address).apply(addr => checkpointScript({
             kubeletAddress: addr, namespace: x.namespace, pod: x.sourcePod, container: FLINK_CONTAINER,
-            clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 300,
+            clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: CHECKPOINT_TIMEOUT,
         })),
     },
     {
-        kind: "command", step: "transfer", on: "target", sourceKey: true,
-        does: "pulls the archive from the source over the lab network, sha256 checked on both ends, into the 0700 archive directory",
-        program: x => pulumi.all([x.out<CheckpointOut>("checkpoint"), x.source.address]).apply(([c, host]) => transferScript({
-            from: { host, port: x.source.port, user: x.source.user }, archive: c.archive, targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt,
+        // Runs beside the checkpoint: the archive is streamed while CRI-O writes it.
+        kind: "command", step: "transfer", on: "target", sourceKey: true, after: ["hold"],
+        does: "the source sends the archive over the lab network while CRI-O writes it, into the 0700 archive directory",
+        program: x => pulumi.output(x.source.address).apply(host => transferScript({
+            from: { host, port: x.source.port, user: x.source.user },
+            source: {
+                hold: holdDir(x.hop.id), dir: KUBELET_CHECKPOINT_DIR, prefix: kubeletArchivePrefix(x.namespace, x.sourcePod, FLINK_CONTAINER),
+                timeoutSeconds: CHECKPOINT_TIMEOUT,
+            },
+            targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt,
         })),
         delete: x => removeFileScript(archiveOf(x)),
     },
@@ -125,7 +137,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         kind: "command", step: "image", on: "target", only: "image",
         does: "(`archive.restore: image` only) turns the archive into a local checkpoint image with buildah (no registry)",
         program: x => x.out<TransferOut>("transfer").apply(t => checkpointImageScript({
-            archive: archiveOf(x), sha256: t.sha256, image: checkpointImage(x.hop.id), container: FLINK_CONTAINER,
+            archive: t.archive, image: checkpointImage(x.hop.id), container: FLINK_CONTAINER,
         })),
         delete: x => removeImageScript(checkpointImage(x.hop.id)),
     },
@@ -137,10 +149,11 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         does: "the restored pod is created on the target: the lab's CRI proxy hands CRI-O the archive's path and CRI-O restores from it (`direct`), or from the checkpoint image (`image`)",
     },
     {
-        kind: "command", step: "cutover", on: "target", sourceKey: true, after: ["transfer", "restore"],
-        does: "verifies the restored job, commits on the source's lease and kills the source's frozen copy",
-        program: x => pulumi.all([x.out<FlinkProbe>("source-probe"), x.source.address]).apply(([b, host]) => cutoverScript({
+        kind: "command", step: "cutover", on: "target", sourceKey: true, after: ["checkpoint", "transfer", "restore"],
+        does: "checks the streamed archive is the one the kubelet reported, verifies the restored job, commits on the source's lease and kills the source's frozen copy",
+        program: x => pulumi.all([x.out<FlinkProbe>("source-probe"), x.source.address, x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer")]).apply(([b, host, c, t]) => cutoverScript({
             id: x.hop.id, source: { host, port: x.source.port, user: x.source.user }, archive: archiveOf(x), maxPauseSeconds: x.maxPauseSeconds,
+            checkpointed: c.archive, sent: t.sourceArchive,
             namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records,
             // Past the hold the source has the job back and no commit can succeed.
             timeoutSeconds: x.maxPauseSeconds,

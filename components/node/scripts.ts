@@ -5,7 +5,7 @@
 // stdin (never SSH environment variables, which a stock sshd refuses: command.ts).
 
 import { CRIO_SOCKET } from "./crio";
-import { libraryText, nodeProgram, q } from "./program";
+import { libraryText, nodeProgram, programText, q } from "./program";
 
 const octal = (mode: number) => mode.toString(8).padStart(4, "0");
 
@@ -94,9 +94,25 @@ export function checkpointScript(a: CheckpointArgs): string {
     });
 }
 
+/**
+ * Where the transfer finds the archive on the source: being written by CRI-O for a held checkpoint
+ * (streamed while it grows, `hold`), or already written (`archive`).
+ */
+export type ArchiveSource =
+    | { readonly archive: string }
+    | {
+        /** The hop's hold directory (the runtime wrapper's marks: pausedAt, heldAt, failed). */
+        readonly hold: string;
+        /** The kubelet's checkpoint directory, and the start of the archive's name there. */
+        readonly dir: string;
+        readonly prefix: string;
+        /** How long the checkpoint may take to begin and to be written. */
+        readonly timeoutSeconds: number;
+    };
+
 export interface TransferArgs {
     readonly from: SshPeer;
-    readonly archive: string;
+    readonly source: ArchiveSource;
     readonly targetDir: string;
     readonly id: string;
     /** The hop's attempt: "first", or "retry <digest>". */
@@ -114,21 +130,29 @@ export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id" | "a
 
 export interface SshPeer { readonly host: string; readonly port: number; readonly user: string }
 
+/** The kubelet's name for a checkpoint archive of a container, up to its time stamp. */
+export const kubeletArchivePrefix = (namespace: string, pod: string, container: string) => `checkpoint-${pod}_${namespace}-${container}-`;
+
 /**
- * Runs on the target (programs/transfer.sh): pulls the archive from the source node over the lab
- * network into the root-only archive directory, and verifies the digest on both ends. The lab's
- * SSH key arrives on stdin.
+ * Runs on the target (programs/transfer.sh): the source node sends the archive over the lab network
+ * into the root-only archive directory, while CRI-O is still writing it when it comes from a hold.
+ * The lab's SSH key arrives on stdin.
  */
 export function transferScript(a: TransferArgs): string {
+    const s = a.source;
+    const from = "archive" in s
+        ? { ARCHIVE: s.archive, HOLD: "", SOURCE_DIR: "", PREFIX: "", TIMEOUT: 0 }
+        : { ARCHIVE: "", HOLD: s.hold, SOURCE_DIR: s.dir, PREFIX: s.prefix, TIMEOUT: s.timeoutSeconds };
     return nodeProgram("node/programs/transfer.sh", `transfer ${a.id}`, {
-        ID: a.id, ARCHIVE: a.archive, DEST: transferredArchive(a), PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,
+        ID: a.id, ...from, DEST: transferredArchive(a), PY_STREAM: programText("migration/programs/archive-stream.py"),
+        PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,
     }, ["node/programs/peer.sh"]);
 }
 
 export interface ImageArgs {
     readonly archive: string;
-    /** The archive's digest: an image made from another archive (an earlier attempt) is rebuilt. */
-    readonly sha256: string;
+    /** The archive's digest (read from the archive when not given): an image made from another archive (an earlier attempt) is rebuilt. */
+    readonly sha256?: string;
     readonly image: string;
     readonly container: string;
 }
@@ -138,7 +162,7 @@ const ARCHIVE_LABEL = "live-migration-lab.archive-sha256";
 /** Turns a checkpoint archive into a local image CRI-O restores from (no registry involved). */
 export function checkpointImageScript(a: ImageArgs): string {
     return nodeProgram("node/programs/checkpoint-image.sh", `checkpoint image ${a.image}`, {
-        ARCHIVE: a.archive, SHA256: a.sha256, IMAGE: a.image, CONTAINER: a.container, LABEL: ARCHIVE_LABEL,
+        ARCHIVE: a.archive, SHA256: a.sha256 ?? "", IMAGE: a.image, CONTAINER: a.container, LABEL: ARCHIVE_LABEL,
     });
 }
 

@@ -107,10 +107,10 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
     it("restores it on the master from a checkpoint image: the count continues where the archive left it", () => {
         const dir = "/var/lib/live-migration-lab/checkpoints";
         const moved = JSON.parse(lab.sshOk("master", transferScript({
-            from: { host: lab.nodes.worker, port: 22, user: "root" }, archive, targetDir: dir, id: "k1", attempt: "first",
+            from: { host: lab.nodes.worker, port: 22, user: "root" }, source: { archive }, targetDir: dir, id: "k1", attempt: "first",
         }), fs.readFileSync(path.join(lab.state, "ssh", "id_ed25519"), "utf8")).trim());
-        assert.equal(moved.sha256, lab.sshOk("worker", `sha256sum ${archive}`).split(" ")[0]);
-        const image = JSON.parse(lab.sshOk("master", checkpointImageScript({ archive: moved.archive, sha256: moved.sha256, image: "localhost/checkpoint/tcp-counter:k1", container: "counter" })).trim());
+        assert.equal(lab.sshOk("master", `sha256sum ${moved.archive}`).split(" ")[0], lab.sshOk("worker", `sha256sum ${archive}`).split(" ")[0]);
+        const image = JSON.parse(lab.sshOk("master", checkpointImageScript({ archive: moved.archive, image: "localhost/checkpoint/tcp-counter:k1", container: "counter" })).trim());
         assert.equal(image.image, "localhost/checkpoint/tcp-counter:k1");
 
         lab.run.ok(["config", "set", "--path", "restore.node", "master", "--stack", "lab"], lab.project);

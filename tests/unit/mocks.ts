@@ -33,11 +33,12 @@ function commandStdout(inputs: Record<string, any>): string {
             case "preflight": return JSON.stringify({ freeMb: 20480, needMb: 300 });
             case "hold": return JSON.stringify({ lease: `/var/lib/live-migration-lab/migrations/${step.id}`, cgroupVersion: "v1", watcher: 4242 });
             case "checkpoint": return JSON.stringify({ archive: `/var/lib/kubelet/checkpoints/checkpoint-${step.id}.tar`, startedAt: T0 + 100, seconds: 0.5 });
-            case "transfer": return JSON.stringify({ archive: `/var/lib/live-migration-lab/checkpoints/${step.id}.tar`, sha256: sha256(step.id), sizeBytes: 82000000, startedAt: T0 + 700, seconds: 1.5 });
+            case "transfer": return JSON.stringify({ archive: `/var/lib/live-migration-lab/checkpoints/${step.id}.tar`, sourceArchive: `/var/lib/kubelet/checkpoints/checkpoint-${step.id}.tar`, sizeBytes: 82000000, startedAt: T0 + 700, seconds: 1.5 });
             case "image": return JSON.stringify({ image: `localhost/flink-minimal-checkpoint:${step.id}`, id: sha256(`image-${step.id}`), startedAt: T0 + 2300, seconds: 2 });
             case "cutover": return JSON.stringify({
                 pod: `flink-minimal-${step.id}`, node: step.to, jobId: JOB, state: "RUNNING", startTime: 1, records: 1100, checkpoints: 4, rssBytes: 90000000, at: T0 + 9000,
                 startedAt: T0 + 6000, seconds: 3, restoredAt: T0 + 5000, retired: 3, pausedAt: T0 + 150, heldAt: T0 + 620, committedAt: T0 + 8900,
+                sha256: sha256(step.id),
             });
             case "source-retention":
             case "retention": return JSON.stringify({ kept: 1, removed: 0 });

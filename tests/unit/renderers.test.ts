@@ -208,10 +208,10 @@ describe("node scripts", () => {
         ["criu", scripts.criuCheckScript()],
         ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576, copy: "copy CRI-O unpacks" })],
         ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
-        ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, archive: "/a.tar", targetDir: "/var/lib/x", id: "m1", attempt: "first" })],
+        ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, source: { archive: "/a.tar" }, targetDir: "/var/lib/x", id: "m1", attempt: "first" })],
         ["image", scripts.checkpointImageScript({ archive: "/a.tar", sha256: "ab".repeat(32), image: "localhost/x:m1", container: "flink" })],
         ["hold", holdScript({ id: "m1", namespace: "default", pod: "p", maxPauseSeconds: 60, checkpointTimeoutSeconds: 300 }, "first")],
-        ["cutover", cutoverScript({ id: "m1", archive: "/var/lib/x/m1.tar", maxPauseSeconds: 40, source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
+        ["cutover", cutoverScript({ id: "m1", archive: "/var/lib/x/m1.tar", checkpointed: "/s.tar", sent: "/s.tar", maxPauseSeconds: 40, source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["verify", flinkVerifyScript({ namespace: "default", pod: "p", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
@@ -286,10 +286,69 @@ describe("node scripts", () => {
         });
 
         it("refuses to transfer without a key on stdin, saying so", () => {
-            const r = spawnSync("bash", ["-c", scripts.transferScript({ from: { host: "127.0.0.1", port: 1, user: "root" }, archive: "/a.tar", targetDir: dir, id: "m1", attempt: "first" })], { input: "", encoding: "utf8" });
+            const r = spawnSync("bash", ["-c", scripts.transferScript({ from: { host: "127.0.0.1", port: 1, user: "root" }, source: { archive: "/a.tar" }, targetDir: dir, id: "m1", attempt: "first" })], { input: "", encoding: "utf8" });
             assert.notEqual(r.status, 0);
             assert.match(r.stderr, /no SSH private key on stdin/);
         });
+    });
+});
+
+describe("archive stream (migration/programs/archive-stream.py): sent while it is written, for real", () => {
+    const program = path.resolve(__dirname, "../../components/migration/programs/archive-stream.py");
+    let dir = "";
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-stream-")); fs.mkdirSync(path.join(dir, "hold")); fs.mkdirSync(path.join(dir, "ckpt")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const prefix = "checkpoint-p_default-c-";
+    /** send into a pipe, as transfer.sh runs it over SSH; `writer` runs beside it. */
+    const stream = (writer: string, timeout = 5) => spawnSync("bash", ["-c", `set -o pipefail; (${writer}) & python3 ${program} send ${dir}/hold ${dir}/ckpt ${prefix} ${timeout} 2>${dir}/sent | cat >${dir}/dest; rc=$?; wait; exit $rc`], { encoding: "utf8" });
+    const said = () => fs.readFileSync(path.join(dir, "sent"), "utf8");
+    const now = `$(date +%s%3N)`;
+
+    it("sends the archive CRI-O is still writing, to its end once the thaw is recorded", () => {
+        const tar = `${dir}/ckpt/${prefix}2026-11-30T12:00:00Z.tar`;
+        // An older archive of the same container (an earlier attempt) is left alone.
+        fs.writeFileSync(`${dir}/ckpt/${prefix}2026-11-30T11:00:00Z.tar`, "old");
+        fs.utimesSync(`${dir}/ckpt/${prefix}2026-11-30T11:00:00Z.tar`, 1000, 1000);
+        const r = stream(`sleep 0.2; echo ${now} >${dir}/hold/pausedAt; sleep 0.2; for i in 1 2 3 4 5; do head -c 1048576 /dev/urandom >>${tar}; sleep 0.1; done; head -c 512 /dev/zero >>${tar}; echo ${now} >${dir}/hold/heldAt`);
+        assert.equal(r.status, 0, r.stderr + said());
+        const sent = JSON.parse(said().trim().split("\n").pop()!);
+        assert.equal(sent.archive, tar);
+        assert.equal(sent.sizeBytes, 5 * 1048576 + 512);
+        assert.ok(sent.firstByteAt > 0);
+        assert.ok(fs.readFileSync(`${dir}/dest`).equals(fs.readFileSync(tar)), "the copy is the archive, byte for byte");
+    });
+
+    it("sends a finished archive as it is (send-file)", () => {
+        const tar = `${dir}/ckpt/a.tar`;
+        execFileSync("bash", ["-c", `head -c 3145728 /dev/urandom >${tar}`]);
+        const r = spawnSync("bash", ["-c", `python3 ${program} send-file ${tar} 2>${dir}/sent >${dir}/dest`], { encoding: "utf8" });
+        assert.equal(r.status, 0, said());
+        assert.ok(fs.readFileSync(`${dir}/dest`).equals(fs.readFileSync(tar)));
+    });
+
+    it("fails, saying why, when the runtime wrapper records a failed dump", () => {
+        const r = stream(`echo ${now} >${dir}/hold/pausedAt; sleep 0.2; echo "the runtime's checkpoint exited 1" >${dir}/hold/failed`);
+        assert.notEqual(r.status, 0);
+        assert.match(said(), /the checkpoint failed \(the runtime's checkpoint exited 1\); no archive to send/);
+    });
+
+    it("fails soon when CRI-O never pauses the container (the checkpoint call failed), pointing at that step", () => {
+        const r = stream("true", 1);
+        assert.notEqual(r.status, 0);
+        assert.match(said(), /CRI-O did not pause the held container within 1s \(no .*\/hold\/pausedAt\): see the checkpoint step's error/);
+    });
+
+    it("fails when no archive comes within its time, naming where it looked", () => {
+        const r = stream(`echo ${now} >${dir}/hold/pausedAt`, 1);
+        assert.notEqual(r.status, 0);
+        assert.match(said(), new RegExp(`no archive ${dir}/ckpt/${prefix}\\*\\.tar after the pause within 1s`));
+    });
+
+    it("refuses an archive that is not a whole tar (cut short)", () => {
+        const tar = `${dir}/ckpt/${prefix}x.tar`;
+        const r = stream(`echo ${now} >${dir}/hold/pausedAt; sleep 0.1; head -c 1000 /dev/zero >${tar}; echo ${now} >${dir}/hold/heldAt`);
+        assert.notEqual(r.status, 0);
+        assert.match(said(), /sent 1000 bytes of 1000; not a whole tar archive/);
     });
 });
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
 # live-migration-lab: the cutover step of a migration, on the target once the restored pod exists.
-# Verifies the restored job (VERIFY), then commits on the source's lease and retires the source's
+# Checks the archive (the one the kubelet made, the same digest on both ends) and verifies the
+# restored job (VERIFY), then commits on the source's lease and retires the source's
 # frozen copy. If verify fails, the source takes the job back at once; if the source already took it
 # back (the hold expired), the restored copy is killed. Either way the step fails, and the next
 # `pulumi up` redoes the hop from a new checkpoint. The lab's SSH key comes on stdin.
 # Inputs: ID, POD, NAMESPACE, CONTAINER, CRIO_ENDPOINT, LEASE_PATH (lease.sh's path on the source),
 # VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PY_STATS (criu-stats.py's
 # text), ARCHIVE (the transferred archive), STATS (the runtime wrapper's restore figures), MAX_PAUSE
-# (the source's hold, seconds from CRI-O's pause), PEER_HOST, PEER_PORT, PEER_USER.
+# (the source's hold, seconds from CRI-O's pause), CHECKPOINTED and SENT (the archive the kubelet
+# reported, the one the transfer streamed), PEER_HOST, PEER_PORT, PEER_USER.
 # Libraries: node/programs/peer.sh, node/programs/pidns.sh (members), node/programs/container.sh
-# (find_container). Prints the verify probe plus the cutover's timestamps.
+# (find_container). Prints the verify probe plus the cutover's timestamps and the archive's sha256.
 started=$(date +%s%3N); start=$(date +%s.%N)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 peer_key "$work"
@@ -30,6 +32,13 @@ stop_target() {
   ns=$(readlink "/proc/$p/ns/pid") || return 0
   members "$ns" | xargs -r kill -KILL 2>/dev/null; true
 }
+# The transfer found the archive by its name and time while CRI-O wrote it: it must be the one the
+# kubelet's checkpoint call reported.
+if [ "$CHECKPOINTED" != "$SENT" ]; then
+  stop_target
+  back=$(peer "${lease} abort $(printf '%q' "the transfer sent $SENT, the kubelet checkpointed to $CHECKPOINTED")" 2>&1) || back="could not reach the source: $back"
+  echo "cutover ${ID}: the transfer sent $SENT but the kubelet checkpointed to $CHECKPOINTED; the restored copy was stopped and the source ${back}" >&2; exit 1
+fi
 # Verify ends 3 s before the source's hold does (MAX_PAUSE after CRI-O's pause): a restored copy
 # that is not verified by then is stopped before the source takes the job back, never beside it.
 paused=$(peer "${lease} status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pausedAt"])') || paused=0
@@ -42,6 +51,18 @@ if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
   stop_target
   back=$(peer "${lease} abort $(printf '%q' "verify on the target failed: $why")" 2>&1) || back="could not reach the source: $back"
   echo "cutover ${ID}: $why; the restored copy was stopped and the source ${back}" >&2; exit 1
+fi
+# Both ends' digests must be the same before the commit: read once the restored job is verified,
+# both at once (while the restore runs they would slow it down).
+sha256sum "$ARCHIVE" >"$work/copy.sum" 2>&1 & copy_sum=$!
+peer "sha256sum $(printf '%q' "$SENT")" >"$work/source.sum" 2>&1 & source_sum=$!
+wait "$copy_sum" || { echo "cutover ${ID}: could not read the digest of $ARCHIVE: $(cat "$work/copy.sum")" >&2; digest_error=1; }
+wait "$source_sum" || { echo "cutover ${ID}: could not read the digest of $SENT on the source: $(cat "$work/source.sum")" >&2; digest_error=1; }
+dst_sum=$(cut -d' ' -f1 "$work/copy.sum"); src_sum=$(cut -d' ' -f1 "$work/source.sum")
+if [ -n "${digest_error:-}" ] || [ "$dst_sum" != "$src_sum" ]; then
+  stop_target
+  back=$(peer "${lease} abort $(printf '%q' "the archive's digests differ: source $src_sum, copy $dst_sum")" 2>&1) || back="could not reach the source: $back"
+  echo "cutover ${ID}: $SENT has sha256 $src_sum on the source, its copy $ARCHIVE has $dst_sum; the restored copy was stopped and the source ${back}" >&2; exit 1
 fi
 if ! by=$(peer "${lease} commit" 2>&1); then
   stop_target
@@ -57,4 +78,4 @@ read -r cid _ <<<"$found"
 dump_stats=$(tar -xOf "$ARCHIVE" --occurrence=1 stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')
 restore_stats=$(python3 -c "$PY_STATS" "$STATS/$cid.restore" || echo '{"unavailable":"unreadable"}')
 restored=$(date -d "$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.status.startedAt}}' "$cid" 2>/dev/null)" +%s%3N 2>/dev/null || echo 0)
-python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired" "$dump_stats" "$restore_stats"
+python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired" "$dump_stats" "$restore_stats" "$dst_sum"

@@ -2,9 +2,10 @@
 # shellcheck shell=bash
 # live-migration-lab: turns a checkpoint archive into a local image CRI-O restores from (buildah, no
 # registry), labelled with the archive's digest; an image made from another archive (an earlier
-# attempt) is made again. Inputs: ARCHIVE, SHA256, IMAGE, CONTAINER, LABEL. Prints image, id,
+# attempt) is made again. Inputs: ARCHIVE, SHA256 (empty: read here), IMAGE, CONTAINER, LABEL. Prints image, id,
 # startedAt, seconds.
 started=$(date +%s%3N); start=$(date +%s.%N)
+[ -n "$SHA256" ] || SHA256=$(sha256sum "$ARCHIVE" | cut -d' ' -f1)
 have=$(buildah inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL\"}}" "$IMAGE" 2>/dev/null || echo absent)
 if [ "$have" != "$SHA256" ]; then
   if [ "$have" != absent ]; then buildah rmi "$IMAGE" >/dev/null || { echo "$IMAGE is from another archive and still in use; remove the pod using it" >&2; exit 1; }; fi

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# live-migration-lab: the transfer step of a migration, on the target. Pulls the checkpoint archive
-# from the source over the lab network into the root-only archive directory and checks its sha256 on
-# both ends; a copy cut short (network, full disk) is removed. The lab's SSH key comes on stdin.
-# Inputs: ID, ARCHIVE (on the source), DEST (on the target), PEER_HOST, PEER_PORT, PEER_USER.
-# Libraries: node/programs/peer.sh. Prints archive, sha256, sizeBytes, startedAt, seconds.
+# live-migration-lab: the transfer step of a migration, on the target. Starts with the checkpoint:
+# the source sends the archive while CRI-O writes it (migration/programs/archive-stream.py, run over
+# SSH), straight into a 0600 file in the root-only archive directory, put in place (renamed) only
+# when as long as the source says it sent. SSH's AES-GCM authenticates every byte on the way; the
+# cutover compares both ends' sha256 before it commits, outside the frozen window. A copy cut short
+# (network, full disk) is removed; the source's archive is kept. The lab's SSH key comes on stdin.
+# Inputs: ID, HOLD (the hop's hold directory on the source), SOURCE_DIR and PREFIX (where and under
+# which name the source's kubelet writes the archive), TIMEOUT (seconds for the checkpoint to come),
+# or ARCHIVE (an archive already written on the source: copied as it is), DEST (on the target),
+# PY_STREAM (archive-stream.py's text), PEER_HOST, PEER_PORT, PEER_USER.
+# Libraries: node/programs/peer.sh. Prints archive, sourceArchive, sizeBytes, startedAt (the first
+# byte sent, ms), seconds (from then to the archive in place).
 work=$(mktemp -d); trap 'rm -rf "$work"; rm -f "$DEST.part"' EXIT
 peer_key "$work"
-started=$(date +%s%3N); start=$(date +%s.%N)
-# The source's digest is read while the copy streams (two readers of a file in the page cache);
-# hashing the copy afterwards measured faster here than hashing it in flight through a pipe.
-peer "sha256sum $(printf '%q' "$ARCHIVE")" >"$work/source.sum" & summing=$!
-(umask 077; peer "cat $(printf '%q' "$ARCHIVE")" >"$DEST.part")
-dst_sum=$(sha256sum "$DEST.part" | cut -d' ' -f1)
-wait "$summing" || { echo "could not read the digest of $ARCHIVE on the source" >&2; exit 1; }
-src_sum=$(cut -d' ' -f1 "$work/source.sum")
-if [ "$src_sum" != "$dst_sum" ]; then echo "digest mismatch for ${ID}: source $src_sum, copy $dst_sum; the source archive is kept" >&2; rm -f "$DEST.part"; exit 1; fi
-chmod 0600 "$DEST.part" && mv -f "$DEST.part" "$DEST"
-printf '{"archive":"%s","sha256":"%s","sizeBytes":%s,"startedAt":%s,"seconds":%s}\n' "$DEST" "$dst_sum" "$(stat -c %s "$DEST")" "$started" "$(elapsed "$start")"
+rm -f "$DEST.part"
+if [ -n "$ARCHIVE" ]; then args=(send-file "$ARCHIVE"); else args=(send "$HOLD" "$SOURCE_DIR" "$PREFIX" "$TIMEOUT"); fi
+if ! (umask 077; peer "python3 -c $(printf '%q' "$PY_STREAM") $(printf '%q ' "${args[@]}")" >"$DEST.part" 2>"$work/sent"); then
+  echo "transfer ${ID}: sending the archive from ${PEER_HOST} failed: $(grep -v '^{' "$work/sent" | tail -n3 | tr '\n' ' ')" >&2; exit 1
+fi
+sent=$(grep '^{' "$work/sent" | tail -n1) || true
+[ -n "$sent" ] || { echo "transfer ${ID}: the source said nothing of what it sent: $(tail -n3 "$work/sent" | tr '\n' ' ')" >&2; exit 1; }
+read -r src_path src_size first < <(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["archive"], d["sizeBytes"], d["firstByteAt"])' "$sent")
+got=$(stat -c %s "$DEST.part")
+[ "$got" = "$src_size" ] || { echo "transfer ${ID}: $src_path sent as $src_size bytes, $got arrived; the source archive is kept" >&2; exit 1; }
+mv -f "$DEST.part" "$DEST"
+now=$(date +%s%3N)
+printf '{"archive":"%s","sourceArchive":"%s","sizeBytes":%s,"startedAt":%s,"seconds":%s}\n' \
+  "$DEST" "$src_path" "$got" "$first" "$(awk -v a="$first" -v b="$now" 'BEGIN { printf "%.3f", (b - a) / 1000 }')"
