@@ -201,7 +201,7 @@ remove_cgroup_root() {
 
 node_up() {
   local name=$1 address=$2 subnet=$3 state=$4 bins=${5:-} images=${6:-}
-  local ns lab br veth dir base
+  local ns lab br veth dir base instance
   ns=$(node_netns "$name" "$state")
   lab=$(lab_up "$subnet" "$state")
   br=$(bridge_name "$state")
@@ -209,7 +209,7 @@ node_up() {
   base=$(rootfs)
   dir="$state/nodes/$name"
   if ip netns list | grep -q "^$ns\b" && [ -n "$(ip netns pids "$ns")" ]; then
-    echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"running\"}"
+    echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"running\",\"instance\":\"$(cat "$dir/instance" 2>/dev/null)\"}"
     return
   fi
   mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
@@ -233,12 +233,15 @@ node_up() {
     ip -n "$ns" link set eth0 up
     ip -n "$ns" route add default via "$(gateway_of "$subnet")"
   fi
+  # This start of the node, new each time: what runs on a node (its files, services, images) is
+  # declared again when the node is (components/node/command.ts, node-instance).
+  instance=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n'); echo "$instance" >"$dir/instance"
   # nsenter, not `ip netns exec`: the latter remounts /sys and would hide the host cgroup tree.
   setsid nsenter --net="/run/netns/$ns" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private \
     bash -c "$(node_init)" node-init "$dir/merged" "$name" "$bins" "${bins:+$dir/storage}" "${bins:+$KUBELET_SYSCTLS}" "${bins:+$images}" </dev/null >"$dir/init.log" 2>&1 &
   for _ in $(seq 1 100); do
     if ip netns exec "$lab" bash -c "exec 3<>/dev/tcp/$address/22" 2>/dev/null; then
-      echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"started\"}"
+      echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"started\",\"instance\":\"$instance\"}"
       return
     fi
     sleep 0.2

@@ -115,6 +115,8 @@ function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name:
             name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,
             address: node.stdout.apply(() => address),
             connection: { host: node.stdout.apply(() => address), port: 22, user: "root", privateKey },
+            // local-node.sh prints {"name", "address", "state", "instance"}.
+            instance: node.stdout.apply(out => /"instance":"([0-9a-f]*)"/.exec(out)?.[1] ?? ""),
         };
     });
 }

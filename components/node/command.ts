@@ -16,6 +16,12 @@ export interface NodeHandle {
     readonly connection: command.types.input.remote.ConnectionArgs;
     /** Where the private key came from, recorded on every command so the policy pack can check it. */
     readonly keySource: KeySource;
+    /**
+     * This start of the node where the driver can tell (local: new each time local-node.sh starts
+     * it). What the program put on the node (files, services, images) is replaced with it, so a
+     * replaced node gets all of it again; migration steps, which are history, are not.
+     */
+    readonly instance?: pulumi.Output<string>;
 }
 
 export type KeySource = "secret-config" | "plain-config" | "driver";
@@ -35,6 +41,7 @@ export type LabTrigger =
     | { lab: "ssh"; node: string; keySource: KeySource }
     | { lab: "migration-step"; id: string; step: string; from: string; to: string }
     | { lab: "node-check"; node: string; check: string }
+    | { lab: "node-instance"; node: string; instance: pulumi.Input<string> }
     | { lab: "observed"; state: string };
 
 export interface NodeCommandArgs {
@@ -78,6 +85,9 @@ export interface NodeCommandArgs {
 export function nodeCommand(name: string, args: NodeCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     const minutes = `${args.timeoutMinutes ?? 10}m`;
     const triggers: LabTrigger[] = [...args.triggers, { lab: "ssh", node: args.node.name, keySource: args.node.keySource }];
+    if (args.node.instance && !args.triggers.some(t => t.lab === "migration-step")) {
+        triggers.push({ lab: "node-instance", node: args.node.name, instance: args.node.instance });
+    }
     const ignore: string[] = [];
     if (args.observed) {
         if (!args.observed.changed) ignore.push(`triggers[${triggers.length}]`);

@@ -98,6 +98,21 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
         lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
     });
 
+    it("declares everything on a node again when the node is replaced (its files, directories and checks)", () => {
+        // The local driver's node: the local command that runs `local-node.sh up 'worker' ...`.
+        const urn = JSON.parse(lab.run.ok(["stack", "export", "--stack", "lab"], lab.project)).deployment.resources
+            .find((r: { type: string; inputs?: { create?: string } }) => r.type === "command:local:Command" && /local-node\.sh'? up 'worker' /.test(r.inputs?.create ?? ""))?.urn;
+        assert.ok(urn, "the worker node's resource");
+        const out = lab.run.ok(["up", "--yes", "--stack", "lab", "--replace", urn], lab.project);
+        // A new node (a new rootfs upper layer) has none of what the program wrote on the old one.
+        assert.match(out, /worker-runc-conf\s+replaced/, out);
+        assert.deepEqual(lab.sshOk("worker", "grep -v '^#' /etc/criu/runc.conf").trim().split("\n"), ["tcp-established", "skip-in-flight"]);
+        assert.equal(lab.sshOk("worker", "stat -c %a /var/lib/live-migration-lab/checkpoints").trim(), "700");
+        assert.match(lab.sshOk("worker", "cat /etc/crio/crio.conf.d/60-live-migration-lab.conf"), /enable_criu_support = true/);
+        assert.doesNotMatch(out, /master-runc-conf\s+replaced/, "the master's are left alone");
+        lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
+    });
+
     it("leaves the host as it found it after pulumi destroy", () => {
         lab.run.ok(["destroy", "--yes", "--stack", "lab"], lab.project);
         assert.deepEqual(footprint("lml-local-"), before0, "no network namespace, mount or process of the lab is left");
