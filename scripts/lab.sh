@@ -80,6 +80,22 @@ ensure_shellcheck() {
     fail "could not install shellcheck (apt-get install shellcheck)"
 }
 
+# The unit tests check the vagrant driver's Vagrantfile with `vagrant validate` (Debian's vagrant and
+# vagrant-libvirt; no VM is made).
+ensure_vagrant() {
+  local home
+  if command -v vagrant >/dev/null; then
+    home=$(mktemp -d)  # vagrant writes its home on every call: not the user's
+    if VAGRANT_HOME=$home VAGRANT_CHECKPOINT_DISABLE=1 vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt; then rm -rf "$home"; return; fi
+    rm -rf "$home"
+  fi
+  command -v apt-get >/dev/null || fail "the unit tests need vagrant and vagrant-libvirt; install them with your package manager"
+  echo "lab.sh: installing Debian's vagrant and vagrant-libvirt for the unit tests" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vagrant vagrant-libvirt >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vagrant vagrant-libvirt >/dev/null; } ||
+    fail "could not install vagrant (apt-get install --no-install-recommends vagrant vagrant-libvirt)"
+}
+
 NODE_BIN=$(ensure_node)
 export PATH="$NODE_BIN:$ROOT/node_modules/.bin:$PATH"
 ensure_modules
@@ -149,6 +165,7 @@ cd "$ROOT"
 case "$cmd" in
   test)
     ensure_shellcheck
+    ensure_vagrant
     ensure_engine
     (cd engine && ensure_go && go test ./...)
     (cd cri-proxy && ensure_go && go test ./...)
