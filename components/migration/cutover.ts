@@ -46,8 +46,12 @@ export const ociRuntimeWrapper = (runtime: "runc" | "crun") => `/usr/local/libex
 /** Where CRI-O packages and distributions put the runtime, tried in order when the driver does not know. */
 const RUNTIME_CANDIDATES = (runtime: string) => [`/usr/libexec/crio/${runtime}`, `/usr/bin/${runtime}`, `/usr/sbin/${runtime}`, `/usr/local/bin/${runtime}`];
 
+/** Where the runtime wrapper logs what it fitted in a container's spec (programs/oci-spec-fit.py). */
+export const SPEC_FIT_LOG = "/run/live-migration-lab/oci-spec-fit.log";
+
 /** The runtime wrapper's file (programs/oci-runtime.sh), running `realPath` or the first candidate that exists. */
-export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, holds = HOLDS_DIR, stats = STATS_DIR): string {
+export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, holds = HOLDS_DIR, stats = STATS_DIR,
+    status = "/proc/self/status", fitLog = SPEC_FIT_LOG): string {
     return [
         "#!/usr/bin/env bash",
         `# Managed by live-migration-lab: CRI-O's runtime path for ${runtime} (components/migration/programs/oci-runtime.sh).`,
@@ -55,6 +59,9 @@ export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, ho
         `CANDIDATES=${q(RUNTIME_CANDIDATES(runtime).join(" "))}`,
         `HOLDS=${q(holds)}`,
         `STATS=${q(stats)}`,
+        `STATUS_FILE=${q(status)}`,
+        `FIT_LOG=${q(fitLog)}`,
+        `PY_FIT=${q(programText("migration/programs/oci-spec-fit.py"))}`,
         libraryText("migration/programs/oci-runtime.sh").trimEnd(),
         "",
     ].join("\n");

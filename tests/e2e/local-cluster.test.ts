@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
 import { checkpointImageScript, checkpointScript, transferScript } from "../../components/node/scripts";
+import { BUSYBOX_IMAGE } from "../../components/cluster/localCluster";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster/cluster";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
@@ -75,6 +76,32 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
     it("runs the TCP workload pod made by @pulumi/kubernetes on the worker, counting", () => {
         assert.equal(kubectl("get pod tcp-counter -o jsonpath={.spec.nodeName}").trim(), "worker");
         waitFor("the counter to pass 3", () => counter("tcp-counter").length > 3);
+    });
+
+    it("runs a privileged, node-critical pod on the worker, fitted to what the node can grant", () => {
+        // The kubelet asks oom_score_adj -997 for a system-node-critical pod and every capability
+        // for a privileged one; on hosts without CAP_SYS_RESOURCE the runtime wrapper fits the spec.
+        const pod = {
+            apiVersion: "v1", kind: "Pod", metadata: { name: "critical", namespace: "kube-system" },
+            spec: {
+                nodeName: "worker", priorityClassName: "system-node-critical", restartPolicy: "Never",
+                containers: [{ name: "c", image: BUSYBOX_IMAGE, imagePullPolicy: "Never", command: ["sleep", "3600"], securityContext: { privileged: true } }],
+            },
+        };
+        lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl apply -f - <<'EOF'\n${JSON.stringify(pod)}\nEOF`);
+        try {
+            waitFor("the critical pod to run", () => kubectl("-n kube-system get pod critical -o jsonpath={.status.phase}").trim() === "Running", 60);
+            const bounding = BigInt("0x" + lab.sshOk("worker", "awk '/^CapBnd/ {print $2}' /proc/self/status").trim());
+            const inside = kubectl("-n kube-system exec critical -- cat /proc/self/oom_score_adj").trim();
+            if (bounding >> 24n & 1n) {
+                assert.equal(inside, "-997", "a node with CAP_SYS_RESOURCE gives the kubelet's value");
+            } else {
+                assert.equal(inside, "0");
+                assert.match(lab.sshOk("worker", "cat /run/live-migration-lab/oci-spec-fit.log"), /the node cannot grant: .*CAP_SYS_RESOURCE.*oomScoreAdj -997 -> 0/);
+            }
+        } finally {
+            kubectl("-n kube-system delete pod critical --now --wait=true");
+        }
     });
 
     it("fails the kubelet checkpoint with CRIU's TCP error when runc.conf lacks tcp-established; the pod keeps running", () => {

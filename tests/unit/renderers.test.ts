@@ -424,6 +424,50 @@ describe("drift review", () => {
     }
 });
 
+describe("runtime wrapper (oci-runtime.sh, oci-spec-fit.py): a container's spec fitted to what the node can grant", () => {
+    let dir = "";
+    const lastCap = Number(fs.readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"));
+    const full = (2n ** BigInt(lastCap + 1) - 1n);
+    const SYS_RESOURCE = 24n;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-fit-"));
+        fs.mkdirSync(path.join(dir, "bundle"));
+        fs.writeFileSync(path.join(dir, "runc"), `#!/usr/bin/env bash\necho "$*" >>${dir}/runtime.log\n`, { mode: 0o755 });
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    /** CRI-O's conmon creating a container through the wrapper, on a node whose bounding set is `bounding`. */
+    const create = (bounding: bigint, spec: object) => {
+        fs.writeFileSync(path.join(dir, "status"), `Name:\tbash\nCapBnd:\t${bounding.toString(16).padStart(16, "0")}\n`);
+        fs.writeFileSync(path.join(dir, "bundle", "config.json"), JSON.stringify(spec));
+        fs.writeFileSync(path.join(dir, "wrapper"), renderOciRuntime("runc", path.join(dir, "runc"), path.join(dir, "holds"), path.join(dir, "stats"), path.join(dir, "status"), path.join(dir, "fit.log")), { mode: 0o755 });
+        const r = spawnSync(path.join(dir, "wrapper"), ["--root", "/run/runc", "create", "--bundle", path.join(dir, "bundle"), "--pid-file", "p", "c1"], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(fs.readFileSync(path.join(dir, "runtime.log"), "utf8").trim(), `--root /run/runc create --bundle ${dir}/bundle --pid-file p c1`, "the runtime gets the same call");
+        return JSON.parse(fs.readFileSync(path.join(dir, "bundle", "config.json"), "utf8"));
+    };
+    const critical = { process: { oomScoreAdj: -997, capabilities: { bounding: ["CAP_CHOWN", "CAP_SYS_RESOURCE", "CAP_NET_ADMIN"], effective: ["CAP_SYS_RESOURCE"] } } };
+
+    it("on a node without CAP_SYS_RESOURCE: drops what it cannot grant and raises oom_score_adj to 0, saying so", () => {
+        const spec = create(full & ~(1n << SYS_RESOURCE), critical);
+        assert.deepEqual(spec.process, { oomScoreAdj: 0, capabilities: { bounding: ["CAP_CHOWN", "CAP_NET_ADMIN"], effective: [] } });
+        assert.match(fs.readFileSync(path.join(dir, "fit.log"), "utf8"), /container c1: the node cannot grant: bounding without CAP_SYS_RESOURCE; effective without CAP_SYS_RESOURCE; oomScoreAdj -997 -> 0/);
+    });
+
+    it("fits an exec's process spec too (kubectl exec into such a container)", () => {
+        fs.writeFileSync(path.join(dir, "status"), `CapBnd:\t${(full & ~(1n << SYS_RESOURCE)).toString(16).padStart(16, "0")}\n`);
+        fs.writeFileSync(path.join(dir, "process.json"), JSON.stringify({ args: ["cat"], capabilities: { effective: ["CAP_SYS_RESOURCE", "CAP_KILL"] } }));
+        fs.writeFileSync(path.join(dir, "wrapper"), renderOciRuntime("runc", path.join(dir, "runc"), path.join(dir, "holds"), path.join(dir, "stats"), path.join(dir, "status"), path.join(dir, "fit.log")), { mode: 0o755 });
+        const r = spawnSync(path.join(dir, "wrapper"), ["--root", "/run/runc", "exec", "--process", path.join(dir, "process.json"), "c1"], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, "process.json"), "utf8")).capabilities, { effective: ["CAP_KILL"] });
+    });
+
+    it("on a node with every capability: leaves the spec as it is", () => {
+        assert.deepEqual(create(full, critical), critical);
+        assert.ok(!fs.existsSync(path.join(dir, "fit.log")));
+    });
+});
+
 describe("migration hold (cutover.ts): the runtime wrapper and the lease run for real against a stand-in runtime", () => {
     // The lease tool only reads and writes freezer.state, so a plain file stands in for the cgroup.
     // A stand-in runtime (REAL) freezes and thaws that file on pause and resume, as runc does; the

@@ -11,9 +11,13 @@
 # The lease (lease.sh) removes the lease file when it decides, then resumes through CRI-O.
 # It also keeps CRIU's figures of every restore (stats-restore, which CRI-O deletes right after) as
 # STATS/<container id>.restore, for the migration's cutover to report.
+# Before `create` and `exec` it fits the container's spec (an exec's process spec) to what the node
+# can grant (oci-spec-fit.py), on hosts whose capability bounding set lacks some capabilities,
+# logging what it changed to FIT_LOG.
 # Inputs: REAL (the runtime binary; empty: the first of CANDIDATES that exists), HOLDS (the lease
 # directory), STATS (where restore figures are kept), CANDIDATES (where CRI-O packages and
-# distributions put the runtime).
+# distributions put the runtime), STATUS_FILE (/proc/self/status: its CapBnd), PY_FIT
+# (oci-spec-fit.py's text), FIT_LOG.
 if [ -z "$REAL" ]; then
   for REAL in $CANDIDATES; do [ -x "$REAL" ] && break; done
 fi
@@ -27,6 +31,24 @@ while [ "$i" -le "$#" ]; do
   esac
 done
 id=${!#}
+# Where the node's capability bounding set is not the full one (hosts without CAP_SYS_RESOURCE),
+# a spec asking for more than the node can grant is fitted first (oci-spec-fit.py says why).
+# So is an exec's process spec (CRI-O's `exec --process FILE`).
+if [ "$sub" = create ] || [ "$sub" = exec ]; then
+  bnd=; while read -r k v; do if [ "$k" = CapBnd: ]; then bnd=$v; break; fi; done <"$STATUS_FILE"
+  if [ -n "$bnd" ] && [ $((16#$bnd)) -ne $(( (1 << ($(</proc/sys/kernel/cap_last_cap) + 1)) - 1 )) ]; then
+    bundle=$PWD; process=; prev=
+    for a in "$@"; do
+      case $prev in --bundle | -b) bundle=$a ;; --process | -p) process=$a ;; esac
+      case $a in --bundle=*) bundle=${a#*=} ;; --process=*) process=${a#*=} ;; esac
+      prev=$a
+    done
+    if [ "$sub" = exec ]; then file=$process; kind=process; else file=$bundle/config.json; kind=config; fi
+    if [ -n "$file" ] && [ -f "$file" ] && fit=$(python3 -c "$PY_FIT" "$file" "$STATUS_FILE" "$kind") && [ -n "$fit" ]; then
+      { mkdir -p "${FIT_LOG%/*}" && echo "$(date -u +%FT%TZ) container $id: $fit" >>"$FIT_LOG"; } 2>/dev/null || true
+    fi
+  fi
+fi
 if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
   # CRIU writes stats-restore into the work directory: --work-path, else the image or bundle directory.
   dirs=(); prev=
