@@ -26,6 +26,8 @@ export interface NodeRuntimeArgs {
     readonly install?: string;
     /** What the node has at each managed path right now (drift.ts); absent when not observed. */
     readonly observed?: Readonly<Record<string, Observation>>;
+    /** The kubelet's version, when the lab runs Kubernetes: the node check reads the cgroup mode against it. */
+    readonly kubernetesVersion?: string;
 }
 
 /** The managed files of one node, checked before any is written. */
@@ -66,7 +68,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
         // a new kernel fails mid-dump: check first, and fail here with CRIU's own message.
         const criu = nodeCommand(`${name}-criu-check`, {
             node,
-            create: criuCheckScript(),
+            create: criuCheckScript(args.kubernetesVersion),
             triggers: [{ lab: "node-check", node: node.name, check: "criu" }],
         }, { parent: this, dependsOn: install });
 

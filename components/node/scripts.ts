@@ -45,8 +45,9 @@ export function removeDirScript(path: string): string {
  * CRIU is usable: `criu check` is the real test (`criu check --tcp-established` is not a check;
  * TCP repair is part of the plain check). An old CRIU on a new kernel fails here, not mid-dump.
  */
-export function criuCheckScript(): string {
-    return nodeProgram("node/programs/criu-check.sh", "criu check");
+/** `criu check`, and the node's cgroup mode against the kubelet `kubernetesVersion` (none: no Kubernetes). */
+export function criuCheckScript(kubernetesVersion?: string): string {
+    return nodeProgram("node/programs/criu-check.sh", "criu check", { KUBERNETES_MINOR: kubernetesVersion ? Number(kubernetesVersion.split(".")[1]) : 0 });
 }
 
 export interface PreflightArgs {

@@ -5,6 +5,7 @@
 // Timings are the benchmark's business: `scripts/lab.sh npm run bench -- lab`.
 import { strict as assert } from "assert";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
 
 const SEED_ERROR = "Error (criu/sk-inet.c:200): inet: Connected TCP socket, consider using --tcp-established option.";
@@ -47,6 +48,9 @@ describe("the local lab (namespace nodes, real SSH, real CRIU)", function () {
         const criu = JSON.parse(lab.run.ok(["stack", "output", "criu", "--json", "--stack", "lab"], lab.project));
         assert.equal(criu.master.check, "ok");
         assert.match(criu.worker.criu, /^4\.\d+/, "CRIU >= 4.2 from Debian sid");
+        // The node check reports the cgroup mode the kubelet will meet (this host's, seen from its nodes).
+        const mode = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") ? "v2" : fs.existsSync("/sys/fs/cgroup/unified") ? "hybrid" : "v1";
+        assert.equal(criu.master.cgroup, mode);
     });
 
     it("changes nothing on a repeat pulumi up", () => {

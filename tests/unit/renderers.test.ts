@@ -311,6 +311,19 @@ describe("node scripts", () => {
             assert.deepEqual(fs.readdirSync(dir).sort(), ["m3.tar", "m4.tar"]);
         });
 
+        it("checks the node's cgroup mode against the kubelet: 1.35 is refused without cgroup v2, naming what works", () => {
+            const v2 = fs.existsSync("/sys/fs/cgroup/cgroup.controllers");
+            const check = (version?: string) => spawnSync("bash", ["-c", scripts.criuCheckScript(version)], { encoding: "utf8" });
+            const r = check("1.35.0");
+            if (v2) {
+                assert.doesNotMatch(r.stderr, /refuses cgroup v1/);
+            } else {
+                assert.notEqual(r.status, 0);
+                assert.match(r.stderr, /runs cgroup (v1|hybrid): the kubelet 1\.35 refuses cgroup v1 unless failCgroupV1 is false \(KEP-5573\); use kubernetes\.version 1\.34\.x on this host, or a host booted with cgroup v2 only/);
+            }
+            for (const ok of ["1.34.1", undefined]) assert.doesNotMatch(check(ok).stderr, /refuses cgroup v1/, `kubernetes ${ok ?? "none"}`);
+        });
+
         it("refuses to transfer without a key on stdin, saying so", () => {
             const r = spawnSync("bash", ["-c", scripts.transferScript({ from: { host: "127.0.0.1", port: 1, user: "root" }, source: { archive: "/a.tar" }, targetDir: dir, id: "m1", attempt: "first" })], { input: "", encoding: "utf8" });
             assert.notEqual(r.status, 0);
