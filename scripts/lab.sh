@@ -70,15 +70,18 @@ ensure_modules() {
   fi
 }
 
-# The unit tests lint every node program (components/*/programs) with Debian's shellcheck.
-ensure_shellcheck() {
-  command -v shellcheck >/dev/null && return
-  command -v apt-get >/dev/null || fail "the unit tests need shellcheck; install it with your package manager"
-  echo "lab.sh: installing Debian's shellcheck for the unit tests" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; } ||
-    fail "could not install shellcheck (apt-get install shellcheck)"
+# test_packages WHAT PACKAGE...: installs Debian packages the unit tests need (WHAT says which).
+test_packages() {
+  local what=$1; shift
+  command -v apt-get >/dev/null || fail "the unit tests need $what; install it with your package manager"
+  echo "lab.sh: installing Debian's $what for the unit tests" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } ||
+    fail "could not install $what (apt-get install --no-install-recommends $*)"
 }
+
+# The unit tests lint every node program (components/*/programs) with Debian's shellcheck.
+ensure_shellcheck() { command -v shellcheck >/dev/null || test_packages shellcheck shellcheck; }
 
 # The unit tests check the vagrant driver's Vagrantfile with `vagrant validate` (Debian's vagrant and
 # vagrant-libvirt; no VM is made).
@@ -89,11 +92,7 @@ ensure_vagrant() {
     if VAGRANT_HOME=$home VAGRANT_CHECKPOINT_DISABLE=1 vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt; then rm -rf "$home"; return; fi
     rm -rf "$home"
   fi
-  command -v apt-get >/dev/null || fail "the unit tests need vagrant and vagrant-libvirt; install them with your package manager"
-  echo "lab.sh: installing Debian's vagrant and vagrant-libvirt for the unit tests" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vagrant vagrant-libvirt >/dev/null ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vagrant vagrant-libvirt >/dev/null; } ||
-    fail "could not install vagrant (apt-get install --no-install-recommends vagrant vagrant-libvirt)"
+  test_packages "vagrant and vagrant-libvirt" vagrant vagrant-libvirt
 }
 
 NODE_BIN=$(ensure_node)

@@ -9,7 +9,7 @@ import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { LabConfig, NodeSpec } from "../config/config";
-import { NodeHandle, nodeCommand } from "../node/command";
+import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
 import { q } from "../node/program";
 import {
@@ -115,8 +115,8 @@ function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name:
             name: n.name, role: n.role, user: "root", port: 22, keySource: "driver" as const, privateKey,
             address: node.stdout.apply(() => address),
             connection: { host: node.stdout.apply(() => address), port: 22, user: "root", privateKey },
-            // local-node.sh prints {"name", "address", "state", "instance"}.
-            instance: node.stdout.apply(out => /"instance":"([0-9a-f]*)"/.exec(out)?.[1] ?? ""),
+            // local-node.sh up prints {name, address, state, instance}.
+            instance: jsonStdout<{ instance?: string }>(node).apply(o => o.instance ?? ""),
         };
     });
 }

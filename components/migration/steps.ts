@@ -40,7 +40,7 @@ export interface StepContext {
 
 export interface StepResult { startedAt: number; seconds: number }
 export type CheckpointOut = { archive: string } & StepResult;
-/** startedAt is the first byte's arrival; seconds run from there to the archive in place. */
+/** startedAt is when the source sent the first byte (its clock); seconds run from there to the archive in place. */
 export type TransferOut = { archive: string; sourceArchive: string; sizeBytes: number } & StepResult;
 export type ImageOut = { image: string; id: string } & StepResult;
 /** CRIU's own figures of a dump or restore (programs/criu-stats.py), or why there are none. */

@@ -152,8 +152,6 @@ export function transferScript(a: TransferArgs): string {
 
 export interface ImageArgs {
     readonly archive: string;
-    /** The archive's digest (read from the archive when not given): an image made from another archive (an earlier attempt) is rebuilt. */
-    readonly sha256?: string;
     readonly image: string;
     readonly container: string;
 }
@@ -163,7 +161,7 @@ const ARCHIVE_LABEL = "live-migration-lab.archive-sha256";
 /** Turns a checkpoint archive into a local image CRI-O restores from (no registry involved). */
 export function checkpointImageScript(a: ImageArgs): string {
     return nodeProgram("node/programs/checkpoint-image.sh", `checkpoint image ${a.image}`, {
-        ARCHIVE: a.archive, SHA256: a.sha256 ?? "", IMAGE: a.image, CONTAINER: a.container, LABEL: ARCHIVE_LABEL,
+        ARCHIVE: a.archive, IMAGE: a.image, CONTAINER: a.container, LABEL: ARCHIVE_LABEL,
     });
 }
 

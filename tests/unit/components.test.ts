@@ -177,6 +177,8 @@ describe("components under mocks", () => {
         assert.match(dropIn.inputs.stdin, /runtime_path = "\/usr\/local\/libexec\/live-migration-lab\/runc"/);
         const wrapper = resources.find(r => r.name === "worker-oci-runtime")!;
         assert.match(wrapper.inputs.stdin, /^REAL='\/usr\/sbin\/runc'$/m);
+        // What lives on a node carries that start of the node (local-node.sh up's instance), so a replaced node gets it again.
+        assert.deepEqual(dropIn.inputs.triggers.find((t: { lab: string }) => t.lab === "node-instance"), { lab: "node-instance", node: "worker", instance: "0123456789ab" });
         // Nodes see the Flink image's inputs and build the image themselves; the pod never pulls.
         assert.match(locals[3].inputs.create, /images=\$\(bash '[^']*flink-build\.sh' --root\)/);
         const builds = resources.filter(r => r.name.startsWith("flink-image-"));

@@ -20,6 +20,13 @@ function markerOf(inputs: Record<string, any>, lab: string): Record<string, any>
 const JOB = "0123456789abcdef0123456789abcdef";
 const T0 = 1_795_000_000_000;
 
+/** What the local driver's commands print: a node's state (local-node.sh up), else the lab's key. */
+function localStdout(inputs: Record<string, any>): string {
+    const up = /local-node\.sh'? up '([^']+)' '([^']+)'/.exec(String(inputs.create ?? ""));
+    if (up) return JSON.stringify({ name: up[1], address: up[2], state: "started", instance: "0123456789ab" }) + "\n";
+    return "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
+}
+
 /** The stdout a lab script prints on success, faked from the command's inputs. */
 function commandStdout(inputs: Record<string, any>): string {
     const file = markerOf(inputs, "managed-file");
@@ -66,7 +73,7 @@ export async function runWithMocks<T>(
             resources.push({ type: args.type, name: args.name, urn, inputs: args.inputs });
             const state: Record<string, any> = { ...args.inputs };
             if (args.type === "command:remote:Command" || args.type === "command:local:Command") {
-                state.stdout = args.type === "command:local:Command" ? "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n" : commandStdout(args.inputs);
+                state.stdout = args.type === "command:local:Command" ? localStdout(args.inputs) : commandStdout(args.inputs);
                 state.stderr = "";
             }
             return { id: `${args.name}-id`, state };

@@ -235,7 +235,7 @@ describe("node scripts", () => {
         ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576, copy: "copy CRI-O unpacks" })],
         ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
         ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, source: { archive: "/a.tar" }, targetDir: "/var/lib/x", id: "m1", attempt: "first" })],
-        ["image", scripts.checkpointImageScript({ archive: "/a.tar", sha256: "ab".repeat(32), image: "localhost/x:m1", container: "flink" })],
+        ["image", scripts.checkpointImageScript({ archive: "/a.tar", image: "localhost/x:m1", container: "flink" })],
         ["hold", holdScript({ id: "m1", namespace: "default", pod: "p", maxPauseSeconds: 60, checkpointTimeoutSeconds: 300 }, "first")],
         ["cutover", cutoverScript({ id: "m1", archive: "/var/lib/x/m1.tar", checkpointed: "/s.tar", sent: "/s.tar", maxPauseSeconds: 40, source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["verify", flinkVerifyScript({ namespace: "default", pod: "p", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],

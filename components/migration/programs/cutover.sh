@@ -32,12 +32,18 @@ stop_target() {
   ns=$(readlink "/proc/$p/ns/pid") || return 0
   members "$ns" | xargs -r kill -KILL 2>/dev/null; true
 }
+# give_back REASON WHAT: stops the restored copy, has the source take the job back (its abort log
+# gets REASON) and fails the step saying WHAT happened.
+give_back() {
+  local back
+  stop_target
+  back=$(peer "${lease} abort $(printf '%q' "$1")" 2>&1) || back="could not reach the source: $back"
+  echo "cutover ${ID}: $2; the restored copy was stopped and the source ${back}" >&2; exit 1
+}
 # The transfer found the archive by its name and time while CRI-O wrote it: it must be the one the
 # kubelet's checkpoint call reported.
 if [ "$CHECKPOINTED" != "$SENT" ]; then
-  stop_target
-  back=$(peer "${lease} abort $(printf '%q' "the transfer sent $SENT, the kubelet checkpointed to $CHECKPOINTED")" 2>&1) || back="could not reach the source: $back"
-  echo "cutover ${ID}: the transfer sent $SENT but the kubelet checkpointed to $CHECKPOINTED; the restored copy was stopped and the source ${back}" >&2; exit 1
+  give_back "the transfer sent $SENT, the kubelet checkpointed to $CHECKPOINTED" "the transfer sent $SENT but the kubelet checkpointed to $CHECKPOINTED"
 fi
 # Verify ends 3 s before the source's hold does (MAX_PAUSE after CRI-O's pause): a restored copy
 # that is not verified by then is stopped before the source takes the job back, never beside it.
@@ -48,9 +54,7 @@ if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
   [ -s "$work/verify.err" ] || echo "no verified job within the source's hold (${MAX_PAUSE}s after its pause)" >"$work/verify.err"
   # crictl's own log lines (time=...) say less than verify's; keep them when they are all there is.
   why=$({ grep -v '^time=' "$work/verify.err" || cat "$work/verify.err"; } | tail -n2 | tr '\n' ' ')
-  stop_target
-  back=$(peer "${lease} abort $(printf '%q' "verify on the target failed: $why")" 2>&1) || back="could not reach the source: $back"
-  echo "cutover ${ID}: $why; the restored copy was stopped and the source ${back}" >&2; exit 1
+  give_back "verify on the target failed: $why" "$why"
 fi
 # Both ends' digests must be the same before the commit: read once the restored job is verified,
 # both at once (while the restore runs they would slow it down).
@@ -60,9 +64,7 @@ wait "$copy_sum" || { echo "cutover ${ID}: could not read the digest of $ARCHIVE
 wait "$source_sum" || { echo "cutover ${ID}: could not read the digest of $SENT on the source: $(cat "$work/source.sum")" >&2; digest_error=1; }
 dst_sum=$(cut -d' ' -f1 "$work/copy.sum"); src_sum=$(cut -d' ' -f1 "$work/source.sum")
 if [ -n "${digest_error:-}" ] || [ "$dst_sum" != "$src_sum" ]; then
-  stop_target
-  back=$(peer "${lease} abort $(printf '%q' "the archive's digests differ: source $src_sum, copy $dst_sum")" 2>&1) || back="could not reach the source: $back"
-  echo "cutover ${ID}: $SENT has sha256 $src_sum on the source, its copy $ARCHIVE has $dst_sum; the restored copy was stopped and the source ${back}" >&2; exit 1
+  give_back "the archive's digests differ: source $src_sum, copy $dst_sum" "$SENT has sha256 $src_sum on the source, its copy $ARCHIVE has $dst_sum"
 fi
 if ! by=$(peer "${lease} commit" 2>&1); then
   stop_target

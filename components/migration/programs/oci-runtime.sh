@@ -31,19 +31,28 @@ while [ "$i" -le "$#" ]; do
   esac
 done
 id=${!#}
+# opt_value NAME...: the value the runtime's arguments give the first of these options (NAME V or
+# NAME=V), or nothing.
+opt_value() {
+  local name a prev
+  for name in "$@"; do
+    prev=
+    for a in "${ARGS[@]}"; do
+      if [ "$prev" = "$name" ]; then printf '%s' "$a"; return; fi
+      case $a in "$name"=*) printf '%s' "${a#*=}"; return ;; esac
+      prev=$a
+    done
+  done
+}
+ARGS=("$@")
 # Where the node's capability bounding set is not the full one (hosts without CAP_SYS_RESOURCE),
 # a spec asking for more than the node can grant is fitted first (oci-spec-fit.py says why).
 # So is an exec's process spec (CRI-O's `exec --process FILE`).
 if [ "$sub" = create ] || [ "$sub" = exec ]; then
   bnd=; while read -r k v; do if [ "$k" = CapBnd: ]; then bnd=$v; break; fi; done <"$STATUS_FILE"
   if [ -n "$bnd" ] && [ $((16#$bnd)) -ne $(( (1 << ($(</proc/sys/kernel/cap_last_cap) + 1)) - 1 )) ]; then
-    bundle=$PWD; process=; prev=
-    for a in "$@"; do
-      case $prev in --bundle | -b) bundle=$a ;; --process | -p) process=$a ;; esac
-      case $a in --bundle=*) bundle=${a#*=} ;; --process=*) process=${a#*=} ;; esac
-      prev=$a
-    done
-    if [ "$sub" = exec ]; then file=$process; kind=process; else file=$bundle/config.json; kind=config; fi
+    if [ "$sub" = exec ]; then file=$(opt_value --process -p); kind=process
+    else bundle=$(opt_value --bundle -b); file=${bundle:-$PWD}/config.json; kind=config; fi
     if [ -n "$file" ] && [ -f "$file" ] && fit=$(python3 -c "$PY_FIT" "$file" "$STATUS_FILE" "$kind") && [ -n "$fit" ]; then
       { mkdir -p "${FIT_LOG%/*}" && echo "$(date -u +%FT%TZ) container $id: $fit" >>"$FIT_LOG"; } 2>/dev/null || true
     fi
@@ -51,15 +60,10 @@ if [ "$sub" = create ] || [ "$sub" = exec ]; then
 fi
 if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
   # CRIU writes stats-restore into the work directory: --work-path, else the image or bundle directory.
-  dirs=(); prev=
-  for a in "$@"; do
-    case $prev in --work-path | --image-path | --bundle | -b) dirs+=("$a") ;; esac
-    case $a in --work-path=* | --image-path=* | --bundle=*) dirs+=("${a#*=}") ;; esac
-    prev=$a
-  done
+  dirs=("$(opt_value --work-path)" "$(opt_value --image-path)" "$(opt_value --bundle -b)")
   rc=0; "$REAL" "$@" || rc=$?
   for d in "${dirs[@]}" "$PWD"; do
-    if [ -f "$d/stats-restore" ]; then
+    if [ -n "$d" ] && [ -f "$d/stats-restore" ]; then
       install -d -m 0700 "$STATS" && cp "$d/stats-restore" "$STATS/$id.restore" 2>/dev/null; break
     fi
   done

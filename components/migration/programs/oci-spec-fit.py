@@ -1,6 +1,6 @@
-"""live-migration-lab: fits a container's OCI spec (config.json) to what this node can grant, before
-the runtime creates the container (oci-runtime.sh runs it for `create` when the node's capability
-bounding set is not the full set).
+"""live-migration-lab: fits a container's OCI spec (config.json, or an exec's process spec) to what
+this node can grant, before the runtime creates the container or runs the exec (oci-runtime.sh runs
+it for `create` and `exec` when the node's capability bounding set is not the full set).
 
 Usage: python3 oci-spec-fit.py FILE STATUS config|process
   FILE: a bundle's config.json (config) or an exec's process spec (process: `runc exec --process`).
