@@ -7,7 +7,8 @@ import type { ManagedFile } from "./node/nodeRuntime";
 import type { MigrationPlan } from "./migration/plan";
 import { criuConfigPaths, renderCriuConf } from "./node/criu";
 import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./node/crio";
-import { CRICTL_CONFIG_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
+import { CRICTL_CONFIG_PATH, KUBELET_DROP_IN_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
+import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, renderKubeadmInitConfig, renderKubeadmJoinConfig } from "./cluster/kubeadm";
 import { abortLog, ociRuntimeWrapper, renderOciRuntime } from "./migration/cutover";
 import { PKI_DIR } from "./cluster/cluster";
 
@@ -68,12 +69,26 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
         after: "oci-runtime",
     });
     files.push({ role: "crictl-config", path: CRICTL_CONFIG_PATH, content: renderCrictlConfig(), mode: 0o644 });
-    const kubelet = renderKubeletConfig({
-        kubernetesVersion: c.kubernetes.version,
-        cgroupDriver: driver.runtime.cgroupDriver,
-        clientCAFile: `${PKI_DIR}/ca.crt`,
-        extra: driver.runtime.kubeletSettings(node),
+    if (!c.kubernetes.enabled) return files;
+    // kubeadm configures the kubelet; the node's own settings (checkpoint API, the driver's needs)
+    // are its drop-in, which the kubelet reads over kubeadm's config.
+    files.push({
+        role: "kubelet-config",
+        path: KUBELET_DROP_IN_PATH,
+        content: renderKubeletConfig({
+            kubernetesVersion: c.kubernetes.version,
+            cgroupDriver: driver.runtime.cgroupDriver,
+            clientCAFile: `${PKI_DIR}/ca.crt`,
+            extra: driver.runtime.kubeletSettings(node),
+        }),
+        mode: 0o644,
+        restart: "kubelet",
     });
-    files.push(...driver.clusterFiles(node, index, kubelet));
+    const facts = { ...driver.kubeadm, cgroupDriver: driver.runtime.cgroupDriver };
+    const self = { name: node.name, address: driver.address(index) };
+    files.push(node.role === "master"
+        ? { role: "kubeadm-config", path: KUBEADM_CONFIG_PATH, content: renderKubeadmInitConfig({ kubernetesVersion: c.kubernetes.version, master: self, facts }), mode: 0o600 }
+        : { role: "kubeadm-join-config", path: KUBEADM_JOIN_CONFIG_PATH, content: renderKubeadmJoinConfig({ node: self, facts }), mode: 0o600 });
+    files.push(...driver.clusterFiles(node, index));
     return files;
 }

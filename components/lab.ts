@@ -9,7 +9,6 @@ import { FlinkJob, FlinkStage, podName } from "./flink/flinkJob";
 import { FlinkImage } from "./flink/flinkImage";
 import { attemptOf, Migration, MigrationSummary } from "./migration/migration";
 import { abortLog } from "./migration/cutover";
-import { KUBELET_CONFIG_PATH } from "./node/kubelet";
 import type { Observation } from "./node/drift";
 
 export interface LabOutputs {
@@ -53,7 +52,7 @@ export function buildCluster(desired: DesiredLab, sshPrivateKey: pulumi.Output<s
     if (!c.kubernetes.enabled) return { lab, nodes, criu };
 
     const ready = Object.fromEntries(c.nodes.map((n, i) => [n.name, runtimes[i].ready]));
-    const cluster = new Cluster("cluster", { driver: desired.driver, nodes: lab.nodes, ready, kubeletConfigPath: KUBELET_CONFIG_PATH });
+    const cluster = new Cluster("cluster", { driver: desired.driver, nodes: lab.nodes, ready });
     return { lab, nodes, criu, cluster };
 }
 

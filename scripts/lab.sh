@@ -137,7 +137,10 @@ lab_network() {
     # Kubernetes, CRI-O and the Flink image's inputs are made here too: the Go module proxy,
     # Maven Central and Debian's mirrors are not reachable from the lab.
     local bins=-
-    [ "$k8s" = - ] || bins=$(bash "$ROOT/scripts/k8s-build.sh" "${k8s%/*}" "${k8s#*/}")
+    if [ "$k8s" != - ]; then
+      bins=$(bash "$ROOT/scripts/k8s-build.sh" "${k8s%/*}" "${k8s#*/}")
+      echo "lab.sh: Kubernetes and CRI-O binaries: $(cat "$bins/SOURCE" 2>/dev/null || echo "built from the Go module proxy")" >&2
+    fi
     [ "$flink" = - ] || bash "$ROOT/scripts/flink-build.sh" "$flink" >/dev/null
     echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state") $bins"
   else

@@ -30,10 +30,11 @@ SUITE=sid
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What a node needs: CRIU and the runtimes from one suite, iptables/nftables for CRIU's TCP lock,
 # sshd and ssh (a migration target pulls the archive from its source), python3 for workloads the tests run in containers,
-# python3-pycriu (CRIU's own reader of its stats images: a migration reports them); for Kubernetes: etcd, the CNI plugins,
-# buildah (+ netavark, which it needs even for `from scratch`) for local images, busybox-static as
-# the content of small images, openssl for the cluster's certificates, curl for the kubelet API.
-PACKAGES=criu,python3-pycriu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,openssh-client,procps,ca-certificates,python3-minimal,etcd-server,containernetworking-plugins,buildah,netavark,busybox-static,openssl,curl
+# python3-pycriu (CRIU's own reader of its stats images: a migration reports them); for Kubernetes: the CNI plugins,
+# buildah (+ netavark, which it needs even for `from scratch`) for kubeadm's images, busybox-static
+# as the content of small images, openssl, curl for the kubelet API; sudo for nodes driven as
+# someone's hosts (driver existing, with a user that is not root).
+PACKAGES=criu,python3-pycriu,runc,crun,conmon,iproute2,iptables,nftables,openssh-server,openssh-client,procps,ca-certificates,python3-minimal,containernetworking-plugins,buildah,netavark,busybox-static,openssl,curl,sudo
 ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/rootfs}
 
 fail() { echo "local-node.sh: $*" >&2; exit 1; }

@@ -1,12 +1,12 @@
-// Kubernetes on the lab nodes, as the node driver brings it up (drivers/): kubeadm on VMs and
-// existing hosts, the local lab's own control plane on namespace nodes. Outputs a kubeconfig
-// (secret) and a Kubernetes provider.
+// Kubernetes on the lab nodes, as the node driver brings it up (drivers/): kubeadm on every driver
+// (kubeadm.ts), after what the driver's nodes need first. Outputs a kubeconfig (secret) and a
+// Kubernetes provider.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { NodeHandle } from "../node/command";
 import type { NodeDriver } from "../drivers";
 
-/** Kubernetes' certificate directory and admin kubeconfig (kubeadm's paths, which the local lab uses too). */
+/** Kubernetes' certificate directory and admin kubeconfig (kubeadm's paths). */
 export const PKI_DIR = "/etc/kubernetes/pki";
 export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";
 
@@ -19,8 +19,6 @@ export interface ClusterArgs {
     readonly nodes: readonly NodeHandle[];
     /** Per node name, what must be done on it before Kubernetes starts (its NodeRuntime). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
-    /** The kubelet configuration file every node has (a managed file). */
-    readonly kubeletConfigPath: string;
 }
 
 export class Cluster extends pulumi.ComponentResource {

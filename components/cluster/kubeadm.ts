@@ -1,11 +1,98 @@
-// Renderers for real VMs and existing hosts (drivers `vagrant` and `existing`): the kubeadm +
-// CRI-O bootstrap from their official package repositories. These cannot run on
-// the lab machines (no KVM); they are rendered here and checked by the unit tests.
+// Kubernetes on the lab's nodes, one way for every driver: kubeadm init on the master and kubeadm
+// join on the workers, the control plane as static pods (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler) plus kube-proxy and CoreDNS. The drivers differ only in
+// where binaries and images come from (packages, or the local lab's builds) and in who supervises
+// the kubelet (systemd, or the lab's supervisor on nodes without it). Renderers here are pure;
+// declareKubeadm turns them into ordered remote commands.
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
 import { nodeProgram } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
+import { KUBELET_DROP_IN_DIR } from "../node/kubelet";
+import { NodeHandle, nodeCommand } from "../node/command";
+import { SERVICE_LIB } from "../node/scripts";
+import { ADMIN_KUBECONFIG } from "./cluster";
 
-/** Where kubeadm's config is written on the master (a managed file of the master's runtime). */
+/** Where kubeadm's init config is written on the master (a managed file of the master's runtime). */
 export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
+/**
+ * Where a worker's join config is written: without the bootstrap token, which the join step fills
+ * in from its stdin into a temporary 0600 file.
+ */
+export const KUBEADM_JOIN_CONFIG_PATH = "/etc/live-migration-lab/kubeadm-join.yaml";
+/** Placeholders of the join config that the join step fills in (kubeadm-join.sh). */
+export const JOIN_PLACEHOLDERS = { endpoint: "@API_SERVER_ENDPOINT@", token: "@BOOTSTRAP_TOKEN@", caHash: "@CA_CERT_HASH@" } as const;
+
+/** The cluster's pod network (each local node bridges a /24 of it) and service network. */
+export const POD_SUBNET = "10.85.0.0/16";
+export const SERVICE_SUBNET = "10.96.0.0/16";
+
+/** What differs between drivers in kubeadm's configs. */
+export interface KubeadmFacts {
+    /** The kubelet's cgroup driver (kubeadm defaults to systemd; it must match CRI-O's). */
+    readonly cgroupDriver: "systemd" | "cgroupfs";
+    /** `Never` where images are built on the nodes (no registry), else `IfNotPresent`. */
+    readonly imagePullPolicy: "Never" | "IfNotPresent";
+    /** kubeadm preflight checks that cannot pass on these nodes, each named with why in the driver. */
+    readonly ignorePreflightErrors: readonly string[];
+    /** KubeProxyConfiguration settings the nodes need (e.g. conntrack in a network namespace). */
+    readonly kubeProxy?: Record<string, unknown>;
+}
+
+export interface KubeadmNode {
+    readonly name: string;
+    readonly address: string;
+}
+
+function nodeRegistration(node: KubeadmNode, f: KubeadmFacts): Record<string, unknown> {
+    return {
+        name: node.name,
+        criSocket: CRIO_SOCKET,
+        imagePullPolicy: f.imagePullPolicy,
+        // Flink and the lab's test pods run on the master too.
+        taints: [],
+        // The node's own address (VMs have a NAT interface first) and the lab's kubelet drop-in
+        // directory, where the node's rendered kubelet settings live (kubelet.ts).
+        kubeletExtraArgs: [{ name: "node-ip", value: node.address }, { name: "config-dir", value: KUBELET_DROP_IN_DIR }],
+        ...(f.ignorePreflightErrors.length > 0 ? { ignorePreflightErrors: [...f.ignorePreflightErrors] } : {}),
+    };
+}
+
+const yamlDocs = (docs: Record<string, unknown>[]) => "# Managed by live-migration-lab.\n" + docs.map(d => YAML.stringify(d)).join("---\n");
+
+/**
+ * kubeadm's config for `kubeadm init` on the master: InitConfiguration, ClusterConfiguration,
+ * KubeletConfiguration (only what kubeadm must know; the node's own settings are its drop-in) and
+ * KubeProxyConfiguration.
+ */
+export function renderKubeadmInitConfig(a: { kubernetesVersion: string; master: KubeadmNode; facts: KubeadmFacts }): string {
+    return yamlDocs([
+        {
+            apiVersion: "kubeadm.k8s.io/v1beta4", kind: "InitConfiguration",
+            localAPIEndpoint: { advertiseAddress: a.master.address, bindPort: 6443 },
+            nodeRegistration: nodeRegistration(a.master, a.facts),
+        },
+        {
+            apiVersion: "kubeadm.k8s.io/v1beta4", kind: "ClusterConfiguration",
+            kubernetesVersion: `v${a.kubernetesVersion}`,
+            controlPlaneEndpoint: `${a.master.address}:6443`,
+            networking: { podSubnet: POD_SUBNET, serviceSubnet: SERVICE_SUBNET },
+        },
+        { apiVersion: "kubelet.config.k8s.io/v1beta1", kind: "KubeletConfiguration", cgroupDriver: a.facts.cgroupDriver, failSwapOn: false },
+        { apiVersion: "kubeproxy.config.k8s.io/v1alpha1", kind: "KubeProxyConfiguration", ...a.facts.kubeProxy },
+    ]);
+}
+
+/** A worker's JoinConfiguration, with the discovery token left as placeholders (JOIN_PLACEHOLDERS). */
+export function renderKubeadmJoinConfig(a: { node: KubeadmNode; facts: KubeadmFacts }): string {
+    return yamlDocs([{
+        apiVersion: "kubeadm.k8s.io/v1beta4", kind: "JoinConfiguration",
+        nodeRegistration: nodeRegistration(a.node, a.facts),
+        discovery: {
+            bootstrapToken: { apiServerEndpoint: JOIN_PLACEHOLDERS.endpoint, token: JOIN_PLACEHOLDERS.token, caCertHashes: [JOIN_PLACEHOLDERS.caHash] },
+        },
+    }]);
+}
 
 export interface NodeInstallArgs {
     /** Kubernetes release, e.g. "1.34.1". */
@@ -27,45 +114,72 @@ export function renderNodeInstallScript(a: NodeInstallArgs): string {
     });
 }
 
-export interface KubeadmInitArgs {
-    readonly kubernetesVersion: string;
-    readonly advertiseAddress: string;
-    readonly nodeName: string;
-    readonly podSubnet: string;
-    /** The KubeletConfiguration document (kubelet.ts) appended to kubeadm's config. */
-    readonly kubeletConfigYaml: string;
-}
-
-/** kubeadm's config for `kubeadm init` (InitConfiguration + ClusterConfiguration + kubelet). */
-export function renderKubeadmConfig(a: KubeadmInitArgs): string {
-    return `apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-localAPIEndpoint:
-  advertiseAddress: ${a.advertiseAddress}
-nodeRegistration:
-  name: ${a.nodeName}
-  criSocket: ${CRIO_SOCKET}
-  taints: []
----
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: ClusterConfiguration
-kubernetesVersion: v${a.kubernetesVersion}
-networking:
-  podSubnet: ${a.podSubnet}
----
-${a.kubeletConfigYaml.replace(/^#.*\n/, "")}`;
-}
-
 /** `kubeadm init` once; prints the join parameters (read back as a secret output). */
 export function renderKubeadmInitScript(configPath: string): string {
-    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath });
+    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath, ADMIN_KUBECONFIG });
 }
 
-/** `kubeadm join` once; the join command arrives on stdin, never in the script or its logs. */
-export function renderKubeadmJoinScript(): string {
-    return nodeProgram("cluster/programs/kubeadm-join.sh", "kubeadm join");
+/** `kubeadm join` once; the join parameters arrive on stdin, never in the script or its logs. */
+export function renderKubeadmJoinScript(configPath: string): string {
+    return nodeProgram("cluster/programs/kubeadm-join.sh", "kubeadm join", {
+        CONFIG: configPath, ENDPOINT_AT: JOIN_PLACEHOLDERS.endpoint, TOKEN_AT: JOIN_PLACEHOLDERS.token, HASH_AT: JOIN_PLACEHOLDERS.caHash,
+    });
 }
 
+/** `kubeadm reset` on a node leaving the cluster (a supervised kubelet is stopped first). */
 export function renderKubeadmResetScript(): string {
-    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset");
+    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", {}, [SERVICE_LIB]);
+}
+
+/**
+ * Waits until every node is Ready and every kube-system pod (the control plane, kube-proxy,
+ * CoreDNS) is Ready; prints each node's kubelet version and the kube-system pods' phases.
+ */
+export function clusterReadyScript(names: readonly string[], seconds: number): string {
+    return nodeProgram("cluster/programs/nodes-ready.sh", "cluster ready", { NODE_NAMES: names.join(" "), WAIT_SECONDS: seconds, ADMIN_KUBECONFIG });
+}
+
+export interface DeclareKubeadmArgs {
+    readonly nodes: readonly NodeHandle[];
+    /** Per node name, what must be done on it before kubeadm runs there (runtime files, services, images). */
+    readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
+}
+
+/**
+ * kubeadm init on the master, kubeadm join on every worker (each reset on delete), a wait until
+ * the cluster is Ready, and the admin kubeconfig (secret).
+ */
+export function declareKubeadm(parent: pulumi.ComponentResource, name: string, args: DeclareKubeadmArgs): pulumi.Output<string> {
+    const master = args.nodes.find(n => n.role === "master")!;
+    const workers = args.nodes.filter(n => n.role === "worker");
+    const init = nodeCommand(`${name}-init`, {
+        node: master,
+        create: renderKubeadmInitScript(KUBEADM_CONFIG_PATH),
+        delete: renderKubeadmResetScript(),
+        triggers: [{ lab: "node-check", node: master.name, check: "kubeadm-init" }],
+        secretOutput: true, // the join token
+        timeoutMinutes: 20,
+    }, { parent, dependsOn: args.ready[master.name] });
+    const joined = [init, ...workers.map(w => nodeCommand(`${name}-${w.name}-join`, {
+        node: w,
+        create: renderKubeadmJoinScript(KUBEADM_JOIN_CONFIG_PATH),
+        delete: renderKubeadmResetScript(),
+        stdin: init.stdout,
+        triggers: [{ lab: "node-check", node: w.name, check: "kubeadm-join" }],
+        timeoutMinutes: 20,
+    }, { parent, dependsOn: [init, ...args.ready[w.name]] }))];
+    const ready = nodeCommand(`${name}-ready`, {
+        node: master,
+        create: clusterReadyScript(args.nodes.map(n => n.name), 300),
+        triggers: [{ lab: "node-check", node: master.name, check: "cluster-ready" }],
+        timeoutMinutes: 10,
+    }, { parent, dependsOn: joined });
+    const admin = nodeCommand(`${name}-kubeconfig`, {
+        node: master,
+        create: `cat ${ADMIN_KUBECONFIG}`,
+        triggers: [{ lab: "node-check", node: master.name, check: "kubeconfig" }],
+        secretOutput: true,
+    }, { parent, dependsOn: [ready] });
+    // The provider's first use waits for the cluster, not only for the kubeconfig.
+    return pulumi.secret(admin.stdout);
 }

@@ -11,7 +11,7 @@ export function existingDriver(c: LabConfig): NodeDriver {
     return {
         name: "existing",
         address,
-        ...kubeadmHosts(c, address),
+        ...kubeadmHosts(c),
         probeKey: plainConfigKey => plainConfigKey,
         isUp: () => true,
         declareNodes(parent, _name, args) {

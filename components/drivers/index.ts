@@ -8,6 +8,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { LabConfig, NodeSpec } from "../config/config";
 import type { NodeHandle } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
+import type { KubeadmFacts } from "../cluster/kubeadm";
 import { localDriver } from "./local";
 import { vagrantDriver } from "./vagrant";
 import { existingDriver } from "./existing";
@@ -40,8 +41,6 @@ export interface DeclareClusterArgs {
     readonly nodes: readonly NodeHandle[];
     /** Per node name, what must be done on it before Kubernetes starts (its NodeRuntime). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
-    /** The kubelet configuration file every node has (a managed file). */
-    readonly kubeletConfigPath: string;
 }
 
 export interface NodeDriver {
@@ -50,11 +49,13 @@ export interface NodeDriver {
     /** The address of `c.nodes[index]`, known from the config alone (before any node exists). */
     address(index: number): string;
     readonly runtime: NodeRuntimeFacts;
+    /** What kubeadm's configs say differently on this driver's nodes (the cgroup driver is runtime's). */
+    readonly kubeadm: Omit<KubeadmFacts, "cgroupDriver">;
     /**
      * Files this driver's way of running Kubernetes needs on a node, besides the CRIU, CRI-O,
-     * crictl and kubelet files every node gets. `kubelet` is the node's rendered kubelet config.
+     * crictl, kubelet and kubeadm files every node gets.
      */
-    clusterFiles(node: NodeSpec, index: number, kubelet: string): ManagedFile[];
+    clusterFiles(node: NodeSpec, index: number): ManagedFile[];
     /** A script that installs CRIU, CRI-O and Kubernetes on a node, where its hosts need one. */
     readonly install?: string;
     /** Whether the Flink image is built on every node (no registry) or pulled. */
@@ -65,7 +66,7 @@ export interface NodeDriver {
     isUp(node: NodeSpec): boolean;
     /** Declares the nodes under `parent` and hands every one to the rest of the program. */
     declareNodes(parent: pulumi.ComponentResource, name: string, args: DeclareNodesArgs): NodeHandle[];
-    /** Declares Kubernetes on the nodes under `parent`. */
+    /** Declares Kubernetes on the nodes under `parent` (kubeadm.ts, after what the driver's nodes need first). */
     declareCluster(parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs): ClusterDeclaration;
 }
 

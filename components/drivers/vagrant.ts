@@ -45,7 +45,7 @@ export function vagrantDriver(c: LabConfig): NodeDriver {
     return {
         name: "vagrant",
         address,
-        ...kubeadmHosts(c, address),
+        ...kubeadmHosts(c),
         // VMs and their keys exist only once `vagrant up` ran: nothing to probe with before that.
         probeKey: () => undefined,
         isUp: () => true,

@@ -2,7 +2,12 @@
 import { CRIO_SOCKET } from "./crio";
 import * as YAML from "yaml";
 
-export const KUBELET_CONFIG_PATH = "/etc/kubernetes/kubelet-config.yaml";
+/**
+ * The kubelet's drop-in directory (--config-dir, which kubeadm passes from its kubeletExtraArgs) and
+ * the lab's file there: the node's own kubelet settings, over kubeadm's /var/lib/kubelet/config.yaml.
+ */
+export const KUBELET_DROP_IN_DIR = "/etc/kubernetes/kubelet.conf.d";
+export const KUBELET_DROP_IN_PATH = `${KUBELET_DROP_IN_DIR}/50-live-migration-lab.conf`;
 /** crictl's config: without it a bare `crictl ps` on a node guesses among deprecated defaults. */
 export const CRICTL_CONFIG_PATH = "/etc/crictl.yaml";
 

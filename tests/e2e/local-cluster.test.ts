@@ -1,6 +1,7 @@
 // Kubernetes with CRI-O in the local lab, for real: `pulumi up` of the program's nodes and
-// Kubernetes (components/lab.ts buildCluster, through tests/fixtures/cluster-stack) brings up etcd,
-// kube-apiserver, CRI-O and a kubelet per node; a pod created by @pulumi/kubernetes holds an
+// Kubernetes (components/lab.ts buildCluster, through tests/fixtures/cluster-stack) runs kubeadm init
+// and join over CRI-O and a supervised kubelet per node, to a complete control plane (etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, CoreDNS); a pod created by @pulumi/kubernetes holds an
 // established TCP connection; the kubelet's checkpoint API fails with CRIU's TCP error without
 // tcp-established in runc.conf and returns an archive with it; the archive becomes a checkpoint
 // image on the other node (the program's transfer and image scripts) and a pod from it continues
@@ -61,8 +62,28 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
             const effective = lab.sshOk(node, "crio status config");
             assert.match(effective, /^\s*enable_criu_support = true$/m);
             assert.match(effective, /^\s*cgroup_manager = "cgroupfs"$/m);
-            assert.match(effective, /^\s*pause_image = "localhost\/live-migration-lab\/pause:3\.10"$/m);
+            assert.match(effective, /^\s*pause_image = "registry\.k8s\.io\/pause:3\.10\.1"$/m);
+            // The kubelet kubeadm configured runs with the node's drop-in over kubeadm's config.
+            const configz = JSON.parse(kubectl(`get --raw /api/v1/nodes/${node}/proxy/configz`)).kubeletconfig;
+            assert.equal(configz.cgroupDriver, "cgroupfs");
+            assert.match(configz.cgroupRoot, new RegExp(`^/lml[0-9a-f]{6}-${node}$`));
+            assert.deepEqual(configz.clusterDNS, ["10.96.0.10"]);
         }
+        // kubeadm's control plane as static pods, kube-proxy on every node and CoreDNS, all Running.
+        const system = JSON.parse(kubectl("get pods -n kube-system -o json")).items as { metadata: { name: string }; spec: { nodeName: string }; status: { phase: string } }[];
+        const running = system.filter(p => p.status.phase === "Running").map(p => `${p.metadata.name.replace(/-[a-z0-9]{5}$|-[a-z0-9]{8,10}-[a-z0-9]{5}$/, "")}@${p.spec.nodeName}`).sort();
+        for (const want of ["etcd-master@master", "kube-apiserver-master@master", "kube-controller-manager-master@master", "kube-scheduler-master@master", "kube-proxy@master", "kube-proxy@worker"]) {
+            assert.ok(running.includes(want), `${want} Running; kube-system has ${running.join(", ")}`);
+        }
+        assert.equal(running.filter(p => p.startsWith("coredns@")).length, 2, `two CoreDNS pods Running; kube-system has ${running.join(", ")}`);
+        // A pod on the worker resolves the API server's service name through CoreDNS and reaches it
+        // through kube-proxy (routes between the nodes' pod subnets).
+        kubectl(`run dns-check --image=${BUSYBOX_IMAGE} --image-pull-policy=Never --restart=Never --overrides='{"spec":{"nodeName":"worker"}}' -- sh -c 'nslookup kubernetes.default.svc.cluster.local && wget -q -O- --no-check-certificate https://kubernetes.default/version'`);
+        waitFor("the DNS check pod to finish", () => ["Succeeded", "Failed"].includes(kubectl("get pod dns-check -o jsonpath={.status.phase}").trim()), 60);
+        const dns = kubectl("logs dns-check");
+        kubectl("delete pod dns-check --now --wait=true");
+        assert.match(dns, /Address:\s+10\.96\.0\.1\b/);
+        assert.match(dns, /"gitVersion": "v1\.34\.1"/);
         // crictl is there for diagnostics and, through the managed /etc/crictl.yaml, talks to the
         // same CRI-O without flags or a warning about guessed endpoints.
         const crictl = lab.ssh("worker", "crictl pods --name tcp-counter -q");

@@ -14,18 +14,20 @@ describe("node drivers", () => {
         {
             driver: "local", raw: { driver: "local", nodes: nodes(false), local: { subnet: "10.231.5.0/24" } },
             addresses: ["10.231.5.10", "10.231.5.11"], cgroupDriver: "cgroupfs", install: false, flinkImage: "build",
-            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
-            worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "cni-config", "storage-conf"],
+            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "kubeadm-config", "cni-config", "storage-conf"],
+            worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "kubeadm-join-config", "cni-config", "storage-conf"],
         },
         {
             driver: "vagrant", raw: { driver: "vagrant", nodes: nodes(false), vagrant: { subnet: "192.168.56.0/24" } },
             addresses: ["192.168.56.10", "192.168.56.11"], cgroupDriver: "systemd", install: true, flinkImage: "pull",
-            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config"],
+            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "kubeadm-config"],
+            worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "kubeadm-join-config"],
         },
         {
             driver: "existing", raw: { driver: "existing", nodes: nodes(true), sshPrivateKey: KEY },
             addresses: ["192.0.2.10", "192.0.2.27"], cgroupDriver: "systemd", install: true, flinkImage: "pull",
-            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubeadm-config"], worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config"],
+            master: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "kubeadm-config"],
+            worker: ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config", "kubelet-config", "kubeadm-join-config"],
         },
     ];
     for (const t of cases) {

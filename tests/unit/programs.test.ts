@@ -2,9 +2,10 @@
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as YAML from "yaml";
 import * as os from "os";
 import * as path from "path";
-import { installCredentialsScript, pkiScript } from "../../components/cluster/localCluster";
+import { renderKubeadmJoinConfig, renderKubeadmJoinScript } from "../../components/cluster/kubeadm";
 import { ensurePrivateDirScript } from "../../components/node/scripts";
 import { renderEntrypoint } from "../../components/flink/flink";
 
@@ -13,9 +14,9 @@ const programs = fs.readdirSync(COMPONENTS, { recursive: true, encoding: "utf8" 
     .filter(f => /(^|\/)programs\/[^/]+\.(sh|py)$/.test(f)).sort();
 
 describe("node programs as files (components/*/programs)", () => {
-    it("are there: the lease tool, hold, cutover, transfer, the Flink probe and verify, the PKI", () => {
+    it("are there: the lease tool, hold, cutover, transfer, the Flink probe and verify, kubeadm join", () => {
         for (const f of ["migration/programs/lease.sh", "migration/programs/hold.sh", "migration/programs/cutover.sh", "node/programs/transfer.sh",
-            "flink/programs/probe.py", "flink/programs/verify.sh", "cluster/programs/pki.py"]) {
+            "flink/programs/probe.py", "flink/programs/verify.sh", "cluster/programs/kubeadm-join.sh"]) {
             assert.ok(programs.includes(f), `${f} missing; have ${programs.join(", ")}`);
         }
     });
@@ -52,38 +53,39 @@ describe("node programs as files (components/*/programs)", () => {
     }
 });
 
-describe("the local lab's PKI programs, run for real in a scratch directory", () => {
+describe("kubeadm join, run for real against a stand-in kubeadm", () => {
     let dir: string;
-    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-pki-")); });
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-join-")); });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("issues the CA and certificates once, installs the master's files, and hands each other node a bundle it installs", () => {
-        // The same programs with every path moved into the scratch directory.
-        const script = pkiScript({ name: "master", address: "10.9.0.10" }, [{ name: "master", address: "10.9.0.10" }, { name: "worker", address: "10.9.0.11" }])
-            .replace(/^PKI_DIR=.*$/m, `PKI_DIR='${dir}/pki'`)
-            .replace(/^ADMIN_KUBECONFIG=.*$/m, `ADMIN_KUBECONFIG='${dir}/admin.conf'`)
-            .replace(/^KUBELET_KUBECONFIG=.*$/m, `KUBELET_KUBECONFIG='${dir}/kubelet.conf'`);
-        const out = JSON.parse(execFileSync("bash", ["-c", script], { encoding: "utf8" }).trim().split("\n").pop()!);
-        assert.deepEqual(Object.keys(out.nodes), ["worker"], "the master's files are installed, not handed out");
-        const admin = JSON.parse(fs.readFileSync(path.join(dir, "admin.conf"), "utf8"));
-        assert.equal(admin.clusters[0].cluster.server, "https://10.9.0.10:6443");
-        assert.equal((fs.statSync(path.join(dir, "admin.conf")).mode & 0o777).toString(8), "600");
-        const san = execFileSync("openssl", ["x509", "-in", path.join(dir, "pki", "apiserver.crt"), "-noout", "-ext", "subjectAltName"], { encoding: "utf8" });
-        assert.match(san, /IP Address:10\.96\.0\.1/);
-        assert.match(san, /DNS:kubernetes\.default\.svc\.cluster\.local/);
-        const subject = execFileSync("openssl", ["x509", "-in", path.join(dir, "pki", "kubelet-worker-client.crt"), "-noout", "-subject"], { encoding: "utf8" });
-        assert.match(subject, /O ?= ?system:nodes, CN ?= ?system:node:worker/);
-        const ca = fs.readFileSync(path.join(dir, "pki", "ca.crt"));
-        execFileSync("bash", ["-c", script]);
-        assert.deepEqual(fs.readFileSync(path.join(dir, "pki", "ca.crt")), ca, "a second run keeps the CA");
+    it("fills the join config from stdin into a 0600 file kubeadm reads, removes it after, and keeps the token out of its own text", () => {
+        const template = renderKubeadmJoinConfig({ node: { name: "worker", address: "10.9.0.11" }, facts: { cgroupDriver: "cgroupfs", imagePullPolicy: "Never", ignorePreflightErrors: [] } });
+        fs.writeFileSync(path.join(dir, "join.yaml"), template);
+        // The stand-in kubeadm keeps what it was given and the mode of the file.
+        fs.mkdirSync(path.join(dir, "bin"));
+        fs.writeFileSync(path.join(dir, "bin", "kubeadm"), `#!/bin/bash\necho "$@" >${dir}/args; cp "$3" ${dir}/seen; stat -c %a "$3" >${dir}/mode\n`, { mode: 0o755 });
+        const script = renderKubeadmJoinScript(path.join(dir, "join.yaml"))
+            .replace(/\/etc\/kubernetes\/kubelet\.conf/g, `${dir}/kubelet.conf`)
+            .replace(/\/etc\/live-migration-lab\/\.join/g, `${dir}/.join`)
+            .replace(/\/var\/log\//g, `${dir}/`);
+        const token = "abcdef.0123456789abcdef";
+        const join = JSON.stringify({ join: `kubeadm join 10.9.0.10:6443 --token ${token} --discovery-token-ca-cert-hash sha256:${"ab".repeat(32)} ` });
+        assert.ok(!script.includes(token));
+        const out = execFileSync("bash", ["-c", script], { input: join, encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        assert.equal(out.trim(), '{"joined":"now"}');
+        const seen = YAML.parse(fs.readFileSync(path.join(dir, "seen"), "utf8"));
+        assert.deepEqual(seen.discovery.bootstrapToken, { apiServerEndpoint: "10.9.0.10:6443", token, caCertHashes: [`sha256:${"ab".repeat(32)}`] });
+        assert.equal(seen.nodeRegistration.name, "worker");
+        assert.equal(fs.readFileSync(path.join(dir, "mode"), "utf8").trim(), "600");
+        assert.match(fs.readFileSync(path.join(dir, "args"), "utf8"), /^join --config \S+\/\.join\.\w+$/m);
+        assert.deepEqual(fs.readdirSync(dir).filter(f => f.startsWith(".join")), [], "the filled-in config is removed");
 
-        // The worker's bundle, installed by the credentials program (paths moved into the scratch directory).
-        const bundle = JSON.stringify({ files: Object.fromEntries(Object.entries(out.nodes.worker.files as Record<string, unknown>).map(([p, f]) => [path.join(dir, "worker", p), f])) });
-        const installed = JSON.parse(execFileSync("bash", ["-c", installCredentialsScript()], { input: bundle, encoding: "utf8" }).trim());
-        assert.equal(installed.files.length, 4);
-        const key = path.join(dir, "worker", dir, "pki", "kubelet.key");
-        assert.equal((fs.statSync(key).mode & 0o777).toString(8), "600");
-        assert.match(fs.readFileSync(key, "utf8"), /PRIVATE KEY/);
+        // Without join parameters on stdin it says so, and kubeadm is not run.
+        fs.rmSync(path.join(dir, "args"));
+        const r = spawnSync("bash", ["-c", script], { input: "", encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /no join parameters on stdin/);
+        assert.ok(!fs.existsSync(path.join(dir, "args")));
     });
 });
 

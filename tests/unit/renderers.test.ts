@@ -10,7 +10,7 @@ import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn }
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../../components/node/criu";
 import { checkpointFeatureGates, renderKubeletConfig } from "../../components/node/kubelet";
 import { FLINK_FREEZE_TOLERANCE_MS, flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../../components/flink/flink";
-import { renderKubeadmConfig, renderKubeadmInitScript, renderKubeadmJoinScript, renderNodeInstallScript } from "../../components/cluster/kubeadm";
+import { clusterReadyScript, renderKubeadmInitConfig, renderKubeadmInitScript, renderKubeadmJoinConfig, renderKubeadmJoinScript, renderKubeadmResetScript, renderNodeInstallScript } from "../../components/cluster/kubeadm";
 import { nodeAddress } from "../../components/drivers";
 import { renderVagrantfile } from "../../components/drivers/vagrant";
 import * as scripts from "../../components/node/scripts";
@@ -211,12 +211,19 @@ describe("vagrant and kubeadm", () => {
         assert.match(text, /criu/);
     });
 
-    it("renders kubeadm config documents that parse, with CRI-O as the runtime", () => {
-        const kubelet = renderKubeletConfig({ kubernetesVersion: "1.34.1", cgroupDriver: "systemd", clientCAFile: "/etc/kubernetes/pki/ca.crt" });
-        const docs = YAML.parseAllDocuments(renderKubeadmConfig({ kubernetesVersion: "1.34.1", advertiseAddress: "192.168.56.10", nodeName: "master", podSubnet: "10.85.0.0/16", kubeletConfigYaml: kubelet })).map(d => d.toJS());
-        assert.deepEqual(docs.map(d => d.kind), ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration"]);
+    it("renders kubeadm config documents that parse, with CRI-O as the runtime and the lab's kubelet drop-in directory", () => {
+        const facts = { cgroupDriver: "systemd" as const, imagePullPolicy: "IfNotPresent" as const, ignorePreflightErrors: [] };
+        const docs = YAML.parseAllDocuments(renderKubeadmInitConfig({ kubernetesVersion: "1.34.1", master: { name: "master", address: "192.168.56.10" }, facts })).map(d => d.toJS());
+        assert.deepEqual(docs.map(d => d.kind), ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"]);
         assert.equal(docs[0].nodeRegistration.criSocket, "unix:///var/run/crio/crio.sock");
+        assert.deepEqual(docs[0].nodeRegistration.kubeletExtraArgs, [{ name: "node-ip", value: "192.168.56.10" }, { name: "config-dir", value: "/etc/kubernetes/kubelet.conf.d" }]);
+        assert.equal(docs[0].nodeRegistration.ignorePreflightErrors, undefined);
         assert.equal(docs[1].kubernetesVersion, "v1.34.1");
+        assert.equal(docs[2].cgroupDriver, "systemd");
+        const join = YAML.parse(renderKubeadmJoinConfig({ node: { name: "worker", address: "192.168.56.11" }, facts: { ...facts, ignorePreflightErrors: ["Swap"] } }));
+        assert.equal(join.kind, "JoinConfiguration");
+        assert.deepEqual(join.nodeRegistration.ignorePreflightErrors, ["Swap"]);
+        assert.equal(join.discovery.bootstrapToken.token, "@BOOTSTRAP_TOKEN@");
     });
 });
 
@@ -242,15 +249,14 @@ describe("node scripts", () => {
         ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
         ["init", renderKubeadmInitScript("/etc/k.yaml")],
-        ["join", renderKubeadmJoinScript()],
-        ["local pki", local.pkiScript({ name: "master", address: "10.9.0.10" }, [{ name: "master", address: "10.9.0.10" }, { name: "worker", address: "10.9.0.11" }])],
-        ["local credentials", local.installCredentialsScript()],
-        ["local images", local.localImagesScript()],
-        ["local etcd", local.startServiceScript(local.etcdService())],
-        ["local apiserver", local.startServiceScript(local.apiServerService({ name: "master", address: "10.9.0.10" }))],
-        ["local kubelet", local.startServiceScript(local.kubeletService({ name: "worker", address: "10.9.0.11" }, "/k.yaml"))],
+        ["join", renderKubeadmJoinScript("/etc/j.yaml")],
+        ["reset", renderKubeadmResetScript()],
+        ["cluster ready", clusterReadyScript(["master", "worker"], 30)],
+        ["local images", local.localImagesScript("1.34.1")],
+        ["local pod routes", local.podRoutesScript([{ subnet: "10.85.1.0/24", via: "10.9.0.11" }])],
+        ["local kubelet", local.startServiceScript(local.kubeletService())],
+        ["local crio", local.startServiceScript(local.crioService())],
         ["local stop", local.stopServiceScript("crio")],
-        ["local nodes ready", local.nodesReadyScript(["master", "worker"], 30)],
     ];
     for (const [name, text] of all) {
         it(`${name}: parses with bash -n and fails loudly (set -euo pipefail)`, () => {

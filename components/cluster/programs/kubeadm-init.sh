@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# live-migration-lab: `kubeadm init` once on the master; prints the join command (a secret output).
-# Input: CONFIG (kubeadm's config file).
-if [ ! -f /etc/kubernetes/admin.conf ]; then
-  kubeadm init --config "$CONFIG" >/var/log/live-migration-lab-kubeadm-init.log 2>&1 || { tail -n 20 /var/log/live-migration-lab-kubeadm-init.log >&2; exit 1; }
+# live-migration-lab: `kubeadm init` once on the master; prints a new join command (a secret output).
+# Inputs: CONFIG (kubeadm's config file), ADMIN_KUBECONFIG. kubeadm's output goes to a log on the
+# node; its last lines are the error when it fails.
+log=/var/log/live-migration-lab-kubeadm-init.log
+if [ ! -f "$ADMIN_KUBECONFIG" ]; then
+  kubeadm init --config "$CONFIG" >"$log" 2>&1 || { echo "kubeadm init failed; last lines of $log:" >&2; tail -n 25 "$log" >&2; exit 1; }
 fi
-join=$(kubeadm token create --print-join-command)
+join=$(kubeadm token create --print-join-command --kubeconfig "$ADMIN_KUBECONFIG")
 printf '{"join":"%s"}\n' "$join"

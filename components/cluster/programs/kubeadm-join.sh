@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
 # live-migration-lab: `kubeadm join` once on a worker. The join command (kubeadm-init.sh's output)
-# arrives on stdin, never in the program's text or its logs.
+# arrives on stdin, never in the program's text or its logs; its endpoint, token and CA hash fill
+# the placeholders of the node's join config into a temporary 0600 file, removed afterwards.
+# Inputs: CONFIG (the join config with placeholders), ENDPOINT_AT, TOKEN_AT, HASH_AT (the placeholders).
 if [ -f /etc/kubernetes/kubelet.conf ]; then echo '{"joined":"already"}'; exit 0; fi
-read -r endpoint token hash < <(sed -n 's/.*"join":"kubeadm join \([^ ]*\) --token \([^ ]*\) .*--discovery-token-ca-cert-hash \([^ "]*\).*/\1 \2 \3/p')
+read -r endpoint token hash < <(sed -n 's/.*"join":"kubeadm join \([^ ]*\) --token \([^ ]*\) .*--discovery-token-ca-cert-hash \([^ "]*\).*/\1 \2 \3/p') || true
 [ -n "${hash:-}" ] || { echo "no join parameters on stdin" >&2; exit 1; }
-kubeadm join "$endpoint" --token "$token" --discovery-token-ca-cert-hash "$hash" --cri-socket unix:///var/run/crio/crio.sock >/var/log/live-migration-lab-kubeadm-join.log 2>&1 || { tail -n 20 /var/log/live-migration-lab-kubeadm-join.log >&2; exit 1; }
+filled=$(umask 077 && mktemp /etc/live-migration-lab/.join.XXXXXX)
+trap 'rm -f "$filled"' EXIT
+sed -e "s|$ENDPOINT_AT|$endpoint|" -e "s|$TOKEN_AT|$token|" -e "s|$HASH_AT|$hash|" "$CONFIG" >"$filled"
+log=/var/log/live-migration-lab-kubeadm-join.log
+kubeadm join --config "$filled" >"$log" 2>&1 || { echo "kubeadm join failed; last lines of $log:" >&2; tail -n 25 "$log" >&2; exit 1; }
 echo '{"joined":"now"}'

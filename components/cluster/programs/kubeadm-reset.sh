@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# live-migration-lab: `kubeadm reset` on a node leaving the cluster. CRI-O's own bridge CNI config in
-# /etc/cni/net.d stays: it belongs to the cri-o package.
-kubeadm reset -f >/dev/null 2>&1 || true
-rm -rf /var/lib/kubelet/checkpoints
+# live-migration-lab: `kubeadm reset` on a node leaving the cluster. kubeadm stops a systemd kubelet
+# itself; a kubelet the lab supervises (nodes without systemd) is stopped first, or it would start
+# the static pods again while kubeadm removes them. CRI-O's own bridge CNI config in /etc/cni/net.d
+# stays: it belongs to the cri-o package. Libraries: node/programs/service.sh.
+if service_running kubelet; then service_stop kubelet; fi
+kubeadm reset -f >/var/log/live-migration-lab-kubeadm-reset.log 2>&1 || { tail -n 20 /var/log/live-migration-lab-kubeadm-reset.log >&2; exit 1; }
+echo '{"reset":"done"}'
