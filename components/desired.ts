@@ -79,12 +79,17 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
             kubernetesVersion: c.kubernetes.version,
             cgroupDriver: driver.runtime.cgroupDriver,
             clientCAFile: `${PKI_DIR}/ca.crt`,
-            extra: driver.runtime.kubeletSettings(node),
+            // The node's own settings from the config win over what the driver's nodes need.
+            extra: { ...driver.runtime.kubeletSettings(node), ...node.kubelet },
         }),
         mode: 0o644,
         restart: "kubelet",
     });
-    const facts = { ...driver.kubeadm, cgroupDriver: driver.runtime.cgroupDriver };
+    const facts = {
+        ...driver.kubeadm, cgroupDriver: driver.runtime.cgroupDriver,
+        ignorePreflightErrors: [...new Set([...driver.kubeadm.ignorePreflightErrors, ...c.kubernetes.ignorePreflightErrors])],
+        kubeProxy: deepMerge(structuredClone(driver.kubeadm.kubeProxy ?? {}), c.kubernetes.kubeProxy),
+    };
     const self = { name: node.name, address: driver.address(index) };
     files.push(node.role === "master"
         ? { role: "kubeadm-config", path: KUBEADM_CONFIG_PATH, content: renderKubeadmInitConfig({ kubernetesVersion: c.kubernetes.version, master: self, facts }), mode: 0o600 }

@@ -216,6 +216,8 @@ node_up() {
   mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
   mountpoint -q "$dir/merged" || mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged"
   echo "$name" >"$dir/merged/etc/hostname"
+  # The node knows its own name without DNS (the lab has none): sudo and kubeadm look it up.
+  printf '127.0.0.1\tlocalhost\n%s\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$address" "$name" >"$dir/merged/etc/hosts"
   if [ -n "$bins" ]; then
     [ -x "$bins/kubelet" ] || fail "no kubelet in $bins (scripts/k8s-build.sh makes it)"
     mkdir -p "$dir/storage"

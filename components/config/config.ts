@@ -18,6 +18,8 @@ export interface NodeSpec {
     readonly address?: string;
     readonly sshUser: string;
     readonly sshPort: number;
+    /** KubeletConfiguration settings of this node, over the lab's own. */
+    readonly kubelet: Record<string, unknown>;
 }
 
 export interface MigrationRequest {
@@ -45,6 +47,7 @@ export interface LabConfig {
     readonly sshPrivateKey: "absent" | "secret" | "plain";
     readonly local: { readonly stateDir: string; readonly subnet: string };
     readonly vagrant: { readonly provider: "libvirt" | "virtualbox"; readonly box: string; readonly cpus: number; readonly memoryMb: number; readonly subnet: string };
+    readonly existing: { readonly install: "packages" | "present"; readonly services: "systemd" | "supervised"; readonly images: "pull" | "build" };
     readonly criu: CriuOptions;
     readonly crio: {
         readonly version: string;
@@ -52,7 +55,7 @@ export interface LabConfig {
         readonly checkpointRestore: CheckpointRestoreLevel;
         readonly settings: Record<string, unknown>;
     };
-    readonly kubernetes: { readonly version: string; readonly namespace: string; readonly enabled: boolean };
+    readonly kubernetes: { readonly version: string; readonly namespace: string; readonly enabled: boolean; readonly ignorePreflightErrors: readonly string[]; readonly kubeProxy: Record<string, unknown> };
     readonly flink: FlinkSpec;
     readonly migrations: readonly MigrationRequest[];
     /** The migrations as hops, from where the job starts (planned once, here, where they are checked). */
@@ -203,6 +206,16 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         problems.push({ path: key("sshPrivateKey"), message: "got a value (not shown) that is not a PEM or OpenSSH private key (no BEGIN ... PRIVATE KEY line)" });
     }
 
+    // The packages bring systemd units and pull from registries; the other ways need what is on the hosts.
+    const existing = c.existing ?? ({} as LabConfig["existing"]);
+    if (existing.install === "packages") {
+        if (existing.services === "supervised") problems.push({ path: key("existing.services"), message: `got "supervised" with existing.install "packages"; the packages run CRI-O and the kubelet under systemd; use services "systemd", or install "present" for hosts without systemd` });
+        if (existing.images === "build") problems.push({ path: key("existing.images"), message: `got "build" with existing.install "packages"; images are built from binaries already on the hosts; use images "pull", or install "present"` });
+    }
+    if (c.driver !== "existing" && c.existing && Object.keys(c.existing).some(k => (c.existing as Record<string, unknown>)[k] !== (({ install: "packages", services: "systemd", images: "pull" }) as Record<string, unknown>)[k])) {
+        problems.push({ path: key("existing"), message: `set with driver "${c.driver}"; it only applies to driver "existing": remove it` });
+    }
+
     for (const d of ["local", "vagrant"] as const) {
         const subnet = c[d]?.subnet;
         if (typeof subnet === "string" && /^\d+\.\d+\.\d+\.0\/24$/.test(subnet) && !isPrivateSubnet(subnet)) {
@@ -253,7 +266,7 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     }
     if (flink.image === undefined && typeof flink.version === "string") {
         // The local lab builds its image with buildah; clusters with a registry use the official one.
-        flink.image = c.driver === "local" ? `localhost/flink-minimal:${flink.version}` : `flink:${flink.version}-java17`;
+        flink.image = c.driver === "local" || existing.images === "build" ? `localhost/flink-minimal:${flink.version}` : `flink:${flink.version}-java17`;
     }
 
     // Only the local lab's nodes run the CRI proxy that hands CRI-O an archive path (cri-proxy/).

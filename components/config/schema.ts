@@ -34,6 +34,8 @@ export const configSchema = {
                     address: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9.:-]*$", description: "an IP address or DNS name" },
                     sshUser: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$", description: "a Unix user name", default: "root" },
                     sshPort: { type: "integer", minimum: 1, maximum: 65535, default: 22 },
+                    // KubeletConfiguration settings of this node, over the lab's own (its drop-in).
+                    kubelet: { type: "object", default: {} },
                 },
             },
         },
@@ -59,6 +61,21 @@ export const configSchema = {
                 memoryMb: { type: "integer", minimum: 2048, maximum: 262144, default: 4096 },
                 // Not 192.168.121.0/24: vagrant-libvirt uses that for its management network.
                 subnet: { ...subnet24, default: "192.168.56.0/24" },
+            },
+        },
+        existing: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                // packages: CRI-O and Kubernetes from their official repositories (installed by the
+                // program); present: already on the hosts' PATH (golden images, distro packages).
+                install: { enum: ["packages", "present"], default: "packages" },
+                // Who runs CRI-O and the kubelet: systemd, or the lab's supervisor (hosts without systemd).
+                services: { enum: ["systemd", "supervised"], default: "systemd" },
+                // Where kubeadm's and the Flink image come from: a registry, or built on each host with
+                // buildah from the binaries on its PATH (and the Flink inputs at /opt/lab/images).
+                images: { enum: ["pull", "build"], default: "pull" },
             },
         },
         criu: {
@@ -90,6 +107,10 @@ export const configSchema = {
                 namespace: { ...dnsLabel, default: "default" },
                 // false: nodes and their CRIU/CRI-O configuration only (no cluster, Flink or migrations).
                 enabled: { type: "boolean", default: true },
+                // KubeProxyConfiguration settings, over the driver's own.
+                kubeProxy: { type: "object", default: {} },
+                // kubeadm preflight checks to skip on these nodes, besides the driver's own.
+                ignorePreflightErrors: { type: "array", items: { type: "string", pattern: "^[A-Za-z][A-Za-z0-9-]*$" }, default: [] },
             },
         },
         flink: {

@@ -14,11 +14,10 @@ import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
 import { q } from "../node/program";
 import {
-    CNI_CONFIG_PATH, CRI_PROXY_SOCKET, criProxyService, crioService, kubeletService, localCrioSettings, localImagesScript,
-    localKubeletSettings, podRoutesScript, podSubnet, renderCniConfig, renderStorageConf, ServiceSpec, startServiceScript, stopServiceScript,
-    STORAGE_CONF_PATH,
+    CNI_CONFIG_PATH, CRI_PROXY_SOCKET, criProxyService, localCrioSettings, localKubeletSettings, podRoutesScript, podSubnet, renderCniConfig,
+    renderStorageConf, STORAGE_CONF_PATH,
 } from "../cluster/localCluster";
-import { declareKubeadm } from "../cluster/kubeadm";
+import { declareSupervisedKubeadm } from "../cluster/supervised";
 import { nodeAddress } from "./address";
 import type { DeclareClusterArgs, NodeDriver } from "./index";
 
@@ -136,39 +135,25 @@ function declareLocalNodes(c: LabConfig, parent: pulumi.ComponentResource, name:
 export const LOCAL_PREFLIGHT_IGNORED = ["HTTPProxyCIDR"];
 
 /**
- * What kubeadm needs on every local node first, in order: CRI-O (with the CRI proxy in front of it
+ * What kubeadm needs on every local node first: supervised CRI-O (with the CRI proxy in front of it
  * for direct restores), the node's kubeadm and test images, routes to the other nodes' pods, and
- * the supervised kubelet; then kubeadm itself (kubeadm.ts). Returns the admin kubeconfig (secret).
+ * the supervised kubelet (supervised.ts); then kubeadm itself. Returns the admin kubeconfig (secret).
  */
 function declareLocalKubeadm(c: LabConfig, parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs): pulumi.Output<string> {
-    const service = (node: NodeHandle, s: ServiceSpec, dependsOn: pulumi.Resource[]) => nodeCommand(`${name}-${node.name}-${s.name}`, {
-        node,
-        create: startServiceScript(s),
-        delete: stopServiceScript(s.name),
-        triggers: [{ lab: "node-check", node: node.name, check: `service-${s.name}` }],
-        timeoutMinutes: 5,
-    }, { parent, dependsOn });
-    // With direct restores the kubelet's runtime endpoint is the CRI proxy in front of CRI-O.
-    const proxySpec = c.archive.restore === "direct" ? criProxyService(c.archive.dir, criProxyDigest(), c.cutover.maxPauseSeconds) : undefined;
-    const ready = Object.fromEntries(args.nodes.map(n => {
-        const index = c.nodes.findIndex(s => s.name === n.name);
-        const crio = service(n, crioService(), args.ready[n.name]);
-        const proxy = proxySpec ? [service(n, proxySpec, [crio])] : [];
-        const images = nodeCommand(`${name}-${n.name}-images`, {
-            node: n,
-            create: localImagesScript(c.kubernetes.version),
-            triggers: [{ lab: "node-check", node: n.name, check: "local-images" }],
-            timeoutMinutes: 10,
-        }, { parent, dependsOn: [crio] });
-        const others = c.nodes.map((_, i) => ({ subnet: podSubnet(i), via: nodeAddress(c.local.subnet, i) })).filter((_, i) => i !== index);
-        const routes = nodeCommand(`${name}-${n.name}-pod-routes`, {
-            node: n,
-            create: podRoutesScript(others),
-            delete: podRoutesScript(others, true),
-            triggers: [{ lab: "node-check", node: n.name, check: "pod-routes" }],
-        }, { parent, dependsOn: args.ready[n.name] });
-        const kubelet = service(n, kubeletService(), [crio, ...proxy, images, routes]);
-        return [n.name, [kubelet]];
-    }));
-    return declareKubeadm(parent, name, { nodes: args.nodes, ready });
+    return declareSupervisedKubeadm(parent, name, {
+        ...args,
+        // With direct restores the kubelet's runtime endpoint is the CRI proxy in front of CRI-O.
+        proxy: c.archive.restore === "direct" ? criProxyService(c.archive.dir, criProxyDigest(), c.cutover.maxPauseSeconds) : undefined,
+        buildImages: c.kubernetes.version,
+        before: n => {
+            const index = c.nodes.findIndex(s => s.name === n.name);
+            const others = c.nodes.map((_, i) => ({ subnet: podSubnet(i), via: nodeAddress(c.local.subnet, i) })).filter((_, i) => i !== index);
+            return [nodeCommand(`${name}-${n.name}-pod-routes`, {
+                node: n,
+                create: podRoutesScript(others),
+                delete: podRoutesScript(others, true),
+                triggers: [{ lab: "node-check", node: n.name, check: "pod-routes" }],
+            }, { parent, dependsOn: args.ready[n.name] })];
+        },
+    });
 }

@@ -49,6 +49,9 @@ export function nodeProgram(file: string, label: string, inputs: ProgramInputs =
         `# live-migration-lab: ${said} (${file})`,
         "set -euo pipefail",
         `trap 'echo "live-migration-lab: ${said} failed on $(hostname) at line $LINENO" >&2' ERR`,
+        // sudo's secure_path leaves out /usr/local on newer Debian (sid: /usr/sbin:/usr/bin:/sbin:/bin),
+        // where release tarballs and the local lab put CRI-O and Kubernetes.
+        'PATH="/usr/local/sbin:/usr/local/bin:$PATH"',
         ...Object.entries(inputs).map(([k, v]) => `${k}=${q(v)}`),
         libraryText("node/programs/lib.sh").trimEnd(),
         ...libs.map(l => libraryText(l).trimEnd()),

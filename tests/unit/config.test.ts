@@ -44,6 +44,17 @@ describe("stack config validation", () => {
         hasProblem(problems({ archive: { restore: "stream" } }), "archive.restore", "stream");
     });
 
+    it("existing hosts: packages under systemd by default; present binaries may run supervised and build their images, never with packages", () => {
+        const hosts = { driver: "existing", nodes: [{ name: "a", role: "master", address: "10.0.0.1" }, { name: "b", role: "worker", address: "10.0.0.2" }], sshPrivateKey: KEY };
+        assert.deepEqual(validateConfig(hosts, true).existing, { install: "packages", services: "systemd", images: "pull" });
+        const golden = validateConfig({ ...hosts, existing: { install: "present", services: "supervised", images: "build" } }, true);
+        assert.equal(golden.flink.image, "localhost/flink-minimal:1.20.0", "built on the hosts, as in the local lab");
+        hasProblem(problems({ ...hosts, existing: { services: "supervised" } }), "existing.services", `"supervised"`, `install "present"`);
+        hasProblem(problems({ ...hosts, existing: { images: "build" } }), "existing.images", `"build"`, `images "pull"`);
+        hasProblem(problems({ existing: { install: "present" } }), "existing", `driver "local"`, "remove it");
+        hasProblem(problems({ kubernetes: { ignorePreflightErrors: ["all; rm"] } }), "kubernetes.ignorePreflightErrors[0]");
+    });
+
     it("keeps the hold below Flink's 60 s timeouts", () => {
         assert.equal(validateConfig({}, false).cutover.maxPauseSeconds, 40);
         hasProblem(problems({ cutover: { maxPauseSeconds: 120 } }), "cutover.maxPauseSeconds", "120");

@@ -43,6 +43,25 @@ describe("node drivers", () => {
         });
     }
 
+    it("existing hosts with binaries present and no systemd: cgroupfs, kubeadm's images built there, the node's own kubelet settings in its drop-in", () => {
+        const raw = { driver: "existing", nodes: nodes(true).map((n, i) => ({ ...n, kubelet: { cgroupRoot: `/r${i}` } })), sshPrivateKey: KEY,
+            existing: { install: "present", services: "supervised", images: "build" },
+            kubernetes: { ignorePreflightErrors: ["HTTPProxyCIDR"], kubeProxy: { conntrack: { maxPerCore: 0 }, mode: "iptables" } } };
+        const d = desiredLab(validateConfig(raw, true));
+        assert.equal(d.driver.runtime.cgroupDriver, "cgroupfs");
+        assert.equal(d.driver.flinkImage, "build");
+        assert.match(d.driver.install!, /cluster\/programs\/present-check\.sh/);
+        assert.match(d.driver.install!, /^COMMANDS='kubeadm kubelet kubectl crio crictl conmon criu buildah'$/m);
+        const file = (i: number, role: string) => d.nodes[i].files.find(f => f.role === role)!.content;
+        assert.match(file(0, "crio-drop-in"), /cgroup_manager = "cgroupfs"/);
+        assert.match(file(0, "crio-drop-in"), /pause_image = "registry\.k8s\.io\/pause:3\.10\.1"/);
+        assert.match(file(0, "kubelet-config"), /^cgroupRoot: \/r0$/m);
+        assert.match(file(1, "kubelet-config"), /^cgroupRoot: \/r1$/m);
+        assert.match(file(0, "kubeadm-config"), /imagePullPolicy: Never/);
+        assert.match(file(1, "kubeadm-join-config"), /- HTTPProxyCIDR/);
+        assert.match(file(0, "kubeadm-config"), /kind: KubeProxyConfiguration\nconntrack:\n {2}maxPerCore: 0\nmode: iptables\n/);
+    });
+
     it("local without Kubernetes: only the checkpoint/restore files, no cluster extras in CRI-O or the kubelet", () => {
         const d = desiredLab(validateConfig({ kubernetes: { enabled: false } }, false));
         assert.deepEqual(d.nodes[0].files.map(f => f.role), ["runc-conf", "oci-runtime", "crio-drop-in", "crictl-config"]);

@@ -3,7 +3,8 @@
 # live-migration-lab: builds a local node's images with buildah (once per name), so nothing is ever
 # pulled (there is no registry): the images `kubeadm config images list` names (kube-apiserver,
 # kube-controller-manager, kube-scheduler, kube-proxy, etcd, CoreDNS, pause), each a scratch image
-# holding the binary the lab built (/opt/lab/bin, scripts/k8s-build.sh), kube-proxy with the node's
+# holding the binary of that name on the node's PATH (on local nodes what scripts/k8s-build.sh
+# made, bound at /opt/lab/bin), kube-proxy with the node's
 # iptables (nft) and its libraries; pause also under CRI-O's pause_image; and a busybox image from
 # the node's busybox for the lab's test pods. Reproducible: every node must hold the same busybox
 # id, because a checkpoint archive names its container's base image by id and restores only on top
@@ -20,11 +21,17 @@ build() {
   buildah commit --quiet --timestamp 0 "$c" "$image" >/dev/null
   buildah rm "$c" >/dev/null
 }
-# binary: the step that copies /opt/lab/bin/$name (the image being built) to /usr/local/bin.
-binary() { buildah copy "$1" "/opt/lab/bin/$name" "/usr/local/bin/$name" >/dev/null; }
-pause_files() { buildah copy "$1" /opt/lab/bin/pause /pause >/dev/null; buildah config --entrypoint '["/pause"]' "$1"; }
+# on_path NAME: the file NAME on the node's PATH resolves to (its images hold the file, not a link).
+on_path() {
+  local f
+  f=$(command -v "$1") || { echo "no $1 on $(hostname)'s PATH: kubeadm's images are built from the binaries there" >&2; return 1; }
+  readlink -f "$f"
+}
+# binary: the step that copies $name (the image being built) to /usr/local/bin.
+binary() { local f; f=$(on_path "$name"); buildah copy "$1" "$f" "/usr/local/bin/$name" >/dev/null; }
+pause_files() { local f; f=$(on_path pause); buildah copy "$1" "$f" /pause >/dev/null; buildah config --entrypoint '["/pause"]' "$1"; }
 # kubeadm's CoreDNS Deployment passes only arguments (-conf ...).
-coredns_files() { buildah copy "$1" /opt/lab/bin/coredns /coredns >/dev/null; buildah config --entrypoint '["/coredns"]' "$1"; }
+coredns_files() { local f; f=$(on_path coredns); buildah copy "$1" "$f" /coredns >/dev/null; buildah config --entrypoint '["/coredns"]' "$1"; }
 # kube-proxy programs iptables: the node's nft-based iptables, its extensions and their libraries.
 proxy_files() {
   local d f x
@@ -64,6 +71,7 @@ for image in "${images[@]}"; do
     *) echo "kubeadm lists an image the lab cannot build: $image" >&2; exit 1 ;;
   esac
 done
-build "$BUSYBOX_IMAGE" busybox_files
+# busybox is for the lab's test pods: hosts without it get none.
+[ ! -x /bin/busybox ] || build "$BUSYBOX_IMAGE" busybox_files
 printf '{"kubeadm":%s,"busybox":"%s"}\n' "$(printf '%s\n' "${images[@]}" | python3 -c 'import json, sys; print(json.dumps(sys.stdin.read().split()))')" \
   "$(buildah inspect --type image --format '{{.FromImageID}}' "$BUSYBOX_IMAGE")"
