@@ -136,7 +136,7 @@ export function renderKubeadmResetScript(): string {
  * CoreDNS) is Ready; prints each node's kubelet version and the kube-system pods' phases.
  */
 export function clusterReadyScript(names: readonly string[], seconds: number): string {
-    return nodeProgram("cluster/programs/nodes-ready.sh", "cluster ready", { NODE_NAMES: names.join(" "), WAIT_SECONDS: seconds, ADMIN_KUBECONFIG });
+    return nodeProgram("cluster/programs/cluster-ready.sh", "cluster ready", { NODE_NAMES: names.join(" "), WAIT_SECONDS: seconds, ADMIN_KUBECONFIG });
 }
 
 export interface DeclareKubeadmArgs {
