@@ -132,6 +132,9 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
             assert.match(root(h, "stat -c '%U %a' /etc/criu/runc.conf /etc/kubernetes/kubelet.conf.d/50-live-migration-lab.conf"), /^root 644\nroot 644\n$/);
             assert.match(root(h, "cat /etc/criu/runc.conf"), /^tcp-established$/m);
         }
+        // kubeadm's log names the join token: root only.
+        assert.equal(root("master", "stat -c %a /var/log/live-migration-lab-kubeadm-init.log").trim(), "600");
+        assert.equal(root("worker", "stat -c %a /var/log/live-migration-lab-kubeadm-join.log").trim(), "600");
         const flink = JSON.parse(run.ok(["stack", "output", "flink", "--json", "--stack", "hosts"], project));
         assert.equal(flink.node, "worker");
         assert.equal(flink.image, "localhost/flink-minimal:1.20.0");
@@ -160,6 +163,8 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
             // kubeadm reset empties /etc/kubernetes/manifests and leaves the directory (issue: do no harm).
             const left = root(h, "ls -A /etc/kubernetes/manifests; ls /etc/criu/runc.conf /etc/kubernetes/kubelet.conf.d/50-live-migration-lab.conf /etc/live-migration-lab/kubeadm*.yaml 2>/dev/null; pgrep -x kubelet; pgrep -x crio; pgrep -x cri-proxy; pgrep -x kube-apiserver; pgrep -x etcd; true");
             assert.equal(left.trim(), "", `left on ${h}: ${left}`);
+            // Nor the supervised services' command files, nor kubeadm's logs, which name a bootstrap token.
+            assert.equal(root(h, "ls -A /etc/live-migration-lab/services /var/log/live-migration-lab-kubeadm-init.log /var/log/live-migration-lab-kubeadm-join.log 2>/dev/null; true").trim(), "");
             // The host's own files stay.
             assert.match(root(h, "ls /etc/cni/net.d /etc/sudoers.d"), /10-hosts\.conflist[\s\S]*lab/);
         }

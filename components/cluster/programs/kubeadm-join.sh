@@ -10,6 +10,8 @@ read -r endpoint token hash < <(sed -n 's/.*"join":"kubeadm join \([^ ]*\) --tok
 filled=$(umask 077 && mktemp /etc/live-migration-lab/.join.XXXXXX)
 trap 'rm -f "$filled"' EXIT
 sed -e "s|$ENDPOINT_AT|$endpoint|" -e "s|$TOKEN_AT|$token|" -e "s|$HASH_AT|$hash|" "$CONFIG" >"$filled"
+# kubeadm prints the join command (a bootstrap token) into its log: root only, removed by reset.
 log=/var/log/live-migration-lab-kubeadm-join.log
+(umask 077 && : >"$log")
 kubeadm join --config "$filled" >"$log" 2>&1 || { echo "kubeadm join failed; last lines of $log:" >&2; tail -n 25 "$log" >&2; exit 1; }
 echo '{"joined":"now"}'

@@ -6,4 +6,6 @@
 # stays: it belongs to the cri-o package. Libraries: node/programs/service.sh.
 if service_running kubelet; then service_stop kubelet; fi
 kubeadm reset -f >/var/log/live-migration-lab-kubeadm-reset.log 2>&1 || { tail -n 20 /var/log/live-migration-lab-kubeadm-reset.log >&2; exit 1; }
+# kubeadm's init and join logs name a bootstrap token.
+rm -f /var/log/live-migration-lab-kubeadm-init.log /var/log/live-migration-lab-kubeadm-join.log
 echo '{"reset":"done"}'
