@@ -22,11 +22,6 @@ export const PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1";
 /** A small image every local node has, for the lab's test pods; pods never pull (there is no registry). */
 export const BUSYBOX_IMAGE = "localhost/live-migration-lab/busybox:latest";
 
-export interface LocalNode {
-    readonly name: string;
-    readonly address: string;
-}
-
 export interface ServiceSpec {
     readonly name: string;
     /** The command line, already quoted for bash. */
