@@ -23,9 +23,7 @@ export const KUBEADM_JOIN_CONFIG_PATH = "/etc/live-migration-lab/kubeadm-join.ya
 /** Placeholders of the join config that the join step fills in (kubeadm-join.sh). */
 export const JOIN_PLACEHOLDERS = { endpoint: "@API_SERVER_ENDPOINT@", token: "@BOOTSTRAP_TOKEN@", caHash: "@CA_CERT_HASH@" } as const;
 
-/** The cluster's pod network (each local node bridges a /24 of it) and service network. */
-export const POD_SUBNET = "10.85.0.0/16";
-export const SERVICE_SUBNET = "10.96.0.0/16";
+import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
 
 /** What differs between drivers in kubeadm's configs. */
 export interface KubeadmFacts {

@@ -8,6 +8,7 @@ import { checkCriuOptions, CriuOptions } from "../node/criu";
 import type { ConfigProblem } from "./problem";
 import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, planMigrations } from "../migration/plan";
+import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from "../cluster/networks";
 
 export type Driver = "local" | "vagrant" | "existing";
 export type Role = "master" | "worker";
@@ -220,6 +221,17 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         const subnet = c[d]?.subnet;
         if (typeof subnet === "string" && /^\d+\.\d+\.\d+\.0\/24$/.test(subnet) && !isPrivateSubnet(subnet)) {
             problems.push({ path: key(`${d}.subnet`), message: `got "${subnet}"; allowed: a /24 inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16` });
+        }
+        // The lab's own networks: nodes there would be unreachable or shadow pods and services.
+        const taken = [
+            { cidr: POD_SUBNET, what: "the cluster's pod network" },
+            { cidr: SERVICE_SUBNET, what: "the cluster's service network" },
+            ...(d === "vagrant" ? [{ cidr: VAGRANT_LIBVIRT_MANAGEMENT, what: "vagrant-libvirt's management network" }] : []),
+        ];
+        if (typeof subnet === "string" && /^\d+\.\d+\.\d+\.0\/24$/.test(subnet) && isPrivateSubnet(subnet)) {
+            for (const t of taken.filter(t => overlaps(subnet, t.cidr))) {
+                problems.push({ path: key(`${d}.subnet`), message: `got "${subnet}", inside ${t.what} ${t.cidr}; use another private /24, such as the default "${d === "local" ? "10.231.0.0/24" : "192.168.56.0/24"}"` });
+            }
         }
     }
 

@@ -55,6 +55,13 @@ describe("stack config validation", () => {
         hasProblem(problems({ kubernetes: { ignorePreflightErrors: ["all; rm"] } }), "kubernetes.ignorePreflightErrors[0]");
     });
 
+    it("keeps node subnets clear of the pod and service networks, and vagrant's off libvirt's management network", () => {
+        hasProblem(problems({ local: { subnet: "10.85.0.0/24" } }), "local.subnet", `"10.85.0.0/24"`, "pod network 10.85.0.0/16", `"10.231.0.0/24"`);
+        hasProblem(problems({ local: { subnet: "10.96.0.0/24" } }), "local.subnet", "service network 10.96.0.0/16");
+        hasProblem(problems({ driver: "vagrant", vagrant: { subnet: "192.168.121.0/24" } }), "vagrant.subnet", "vagrant-libvirt's management network", `"192.168.56.0/24"`);
+        assert.equal(validateConfig({ local: { subnet: "10.97.0.0/24" } }, false).local.subnet, "10.97.0.0/24");
+    });
+
     it("keeps the hold below Flink's 60 s timeouts", () => {
         assert.equal(validateConfig({}, false).cutover.maxPauseSeconds, 40);
         hasProblem(problems({ cutover: { maxPauseSeconds: 120 } }), "cutover.maxPauseSeconds", "120");
