@@ -12,6 +12,7 @@ import { KUBELET_DROP_IN_DIR } from "../node/kubelet";
 import { NodeHandle, nodeCommand } from "../node/command";
 import { SERVICE_LIB } from "../node/scripts";
 import { ADMIN_KUBECONFIG } from "./cluster";
+import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
 
 /** Where kubeadm's init config is written on the master (a managed file of the master's runtime). */
 export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
@@ -22,8 +23,6 @@ export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
 export const KUBEADM_JOIN_CONFIG_PATH = "/etc/live-migration-lab/kubeadm-join.yaml";
 /** Placeholders of the join config that the join step fills in (kubeadm-join.sh). */
 export const JOIN_PLACEHOLDERS = { endpoint: "@API_SERVER_ENDPOINT@", token: "@BOOTSTRAP_TOKEN@", caHash: "@CA_CERT_HASH@" } as const;
-
-import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
 
 /** What differs between drivers in kubeadm's configs. */
 export interface KubeadmFacts {

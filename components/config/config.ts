@@ -213,14 +213,17 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         if (existing.services === "supervised") problems.push({ path: key("existing.services"), message: `got "supervised" with existing.install "packages"; the packages run CRI-O and the kubelet under systemd; use services "systemd", or install "present" for hosts without systemd` });
         if (existing.images === "build") problems.push({ path: key("existing.images"), message: `got "build" with existing.install "packages"; images are built from binaries already on the hosts; use images "pull", or install "present"` });
     }
-    if (c.driver !== "existing" && c.existing && Object.keys(c.existing).some(k => (c.existing as Record<string, unknown>)[k] !== (({ install: "packages", services: "systemd", images: "pull" }) as Record<string, unknown>)[k])) {
+    const existingDefaults = configSchema.properties.existing.properties;
+    if (c.driver !== "existing" && (Object.keys(existingDefaults) as (keyof typeof existingDefaults)[]).some(k => existing[k] !== undefined && existing[k] !== existingDefaults[k].default)) {
         problems.push({ path: key("existing"), message: `set with driver "${c.driver}"; it only applies to driver "existing": remove it` });
     }
 
     for (const d of ["local", "vagrant"] as const) {
         const subnet = c[d]?.subnet;
-        if (typeof subnet === "string" && /^\d+\.\d+\.\d+\.0\/24$/.test(subnet) && !isPrivateSubnet(subnet)) {
+        if (typeof subnet !== "string" || !/^\d+\.\d+\.\d+\.0\/24$/.test(subnet)) continue;
+        if (!isPrivateSubnet(subnet)) {
             problems.push({ path: key(`${d}.subnet`), message: `got "${subnet}"; allowed: a /24 inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16` });
+            continue;
         }
         // The lab's own networks: nodes there would be unreachable or shadow pods and services.
         const taken = [
@@ -228,10 +231,8 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
             { cidr: SERVICE_SUBNET, what: "the cluster's service network" },
             ...(d === "vagrant" ? [{ cidr: VAGRANT_LIBVIRT_MANAGEMENT, what: "vagrant-libvirt's management network" }] : []),
         ];
-        if (typeof subnet === "string" && /^\d+\.\d+\.\d+\.0\/24$/.test(subnet) && isPrivateSubnet(subnet)) {
-            for (const t of taken.filter(t => overlaps(subnet, t.cidr))) {
-                problems.push({ path: key(`${d}.subnet`), message: `got "${subnet}", inside ${t.what} ${t.cidr}; use another private /24, such as the default "${d === "local" ? "10.231.0.0/24" : "192.168.56.0/24"}"` });
-            }
+        for (const t of taken.filter(t => overlaps(subnet, t.cidr))) {
+            problems.push({ path: key(`${d}.subnet`), message: `got "${subnet}", inside ${t.what} ${t.cidr}; use another private /24, such as the default "${configSchema.properties[d].properties.subnet.default}"` });
         }
     }
 

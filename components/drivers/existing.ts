@@ -15,7 +15,7 @@ import type { NodeDriver } from "./index";
 /** What a host with `existing.install: present` must have on its PATH (a node check says which are missing). */
 export const PRESENT_COMMANDS = ["kubeadm", "kubelet", "kubectl", "crio", "crictl", "conmon", "criu", "buildah"] as const;
 
-/** Checks that the binaries are on the host's PATH; prints their versions. */
+/** Checks that the binaries are on the host's PATH; prints where each is. */
 export function presentCheckScript(commands: readonly string[]): string {
     return nodeProgram("cluster/programs/present-check.sh", "binaries on the host", { COMMANDS: commands.join(" ") });
 }

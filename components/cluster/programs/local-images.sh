@@ -4,8 +4,8 @@
 # pulled (there is no registry): the images `kubeadm config images list` names (kube-apiserver,
 # kube-controller-manager, kube-scheduler, kube-proxy, etcd, CoreDNS, pause), each a scratch image
 # holding the binary of that name on the node's PATH (on local nodes what scripts/k8s-build.sh
-# made, bound at /opt/lab/bin), kube-proxy with the node's
-# iptables (nft) and its libraries; pause also under CRI-O's pause_image; and a busybox image from
+# made, bound at /opt/lab/bin), kube-proxy with the node's iptables (nft) and its libraries; pause
+# also under CRI-O's pause_image; and a busybox image from
 # the node's busybox for the lab's test pods. Reproducible: every node must hold the same busybox
 # id, because a checkpoint archive names its container's base image by id and restores only on top
 # of that very image. Inputs: KUBERNETES_VERSION, PAUSE_IMAGE (CRI-O's), BUSYBOX_IMAGE.
