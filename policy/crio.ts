@@ -1,16 +1,11 @@
 // CRI-O guard rails: keys CRI-O does not have (silently ignored by CRI-O), annotations that do
 // not exist, and checkpoint/restore switched off while migrations are requested.
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { dottedKeys, fictionalKeyAdvice, isCrioKey, CRIO_VERSIONS } from "../components/node/crio";
+import { dottedKeys, fictionalKeyAdvice, isCrioKey, CRIO_VERSIONS, FICTIONAL_ANNOTATIONS } from "../components/node/crio";
 import { managedFiles, migrationSteps, parseToml, POD, Resource } from "./facts";
 
 const isDropIn = (path: string) => path.startsWith("/etc/crio/");
 
-/** Annotations people put on pods that CRI-O never reads, and what works instead. */
-export const FICTIONAL_ANNOTATIONS: Readonly<Record<string, string>> = {
-    "io.kubernetes.cri-o.criu-options": "CRI-O has no CRIU options annotation; put CRIU options in /etc/criu/runc.conf (criu.dump / criu.restore)",
-    "io.kubernetes.cri-o.checkpoint-restore-tcp": "CRI-O has no TCP checkpoint annotation; put tcp-established in /etc/criu/runc.conf (criu.dump / criu.restore)",
-};
 
 /** Problems with a CRI-O drop-in's keys: fictional keys (with the fix) and keys no CRI-O release has. */
 export function dropInKeyProblems(content: string): string[] {

@@ -3,8 +3,9 @@
 // before index.ts declares a single resource. Every problem is reported at once, one line each,
 // naming the config path, what was given and what is allowed.
 import Ajv, { ErrorObject } from "ajv";
+import { posix } from "path";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
-import { checkCriuOptions, CriuOptions } from "../node/criu";
+import { checkCriuOptions, CriuOptions, dumpsTcpConnections } from "../node/criu";
 import type { ConfigProblem } from "./problem";
 import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, planMigrations } from "../migration/plan";
@@ -128,15 +129,22 @@ function describeAjvError(e: ErrorObject): ConfigProblem {
     switch (e.keyword) {
         case "enum":
             return { path, message: `${got}; allowed: ${(p.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(", ")}` };
-        case "type":
-            return { path, message: `${got}; expected ${p.type}` };
+        case "type": {
+            // YAML reads an unquoted 1.30 as the number 1.3.
+            const quote = p.type === "string" && typeof e.data === "number" ? `; YAML read an unquoted value as the number ${e.data}: quote it in the stack's YAML (version: "1.30", not version: 1.30, which is 1.3)` : "";
+            return { path, message: `${got}; expected ${p.type}${quote}` };
+        }
         case "pattern": {
             const description = (e.parentSchema as { description?: string } | undefined)?.description;
             return { path, message: `${got}; expected ${description ?? `a string matching ${p.pattern}`}` };
         }
         case "additionalProperties": {
-            const allowed = Object.keys((e.parentSchema as { properties: object }).properties).join(", ");
-            return { path: configPath(e.instancePath, String(p.additionalProperty)), message: `unknown key; allowed here: ${allowed}` };
+            const names = Object.keys((e.parentSchema as { properties: object }).properties);
+            const extra = String(p.additionalProperty);
+            // `pulumi config set ns:archive.dir X` without --path makes a key named "archive.dir".
+            const dotted = extra.includes(".") && names.includes(extra.split(".")[0])
+                ? `; for the nested key use --path: pulumi config set --path ${configPath(e.instancePath, extra)} VALUE` : "";
+            return { path: configPath(e.instancePath, extra), message: `unknown key; allowed here: ${names.join(", ")}${dotted}` };
         }
         case "required":
             return { path: configPath(e.instancePath, String(p.missingProperty)), message: "missing; this key is required" };
@@ -162,6 +170,30 @@ function isPrivateSubnet(subnet: string): boolean {
 }
 
 const minor = (version: string) => version.split(".").slice(0, 2).join(".");
+
+/** Directories of the system and of the software around the lab: a lab directory is none of these. */
+const SYSTEM_DIRECTORIES = ["/", "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var", "/var/lib", "/var/cache", "/var/local", "/var/mail", "/var/opt", "/var/spool", "/var/tmp"];
+/** ... nor lies inside these. */
+const SYSTEM_TREES = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var/lib/cni", "/var/lib/containers", "/var/lib/etcd", "/var/lib/kubelet", "/var/lock", "/var/log", "/var/run"];
+
+/**
+ * A directory the program creates, makes root-only and deletes again (archive.dir, local.stateDir)
+ * must be one of its own: not a system directory, not inside one, not someone's home. The node
+ * check refuses one that exists already with files the program did not write (private-dir.sh).
+ */
+export function checkOwnDirectory(dir: string, at: string, fallback: string): ConfigProblem[] {
+    if (!dir.startsWith("/")) return []; // the schema reports it
+    const instead = `use the default "${fallback}", or another path that does not exist yet`;
+    if (posix.normalize(dir) !== dir || (dir.length > 1 && dir.endsWith("/"))) {
+        return [{ path: at, message: `got "${dir}"; write it without ".", ".." or a trailing "/": "${posix.normalize(dir).replace(/(.)\/$/, "$1")}"` }];
+    }
+    const tree = SYSTEM_TREES.find(t => dir === t || dir.startsWith(`${t}/`));
+    const why = SYSTEM_DIRECTORIES.includes(dir) ? "a system directory"
+        : tree ? (tree === dir ? "a system directory" : tree.startsWith("/var/lib/") ? `inside ${tree}, which ${tree.slice("/var/lib/".length)} owns` : `inside ${tree}, a system directory`)
+            : /^\/home\/[^/]+$/.test(dir) ? "someone's home directory" : undefined;
+    if (!why) return [];
+    return [{ path: at, message: `got "${dir}", ${why}; the program makes this directory root-only and deletes it on destroy, so it must be one of its own: ${instead}` }];
+}
 
 /**
  * Validates the raw config object (see rawConfigFrom). `sshKeyIsSecret` tells whether the
@@ -236,6 +268,12 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         }
     }
 
+    // Directories the program makes its own: root-only, emptied and deleted on destroy.
+    const archiveDir = (c.archive as { dir?: unknown } | undefined)?.dir;
+    if (typeof archiveDir === "string") problems.push(...checkOwnDirectory(archiveDir, key("archive.dir"), configSchema.properties.archive.properties.dir.default));
+    const stateDir = (c.local as { stateDir?: unknown } | undefined)?.stateDir;
+    if (typeof stateDir === "string") problems.push(...checkOwnDirectory(stateDir, key("local.stateDir"), configSchema.properties.local.properties.stateDir.default));
+
     const crio = c.crio ?? ({} as LabConfig["crio"]);
     const k8s = c.kubernetes ?? ({} as LabConfig["kubernetes"]);
     const crioKnown = typeof crio.version === "string" && CRIO_VERSIONS.includes(crio.version);
@@ -247,7 +285,8 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         if (kMinor < KUBERNETES_MIN_MINOR) {
             problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}"; the kubelet checkpoint API needs 1.${KUBERNETES_MIN_MINOR}.0 or newer` });
         } else if (crioKnown && minor(k8s.version) !== crio.version) {
-            problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}" with crio.version "${crio.version}"; CRI-O follows Kubernetes minor versions: use kubernetes ${crio.version}.x or crio.version "${minor(k8s.version)}"` });
+            const other = CRIO_VERSIONS.includes(minor(k8s.version)) ? ` or crio.version "${minor(k8s.version)}"` : ` (there is no CRI-O ${minor(k8s.version)}; CRI-O releases known here: ${CRIO_VERSIONS.join(", ")})`;
+            problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}" with crio.version "${crio.version}"; CRI-O follows Kubernetes minor versions: use kubernetes ${crio.version}.x${other}` });
         }
     }
     if (c.driver === "local" && k8s.enabled !== false && crioKnown && !LOCAL_CRIO_VERSIONS.includes(crio.version)) {
@@ -259,6 +298,18 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     }
     if (c.criu && Array.isArray(c.criu.dump) && Array.isArray(c.criu.restore)) {
         problems.push(...checkCriuOptions(c.criu, key("criu")));
+    }
+
+    // Settings under which every requested migration fails: refused here, not only by the policy pack.
+    const requested = Array.isArray(c.migrations) ? c.migrations.filter(m => m && typeof m.id === "string").map(m => m.id) : [];
+    if (requested.length > 0) {
+        const during = `while migrations ${requested.join(", ")} are requested`;
+        if (crio.checkpointRestore === "none" || crio.checkpointRestore === "checkpoint_only") {
+            problems.push({ path: key("crio.checkpointRestore"), message: `got "${crio.checkpointRestore}" ${during}; a migration checkpoints on its source and restores on its target: use "checkpoint_restore" (the default)` });
+        }
+        if (c.criu && Array.isArray(c.criu.dump) && Array.isArray(c.criu.restore) && !dumpsTcpConnections(c.criu)) {
+            problems.push({ path: key("criu.dump"), message: `has neither "tcp-established" nor "tcp-close" ${during}; the Flink pod holds TCP connections and CRIU refuses to dump them ("Connected TCP socket, consider using --tcp-established option"): add "tcp-established" to criu.dump and criu.restore (the default), or "tcp-close" to close them` });
+        }
     }
 
     const flink = c.flink ?? {};

@@ -51,6 +51,39 @@ const FICTIONAL: readonly [RegExp, string][] = [
     [/^(checkpoint_restore_tcp|criu_options|criu-options)$/, "CRI-O has no such key; TCP handling comes from /etc/criu/runc.conf (set tcp-established in criu.dump and criu.restore)"],
 ];
 
+/** Annotations people put on pods (or allow in CRI-O's runtime tables) that CRI-O never reads, and what works instead. */
+export const FICTIONAL_ANNOTATIONS: Readonly<Record<string, string>> = {
+    "io.kubernetes.cri-o.criu-options": "CRI-O has no CRIU options annotation; put CRIU options in /etc/criu/runc.conf (criu.dump / criu.restore)",
+    "io.kubernetes.cri-o.checkpoint-restore-tcp": "CRI-O has no TCP checkpoint annotation; put tcp-established in /etc/criu/runc.conf (criu.dump / criu.restore)",
+};
+
+/**
+ * Values CRI-O refuses when it starts, for the keys that take one of a few words (read in v1.34.0):
+ * log_level goes through logrus.ParseLevel (cmd/crio/main.go), cgroup_manager through
+ * cgmgr.SetCgroupManager, image_volumes and runtime_type ("" is the default, "oci") through the
+ * validation in pkg/config/config.go.
+ */
+const VALUES: Readonly<Record<string, readonly string[]>> = {
+    "crio.runtime.log_level": ["fatal", "panic", "error", "warn", "warning", "info", "debug", "trace"],
+    "crio.runtime.cgroup_manager": ["systemd", "cgroupfs"],
+    "crio.image.image_volumes": ["mkdir", "bind", "ignore"],
+    "crio.runtime.runtimes.*.runtime_type": ["oci", "vm", "pod", ""],
+};
+
+/** What is wrong with a value of a known key (its generic key: runtimes.* for any handler), or undefined. */
+function valueProblem(generic: string, key: string, value: unknown): string | undefined {
+    const words = VALUES[generic];
+    if (words && !(typeof value === "string" && words.includes(value))) {
+        return `got ${JSON.stringify(value)}; CRI-O takes one of ${words.map(w => `"${w}"`).join(", ")} for ${key}`;
+    }
+    if (key === "allowed_annotations" || key === "default_annotations") {
+        const names = Array.isArray(value) ? value : isTable(value) ? Object.keys(value) : [];
+        const fictional = names.filter((n): n is string => typeof n === "string" && FICTIONAL_ANNOTATIONS[n] !== undefined);
+        if (fictional.length > 0) return fictional.map(n => `"${n}": ${FICTIONAL_ANNOTATIONS[n]}`).join("; ");
+    }
+    return undefined;
+}
+
 /** Explains a key CRI-O does not have, naming the fix where one is known. */
 export function fictionalKeyAdvice(key: string): string | undefined {
     return FICTIONAL.find(([re]) => re.test(key))?.[1];
@@ -86,7 +119,19 @@ export function checkCrioSettings(settings: Record<string, unknown>, version: st
                 problems.push({ path: where, message: `"${full}" is set by this program; use ${MANAGED[full]} instead` });
                 continue;
             }
-            if (known?.includes(key)) continue;
+            if (known?.includes(key)) {
+                const wrong = valueProblem(`${table.replace(/^crio\.runtime\.runtimes\.[^.]+$/, "crio.runtime.runtimes.*")}.${key}`, key, value);
+                if (wrong) problems.push({ path: where, message: wrong });
+                continue;
+            }
+            if (table === "" && key.includes(".")) {
+                // `crio.runtime.log_level: debug` written flat: TOML's dotted keys, but here one key with dots in its name.
+                const parts = key.split(".");
+                const yaml = parts.slice(0, -1).map(k => `${k}: { `).join("") + `${parts[parts.length - 1]}: VALUE` + " }".repeat(parts.length - 1);
+                const real = isCrioKey(version, key) ? "" : ` (and CRI-O ${version} has no ${key})`;
+                problems.push({ path: where, message: `"${key}" is one key with dots in its name; crio.settings takes nested tables as TOML does${real}: pulumi config set --path '${at}.${key}' VALUE, or in YAML ${yaml}` });
+                continue;
+            }
             if (isTable(value) && tableKeys(version, full) !== undefined) {
                 walk(value, full, where);
                 continue;

@@ -41,8 +41,17 @@ export interface CriuOptions {
     readonly restore: readonly string[];
 }
 
+/** An entry's option name, without the dashes of a command line (those are reported on their own). */
+const optionName = (entry: string) => entry.trim().split(/\s+/)[0].replace(/^--?/, "");
 
-const optionName = (entry: string) => entry.trim().split(/\s+/)[0];
+/**
+ * Whether a dump with these options can checkpoint a pod holding TCP connections: CRIU refuses
+ * "Connected TCP socket, consider using --tcp-established option" unless told to repair them
+ * (tcp-established) or to close them (tcp-close).
+ */
+export function dumpsTcpConnections(opts: CriuOptions): boolean {
+    return opts.dump.some(e => ["tcp-established", "tcp-close"].includes(optionName(e)));
+}
 
 /** Names people reach for that CRIU does not have, and what CRIU calls them. */
 const MISNAMED: Readonly<Record<string, string>> = { "tcp-skip-in-flight": "skip-in-flight" };

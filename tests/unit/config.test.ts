@@ -169,6 +169,52 @@ describe("stack config validation", () => {
         hasProblem(lines, "criu.dump", `lacks "tcp-close"`);
     });
 
+    it("gives one line for a CRIU option written with dashes, not a false second one about the other side", () => {
+        const lines = problems({ criu: { dump: ["--tcp-established"], restore: ["tcp-established"] } });
+        assert.deepEqual(lines.length, 1, lines.join("\n"));
+        hasProblem(lines, "criu.dump[0]", "without dashes");
+    });
+
+    it("takes archive.dir and local.stateDir only where a directory of the program's own can be: never a system directory, inside one, or a home", () => {
+        for (const dir of ["/", "/etc", "/var/lib", "/tmp", "/root"]) {
+            hasProblem(problems({ archive: { dir } }), "archive.dir", `got "${dir}", a system directory`, `"/var/lib/live-migration-lab/checkpoints"`, "does not exist yet");
+        }
+        hasProblem(problems({ archive: { dir: "/var/lib/kubelet/checkpoints" } }), "archive.dir", "inside /var/lib/kubelet, which kubelet owns");
+        hasProblem(problems({ archive: { dir: "/etc/lab" } }), "archive.dir", "inside /etc, a system directory");
+        hasProblem(problems({ archive: { dir: "/usr/local" } }), "archive.dir", "inside /usr, a system directory");
+        hasProblem(problems({ archive: { dir: "/home/alice" } }), "archive.dir", "someone's home directory");
+        hasProblem(problems({ archive: { dir: "/srv/lab/../x" } }), "archive.dir", `"/srv/x"`);
+        hasProblem(problems({ archive: { dir: "/srv/lab/" } }), "archive.dir", `"/srv/lab"`);
+        hasProblem(problems({ local: { stateDir: "/var" } }), "local.stateDir", "a system directory", `"/var/lib/live-migration-lab"`);
+        for (const dir of ["/srv/lab-archives", "/home/alice/archives", "/var/lib/live-migration-lab/checkpoints", "/data/checkpoints"]) {
+            assert.equal(validateConfig({ archive: { dir } }, false).archive.dir, dir);
+        }
+    });
+
+    it("refuses, with migrations requested, the settings under which every one of them fails", () => {
+        const migrations = [{ id: "m1", to: "master" }];
+        hasProblem(problems({ migrations, crio: { checkpointRestore: "none" } }), "crio.checkpointRestore", `got "none" while migrations m1 are requested`, `"checkpoint_restore"`);
+        hasProblem(problems({ migrations, driver: "vagrant", crio: { version: "1.37", checkpointRestore: "checkpoint_only" }, kubernetes: { version: "1.37.0" } }), "crio.checkpointRestore", `got "checkpoint_only" while migrations m1`);
+        hasProblem(problems({ migrations, criu: { dump: [], restore: [] } }), "criu.dump", `neither "tcp-established" nor "tcp-close"`, "Connected TCP socket");
+        assert.equal(validateConfig({ migrations, criu: { dump: ["tcp-close"], restore: ["tcp-close"] } }, false).criu.dump[0], "tcp-close");
+        // Without migrations the same settings are a lab that only runs.
+        validateConfig({ crio: { checkpointRestore: "none" }, criu: { dump: [], restore: [] } }, false);
+    });
+
+    it("says what to do instead: nested keys written flat, values CRI-O refuses, fictional annotations, unknown CRI-O minors, unquoted versions", () => {
+        hasProblem(problems({ crio: { settings: { "crio.runtime.log_level": "debug" } } }), `crio.settings.crio.runtime.log_level`, "one key with dots in its name", "--path", "crio: { runtime: { log_level: VALUE } }");
+        hasProblem(problems({ crio: { settings: { crio: { runtime: { log_level: "verbose" } } } } }), "crio.settings.crio.runtime.log_level", `got "verbose"`, `"debug"`);
+        hasProblem(problems({ crio: { settings: { crio: { runtime: { runtimes: { runc: { allowed_annotations: ["io.kubernetes.cri-o.criu-options"] } } } } } } }),
+            "crio.settings.crio.runtime.runtimes.runc.allowed_annotations", "io.kubernetes.cri-o.criu-options", "/etc/criu/runc.conf");
+        hasProblem(problems({ crio: { settings: { crio: { runtime: { runtimes: { runc: { default_annotations: { "io.kubernetes.cri-o.checkpoint-restore-tcp": "true" } } } } } } } }),
+            "crio.settings.crio.runtime.runtimes.runc.default_annotations", "no TCP checkpoint annotation");
+        const k = problems({ kubernetes: { version: "1.99.0" } });
+        hasProblem(k, "kubernetes.version", "use kubernetes 1.34.x", "there is no CRI-O 1.99");
+        assert.ok(!k.some(l => l.includes(`crio.version "1.99"`)), k.join("\n"));
+        hasProblem(problems({ crio: { version: 1.3 } }), "crio.version", "got 1.3; expected string", "quote it", `"1.30"`);
+        hasProblem(problems(rawConfigFrom({ "live-migration-lab:archive.dir": "/srv/x" })), "archive.dir", "unknown key", "pulumi config set --path live-migration-lab:archive.dir VALUE");
+    });
+
     it("rejects public subnets for the lab network", () => {
         hasProblem(problems({ local: { subnet: "8.8.8.0/24" } }), "local.subnet", "10.0.0.0/8");
     });
