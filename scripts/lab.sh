@@ -11,6 +11,8 @@
 #   scripts/lab.sh npm run bench:migrate -- --runs N --svg FILE   (npm scripts get the engine)
 #   scripts/lab.sh up|preview|destroy [pulumi args]   the lab stack ($LAB_STACK, default dev)
 #   scripts/lab.sh migrate NODE    append a migration of the Flink job to NODE, then `pulumi up`
+#                                  up, preview and migrate run the policy pack (policy/) too;
+#                                  --no-policy (or LAB_POLICY=0) leaves it out
 #   scripts/lab.sh <cmd> [args]    run any command with the project's Node 22 first on PATH
 #
 # Pulumi state lives in a local file backend under .lab/state with a passphrase secrets provider
@@ -115,7 +117,12 @@ pulumi_env() {
 }
 
 STACK=${LAB_STACK:-dev}
-select_stack() { pulumi stack select --create "$STACK" >/dev/null; }
+# Selects (or creates) the stack; on the file backend, first clears a lock left by a pulumi that was
+# killed mid-update (scripts/stale-lock.sh says whose).
+select_stack() {
+  case "$PULUMI_BACKEND_URL" in file://*) bash "$ROOT/scripts/stale-lock.sh" "${PULUMI_BACKEND_URL#file://}" "$STACK" || true ;; esac
+  pulumi stack select --create "$STACK" >/dev/null
+}
 
 # The local driver's nodes live in the lab's own network namespace, and so does everything that
 # talks to them: the lab network (and the cached rootfs) are made here, in the host's network
@@ -155,7 +162,12 @@ lab_pulumi() {
   read -r where state netns bins <<<"$(lab_network)"
   if [ "$where" = local ]; then
     [ "${bins:--}" = - ] || export PATH="$bins:$PATH"
-    nsenter --net="/run/netns/$netns" -- pulumi "$@"
+    local rc=0
+    nsenter --net="/run/netns/$netns" -- pulumi "$@" || rc=$?
+    # With no node up (a preview of a lab never brought up, a destroyed or failed one) the lab
+    # network is not kept: the next call makes it again.
+    bash "$ROOT/scripts/local-node.sh" lab-down "$state" 2>/dev/null || true
+    return "$rc"
   else
     pulumi "$@"
   fi
@@ -164,6 +176,15 @@ lab_pulumi() {
 cmd=${1:-test}
 shift || true
 cd "$ROOT"
+# The policy pack's guard rails go with every up and preview of the lab stack, unless asked not to.
+POLICY=(--policy-pack "$ROOT/policy")
+case "$cmd" in
+  up | preview | migrate)
+    args=()
+    for a in "$@"; do if [ "$a" = --no-policy ]; then LAB_POLICY=0; else args+=("$a"); fi; done
+    set -- ${args[@]+"${args[@]}"}
+    [ "${LAB_POLICY:-1}" != 0 ] || POLICY=() ;;
+esac
 case "$cmd" in
   test)
     ensure_shellcheck
@@ -183,7 +204,7 @@ case "$cmd" in
   up | preview)
     ensure_engine && pulumi_env && select_stack
     [ "$cmd" = preview ] || set -- --yes "$@"
-    lab_pulumi "$cmd" --stack "$STACK" "$@" ;;
+    lab_pulumi "$cmd" --stack "$STACK" ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
   destroy)
     ensure_engine && pulumi_env && select_stack
     lab_pulumi destroy --stack "$STACK" --yes "$@" ;;
@@ -196,13 +217,13 @@ case "$cmd" in
     pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
     pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
     # A request the program refuses (bad node, no Kubernetes, ...) is taken back, not left behind.
-    if ! lab_pulumi preview --stack "$STACK" >"$ROOT/.lab/migrate-preview.log" 2>&1; then
+    if ! lab_pulumi preview --stack "$STACK" ${POLICY[@]+"${POLICY[@]}"} >"$ROOT/.lab/migrate-preview.log" 2>&1; then
       pulumi config rm --stack "$STACK" --path "migrations[$count]"
-      grep -E "live-migration-lab:|error:" "$ROOT/.lab/migrate-preview.log" >&2 || cat "$ROOT/.lab/migrate-preview.log" >&2
+      grep -E "live-migration-lab:|error:|mandatory" "$ROOT/.lab/migrate-preview.log" >&2 || cat "$ROOT/.lab/migrate-preview.log" >&2
       fail "migration $id to $node_name was not requested"
     fi
     echo "lab.sh: requested migration $id to $node_name" >&2
-    lab_pulumi up --stack "$STACK" --yes "$@" ;;
+    lab_pulumi up --stack "$STACK" --yes ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
   *) exec "$cmd" "$@" ;;
 esac
