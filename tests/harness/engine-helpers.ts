@@ -1,6 +1,6 @@
 // Shared by the tests that drive the real Pulumi engine.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -29,7 +29,15 @@ export function pulumiRunner(work: string, netns?: string, extraEnv: Record<stri
         assert.equal(r.status, 0, `pulumi ${args.join(" ")} failed:\n${r.out}`);
         return r.out;
     };
-    return { pulumi, ok };
+    /** Starts pulumi in the background, in a process group of its own (the caller may kill it whole); output to `log`. */
+    const start = (args: string[], cwd: string, log: string): ChildProcess => {
+        const argv = netns ? ["nsenter", `--net=/run/netns/${netns}`, "--", "pulumi", ...args, "--non-interactive"] : ["pulumi", ...args, "--non-interactive"];
+        const out = fs.openSync(log, "a");
+        const child = spawn(argv[0], argv.slice(1), { cwd, env, detached: true, stdio: ["ignore", out, out] });
+        fs.closeSync(out);
+        return child;
+    };
+    return { pulumi, ok, start, backend: path.join(work, "state") };
 }
 
 /** Fails with a pointer to scripts/lab.sh when no engine is installed. */
@@ -45,7 +53,7 @@ export function requireEngine(): void {
 export function projectCopy(into: string): string {
     const dir = path.join(into, "project");
     fs.mkdirSync(dir);
-    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "index.ts", "components", "policy", "images", "cri-proxy"]) {
+    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "index.ts", "components", "policy", "images", "cri-proxy"]) {
         fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
     }
     fs.mkdirSync(path.join(dir, "scripts"));
