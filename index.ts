@@ -12,6 +12,7 @@ import { CONFIG_NAMESPACE } from "./components/config/schema";
 import { buildLab } from "./components/lab";
 import { desiredLab } from "./components/desired";
 import { probeNodes } from "./components/node/probe";
+import { archiveDirProblems } from "./components/node/drift";
 import { checkHistory, checkPending, DoneHop } from "./components/migration/plan";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
@@ -64,6 +65,9 @@ export = async () => {
     const observed = key === undefined ? {} : probeNodes(desired.nodes.filter(n => desired.driver.isUp(n.spec)).map(n => ({
         node: n.spec.name, address: n.address, user: n.spec.sshUser, port: n.spec.sshPort, paths: n.probePaths,
     })), key);
+
+    const taken = archiveDirProblems(observed, c.archive.dir, `${CONFIG_NAMESPACE}:archive.dir`);
+    if (taken.length > 0) throw new pulumi.RunError(new ConfigError(taken).message);
 
     const lab = buildLab(desired, sshPrivateKey, path.join(__dirname, ".lab", pulumi.getStack()), observed);
     // The Kubernetes outputs are null in a lab without Kubernetes (kubernetes.enabled: false).

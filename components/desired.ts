@@ -19,7 +19,7 @@ export interface DesiredNode {
     readonly address: string;
     /** The files the program owns on it. */
     readonly files: readonly ManagedFile[];
-    /** What the drift probe reads there: the managed files, and the abort logs of hops from it. */
+    /** What the drift probe reads there: the managed files, the archive directory (a trailing "/") and the abort logs of hops from it. */
     readonly probePaths: readonly string[];
 }
 
@@ -41,7 +41,7 @@ export function desiredLab(c: LabConfig): DesiredLab {
         const files = managedFiles(c, driver, spec, index, criuConf);
         // Validation refuses migrations without Kubernetes, so a lab without it has no hops.
         const hopsFrom = c.plan.hops.filter(h => h.from === spec.name);
-        return { spec, index, address, files, probePaths: [...files.map(f => f.path), ...hopsFrom.map(h => abortLog(h.id))] };
+        return { spec, index, address, files, probePaths: [...files.map(f => f.path), `${c.archive.dir}/`, ...hopsFrom.map(h => abortLog(h.id))] };
     });
     return { config: c, driver, nodes, plan: c.plan, criuConf };
 }

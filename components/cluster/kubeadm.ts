@@ -13,6 +13,8 @@ import { NodeHandle, nodeCommand } from "../node/command";
 import { SERVICE_LIB } from "../node/scripts";
 import { ADMIN_KUBECONFIG } from "./cluster";
 import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
+import { KUBELET_CHECKPOINT_DIR } from "../migration/cutover";
+import { FLINK_POD } from "../flink/flink";
 
 /** Where kubeadm's init config is written on the master (a managed file of the master's runtime). */
 export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
@@ -123,9 +125,12 @@ export function renderKubeadmJoinScript(configPath: string): string {
     });
 }
 
-/** `kubeadm reset` on a node leaving the cluster (a supervised kubelet is stopped first). */
+/**
+ * `kubeadm reset` on a node leaving the cluster (a supervised kubelet is stopped first). kubeadm
+ * empties /var/lib/kubelet: checkpoints the lab did not make (not of its pods) are kept through it.
+ */
 export function renderKubeadmResetScript(): string {
-    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", {}, [SERVICE_LIB]);
+    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", { CHECKPOINTS: KUBELET_CHECKPOINT_DIR, OURS: `checkpoint-${FLINK_POD}*` }, [SERVICE_LIB]);
 }
 
 /**

@@ -7,6 +7,8 @@ import { CRIO_SOCKET } from "../node/crio";
 
 export const FLINK_HOME = "/opt/flink";
 export const FLINK_CONTAINER = "flink";
+/** The first stage's pod name, and the start of every later stage's (flinkJob.ts podName). */
+export const FLINK_POD = "flink-minimal";
 export const FLINK_CONF_MOUNT = "/etc/flink-minimal";
 /** Marks a pod whose processes hold established TCP connections (JobManager <-> TaskManager). */
 export const TCP_ANNOTATION = "live-migration-lab/tcp-connections";

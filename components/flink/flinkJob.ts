@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { FlinkSpec } from "../config/config";
-import { flinkPodManifest, renderFlinkConf, renderLog4j } from "./flink";
+import { FLINK_POD, flinkPodManifest, renderFlinkConf, renderLog4j } from "./flink";
 
 export interface FlinkStage {
     /** "initial", or the id of the migration that produced this pod. */
@@ -31,7 +31,7 @@ export interface FlinkJobArgs {
 const CONF_MAP = "flink-minimal-conf";
 
 /** Kubernetes name of the pod of a stage; stages exist side by side while a migration runs. */
-export const podName = (stageId: string) => (stageId === "initial" ? "flink-minimal" : `flink-minimal-${stageId}`);
+export const podName = (stageId: string) => (stageId === "initial" ? FLINK_POD : `${FLINK_POD}-${stageId}`);
 
 export class FlinkJob extends pulumi.ComponentResource {
     /** Kubernetes name of the running pod. */

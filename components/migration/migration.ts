@@ -11,7 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { MigrationHop } from "./plan";
-import { Observation } from "../node/drift";
+import { Observation, observedDigest } from "../node/drift";
 import {
     archiveOf, CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
 } from "./steps";
@@ -28,8 +28,9 @@ export interface Attempt {
 
 /** The attempt a hop is at, from what the program observed on its source (undefined: not observed). */
 export function attemptOf(observed: Observation | undefined): Attempt {
-    if (observed === undefined || observed === "absent") return { value: "first", retrying: false };
-    return { value: `retry ${observed.split(" ")[0].slice(0, 12)}`, retrying: true };
+    const digest = observedDigest(observed);
+    if (digest === undefined) return { value: "first", retrying: false };
+    return { value: `retry ${digest.slice(0, 12)}`, retrying: true };
 }
 
 export interface MigrationArgs {

@@ -9,7 +9,7 @@ import {
     checkpointImageScript, checkpointScript, kubeletArchivePrefix, preflightScript, pruneArchivesScript, removeFileScript,
     removeImageScript, transferredArchive, transferScript,
 } from "../node/scripts";
-import { FLINK_CONTAINER, FlinkProbe, flinkProbeScript } from "../flink/flink";
+import { FLINK_CONTAINER, FLINK_POD, FlinkProbe, flinkProbeScript } from "../flink/flink";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
 import { cutoverScript, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
@@ -166,7 +166,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "source-retention", on: "source", after: ["cutover"],
-        does: "keeps the newest `archive.keep` archives in the source's kubelet checkpoint directory",
-        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep),
+        does: "keeps the newest `archive.keep` of the lab's own archives in the source's kubelet checkpoint directory",
+        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep, `${kubeletArchivePrefix(x.namespace, `${FLINK_POD}*`, FLINK_CONTAINER)}*.tar`),
     },
 ];

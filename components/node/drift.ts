@@ -9,8 +9,10 @@
 // `pulumi up` does nothing.
 import * as crypto from "crypto";
 import { nodeProgram } from "./program";
+import type { ConfigProblem } from "../config/problem";
+import { MANAGED_FILES_RECORD, NODE_ROOT } from "./scripts";
 
-/** What a node reported for one path: "<sha256> <mtime>", or "absent". */
+/** What a node reported for one path: "<sha256> <mtime>", "absent", or "host <sha256>" (a file not the program's). */
 export type Observation = string;
 
 export interface FileState {
@@ -18,25 +20,51 @@ export interface FileState {
     readonly drifted: boolean;
 }
 
-/** Prints one line per path: "<sha256> <mtime> <path>" or "absent - <path>". */
+/** Prints one line per path: "<sha256> <mtime> <path>", "absent - <path>" or "host <sha256> <path>". */
 export function probeScript(paths: readonly string[]): string {
-    return nodeProgram("node/programs/probe-files.sh", "drift probe", { PATHS: paths.join("\n") });
+    return nodeProgram("node/programs/probe-files.sh", "drift probe", { PATHS: paths.join("\n"), KEEP: MANAGED_FILES_RECORD });
 }
 
 export function parseProbe(stdout: string): Record<string, Observation> {
     const out: Record<string, Observation> = {};
     for (const line of stdout.split("\n")) {
-        const m = /^(absent|[0-9a-f]{64}) (-|\d+) (\/.*)$/.exec(line.trim());
+        const m = /^(absent|host|own|empty|foreign|[0-9a-f]{64}) (-|\d+|[0-9a-f]{64}) (\/.*)$/.exec(line.trim());
         if (m) out[m[3]] = m[1] === "absent" ? "absent" : `${m[1]} ${m[2]}`;
     }
     return out;
+}
+
+/** The sha256 a node reported for a file, whoever wrote it ("<sha256> <mtime>" or "host <sha256>"), or undefined. */
+export function observedDigest(observed: Observation | undefined): string | undefined {
+    const [first, second] = (observed ?? "").split(" ");
+    if (first === "host") return second;
+    return /^[0-9a-f]{64}$/.test(first) ? first : undefined;
 }
 
 /** Compares what a node has with what the program renders. */
 export function fileState(path: string, rendered: string, observed: Observation | undefined): FileState {
     if (observed === undefined) return { marker: "unobserved", drifted: false };
     if (observed === "absent") return { marker: `drifted: ${path} is missing`, drifted: true };
+    // Before the first write: the host's own file, which that write keeps aside and destroy puts back.
+    if (observed.startsWith("host ")) {
+        return { marker: `host's own: ${path} (sha256 ${observed.slice(5, 17)}) is kept aside in ${MANAGED_FILES_RECORD}/kept${path} and put back on destroy`, drifted: false };
+    }
     const [sha, mtime] = observed.split(" ");
     if (sha === crypto.createHash("sha256").update(rendered).digest("hex")) return { marker: "in-sync", drifted: false };
     return { marker: `drifted: ${path} was changed on the node (sha256 ${sha.slice(0, 12)}, mtime ${mtime})`, drifted: true };
+}
+
+/**
+ * The archive directory must be the program's own on every node (private-dir.sh refuses it too, but
+ * only once the update runs): one that holds files the program did not write stops the program
+ * before any resource is declared. `observed` is per node; `at` is the config path.
+ */
+export function archiveDirProblems(observed: Readonly<Record<string, Record<string, Observation>>>, dir: string, at: string): ConfigProblem[] {
+    // Inside the program's own root, versions before the record kept none (private-dir.sh takes those).
+    if (dir.startsWith(`${NODE_ROOT}/`)) return [];
+    return Object.entries(observed).flatMap(([node, seen]) => {
+        const o = seen[`${dir}/`];
+        if (!o?.startsWith("foreign ")) return [];
+        return [{ path: at, message: `got "${dir}", which on node ${node} already holds ${o.split(" ")[1]} ${o.split(" ")[1] === "1" ? "entry" : "entries"} this program did not write; the program empties and deletes its archive directory, so it takes only one of its own: use a path that does not exist yet (nothing was changed)` }];
+    });
 }

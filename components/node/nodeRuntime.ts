@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeHandle, nodeCommand } from "./command";
-import { criuCheckScript, ensurePrivateDirScript, removeDirScript, removeFileScript, writeFileScript } from "./scripts";
+import { criuCheckScript, ensurePrivateDirScript, putBackFileScript, removeDirScript, writeFileScript } from "./scripts";
 import { fileState, Observation } from "./drift";
 
 /** A file this program owns on a node: rendered content, path and mode. */
@@ -73,7 +73,8 @@ export class NodeRuntime extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: install });
 
         // Content goes on stdin: a change of content is an update (the script rewrites the file),
-        // a change of path or node is a replacement, and deleting the resource removes the file.
+        // a change of path or node is a replacement, and deleting the resource removes the file, or puts
+        // back the host's own one that the first write kept aside (write-file.sh, put-back-file.sh).
         // A file changed by hand on the node shows up as a replacement naming the drift (drift.ts).
         const byRole = new Map<string, command.remote.Command>();
         const written: command.remote.Command[] = args.files.map(f => {
@@ -83,7 +84,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
             const cmd = nodeCommand(`${name}-${f.role}`, {
                 node,
                 create: writeFileScript(f.path, f.mode, f.restart),
-                delete: removeFileScript(f.path),
+                delete: putBackFileScript(f.path),
                 stdin: f.content,
                 triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
                 observed: { state: state.marker, changed: state.drifted },

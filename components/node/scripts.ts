@@ -11,10 +11,21 @@ const octal = (mode: number) => mode.toString(8).padStart(4, "0");
 
 /**
  * Writes stdin to `path` atomically with `mode`, only when the content differs
- * (programs/write-file.sh); then restarts `restart`, the service that reads it, if it runs.
+ * (programs/write-file.sh); then restarts `restart`, the service that reads it, if it runs. A file
+ * of the host's found there first is kept aside under `record` (the node's record of managed files).
  */
-export function writeFileScript(path: string, mode: number, restart?: string): string {
-    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { DEST: path, MODE: octal(mode), RESTART: restart ?? "" }, [SERVICE_LIB]);
+export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD): string {
+    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { DEST: path, MODE: octal(mode), RESTART: restart ?? "", KEEP: record }, [SERVICE_LIB]);
+}
+
+/** The program's own directory on every node. */
+export const NODE_ROOT = "/var/lib/live-migration-lab";
+/** Where a node records the files the program wrote, and keeps the host's own ones it found there (write-file.sh). */
+export const MANAGED_FILES_RECORD = `${NODE_ROOT}/files`;
+
+/** Undoes writeFileScript: puts back the host's own file, or removes the program's (programs/put-back-file.sh). */
+export function putBackFileScript(path: string, record = MANAGED_FILES_RECORD): string {
+    return nodeProgram("node/programs/put-back-file.sh", `put back ${path}`, { DEST: path, KEEP: record });
 }
 
 /** The services library (programs/service.sh): the local lab's supervisor, or systemd. */
@@ -28,13 +39,14 @@ export function serviceCommand(action: "stop" | "restart" | "restart_if_active" 
     return `${libraryText(SERVICE_LIB)}\nservice_${action} ${q(name)}`;
 }
 
+/** Removes a file the program made in a directory of its own (an archive). */
 export function removeFileScript(path: string): string {
     return nodeProgram("node/programs/remove-file.sh", `remove ${path}`, { DEST: path });
 }
 
-/** A root-only directory: checkpoint archives hold process memory. */
+/** A root-only directory of the program's own: checkpoint archives hold process memory. */
 export function ensurePrivateDirScript(path: string): string {
-    return nodeProgram("node/programs/private-dir.sh", `directory ${path}`, { DIR: path });
+    return nodeProgram("node/programs/private-dir.sh", `directory ${path}`, { DIR: path, OWN_ROOT: NODE_ROOT });
 }
 
 export function removeDirScript(path: string): string {
@@ -169,7 +181,10 @@ export function removeImageScript(image: string): string {
     return nodeProgram("node/programs/remove-image.sh", `remove image ${image}`, { IMAGE: image });
 }
 
-/** Keeps the `keep` most recently written archives in `dir`. */
-export function pruneArchivesScript(dir: string, keep: number): string {
-    return nodeProgram("node/programs/prune.sh", `prune ${dir}`, { DIR: dir, KEEP: keep });
+/**
+ * Keeps the `keep` most recently written of the archives named `name` (a glob) in `dir`; archives of
+ * other names (a kubelet directory holds everyone's checkpoints) are not touched.
+ */
+export function pruneArchivesScript(dir: string, keep: number, name = "*.tar"): string {
+    return nodeProgram("node/programs/prune.sh", `prune ${dir}`, { DIR: dir, KEEP: keep, NAME: name });
 }

@@ -46,7 +46,7 @@ describe("the real Pulumi engine", function () {
 
             const outputs = JSON.parse(ok(["stack", "output", "--json", "--show-secrets", "--stack", "commands"], stack));
             const digest = crypto.createHash("sha256").update(fs.readFileSync(conf)).digest("hex");
-            assert.deepEqual(outputs.written, { path: conf, sha256: digest, state: "written" });
+            assert.deepEqual(outputs.written, { path: conf, sha256: digest, state: "written", kept: "" });
             assert.equal(outputs.secretLength, "12", "the secret reached the command through its environment");
 
             const again = ok(["preview", "--stack", "commands", "--expect-no-changes"], stack);

@@ -29,6 +29,9 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
     let project: string;
     let run: ReturnType<typeof pulumiRunner>;
     let before0: ReturnType<typeof footprint>;
+    /** What the hosts' /etc/criu held before the test's stack touched them: must be so again after destroy. */
+    const hostFiles: Partial<Record<Host, string>> = {};
+    const HOST_FILES = "cd /etc/criu && for f in *; do echo \"$f $(stat -c '%U:%G %a' \"$f\") $(sha256sum <\"$f\" | cut -c1-64)\"; done";
     const inLab = (argv: string[], input?: string) =>
         spawnSync("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], { input, encoding: "utf8", timeout: 300_000 });
     /** As root with the test's own key: the hosts' owner looking at them, not the program. */
@@ -80,6 +83,10 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
                 `ip route replace 10.85.${1 - i}.0/24 via ${h === "master" ? HOSTS.worker : HOSTS.master} dev eth0`,
             ].join(" && "), pub);
             root(h, "install -d /etc/cni/net.d && cat >/etc/cni/net.d/10-hosts.conflist", renderCniConfig(i));
+            // The host's own CRIU config, which the program's runc.conf replaces while the lab runs,
+            // beside a file of the host's that the program has nothing to do with.
+            root(h, "install -d /etc/criu && cat >/etc/criu/runc.conf && chmod 0640 /etc/criu/runc.conf && echo notes >/etc/criu/notes.conf", "# the host owner's\ntcp-close\n");
+            hostFiles[h] = root(h, HOST_FILES);
         });
         run = pulumiRunner(work, netns, { PATH: `${bins}:${process.env.PATH}` });
         project = projectCopy(work);
@@ -119,6 +126,17 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
         // Root does not accept the stack's key: whatever the program did, it did as lab through sudo.
         const asRoot = inLab(["ssh", "-i", path.join(work, "lab_key"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", `root@${HOSTS.master}`, "true"]);
         assert.notEqual(asRoot.status, 0, "root must not accept the stack's key");
+        // Before anything is made: an archive directory holding someone's files is refused at the
+        // preview, naming the config key; the host's own runc.conf is named as kept aside.
+        root("worker", "install -d /srv/theirs && echo data >/srv/theirs/report.csv");
+        run.ok(["config", "set", "--path", "live-migration-lab:archive.dir", "/srv/theirs", "--stack", "hosts"], project);
+        const taken = run.pulumi(["preview", "--stack", "hosts"], project);
+        assert.notEqual(taken.status, 0);
+        assert.match(taken.out, /live-migration-lab:archive\.dir: got "\/srv\/theirs", which on node worker already holds 1 entry this program did not write/);
+        run.ok(["config", "rm", "--path", "live-migration-lab:archive.dir", "--stack", "hosts"], project);
+        assert.equal(root("worker", "cat /srv/theirs/report.csv; stat -c %a /srv/theirs"), "data\n755\n");
+        const diff = run.ok(["preview", "--diff", "--stack", "hosts"], project);
+        assert.match(diff, /host's own: \/etc\/criu\/runc\.conf \(sha256 [0-9a-f]{12}\) is kept aside in \/var\/lib\/live-migration-lab\/files\/kept\/etc\/criu\/runc\.conf/);
         const out = run.ok(["up", "--yes", "--stack", "hosts"], project);
         assert.doesNotMatch(out, /BEGIN OPENSSH PRIVATE KEY/);
         const system = JSON.parse(kubectl("get pods -n kube-system -o json")).items as { metadata: { name: string }; status: { phase: string } }[];
@@ -161,12 +179,14 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
         run.ok(["destroy", "--yes", "--stack", "hosts"], project);
         for (const h of ["master", "worker"] as const) {
             // kubeadm reset empties /etc/kubernetes/manifests and leaves the directory (issue: do no harm).
-            const left = root(h, "ls -A /etc/kubernetes/manifests; ls /etc/criu/runc.conf /etc/kubernetes/kubelet.conf.d/50-live-migration-lab.conf /etc/live-migration-lab/kubeadm*.yaml 2>/dev/null; pgrep -x kubelet; pgrep -x crio; pgrep -x cri-proxy; pgrep -x kube-apiserver; pgrep -x etcd; true");
+            const left = root(h, "ls -A /etc/kubernetes/manifests; ls /etc/kubernetes/kubelet.conf.d/50-live-migration-lab.conf /etc/live-migration-lab/kubeadm*.yaml 2>/dev/null; pgrep -x kubelet; pgrep -x crio; pgrep -x cri-proxy; pgrep -x kube-apiserver; pgrep -x etcd; true");
             assert.equal(left.trim(), "", `left on ${h}: ${left}`);
             // Nor the supervised services' command files, nor kubeadm's logs, which name a bootstrap token.
             assert.equal(root(h, "ls -A /etc/live-migration-lab/services /var/log/live-migration-lab-kubeadm-init.log /var/log/live-migration-lab-kubeadm-join.log 2>/dev/null; true").trim(), "");
-            // The host's own files stay.
+            // The host's own files stay, and its runc.conf is back byte for byte, with its owner and mode.
             assert.match(root(h, "ls /etc/cni/net.d /etc/sudoers.d"), /10-hosts\.conflist[\s\S]*lab/);
+            assert.equal(root(h, HOST_FILES), hostFiles[h]);
+            assert.equal(root(h, "ls -A /var/lib/live-migration-lab/files 2>/dev/null; true"), "", "the record of kept files goes with them");
         }
     });
 

@@ -6,7 +6,7 @@ import * as YAML from "yaml";
 import * as os from "os";
 import * as path from "path";
 import { renderKubeadmJoinConfig, renderKubeadmJoinScript } from "../../components/cluster/kubeadm";
-import { ensurePrivateDirScript } from "../../components/node/scripts";
+import { ensurePrivateDirScript, MANAGED_FILES_RECORD, NODE_ROOT, putBackFileScript, removeDirScript, writeFileScript } from "../../components/node/scripts";
 import { renderEntrypoint } from "../../components/flink/flink";
 
 const COMPONENTS = path.join(__dirname, "..", "..", "components");
@@ -86,6 +86,92 @@ describe("kubeadm join, run for real against a stand-in kubeadm", () => {
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /no join parameters on stdin/);
         assert.ok(!fs.existsSync(path.join(dir, "args")));
+    });
+});
+
+describe("on hosts the program does not own, it changes only what it made (write-file, put-back-file, private-dir, remove-dir)", () => {
+    let dir: string;
+    let keep: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-own-")); keep = path.join(dir, "record"); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    /** Runs a program with the node's record of managed files moved into the test's directory. */
+    const run = (script: string, input = "") => spawnSync("bash", ["-c", script.split(`'${MANAGED_FILES_RECORD}'`).join(`'${keep}'`)], { input, encoding: "utf8" });
+    const json = (r: ReturnType<typeof run>) => { assert.equal(r.status, 0, r.stderr); return JSON.parse(r.stdout.trim().split("\n").pop()!); };
+    const mode = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8);
+
+    it("keeps the host's own file aside at the first write and puts it back, content and mode, on removal; a neighbour is never touched", () => {
+        const etc = path.join(dir, "etc", "criu");
+        fs.mkdirSync(etc, { recursive: true });
+        const conf = path.join(etc, "runc.conf");
+        fs.writeFileSync(conf, "tcp-close\n", { mode: 0o640 });
+        fs.writeFileSync(path.join(etc, "other.conf"), "the host's\n");
+        const first = json(run(writeFileScript(conf, 0o644), "tcp-established\n"));
+        assert.equal(first.state, "written");
+        assert.equal(first.kept, `${keep}/kept${conf}`);
+        assert.equal(fs.readFileSync(conf, "utf8"), "tcp-established\n");
+        // A second write (new content) keeps the host's file as it was, not the program's first one.
+        json(run(writeFileScript(conf, 0o644), "tcp-established\nskip-in-flight\n"));
+        assert.equal(fs.readFileSync(`${keep}/kept${conf}`, "utf8"), "tcp-close\n");
+        assert.deepEqual(json(run(putBackFileScript(conf))), { path: conf, action: "put back" });
+        assert.equal(fs.readFileSync(conf, "utf8"), "tcp-close\n");
+        assert.equal(mode(conf), "640");
+        assert.equal(fs.readFileSync(path.join(etc, "other.conf"), "utf8"), "the host's\n");
+        assert.ok(!fs.existsSync(keep), "the record goes when nothing is left in it");
+    });
+
+    it("removes a file it made with the directories it made for it, leaves directories it found, and leaves alone a file it has no record of", () => {
+        fs.mkdirSync(path.join(dir, "etc"));
+        const file = path.join(dir, "etc", "crio", "crio.conf.d", "60-lab.conf");
+        assert.equal(json(run(writeFileScript(file, 0o644), "x\n")).kept, "");
+        assert.deepEqual(json(run(putBackFileScript(file))), { path: file, action: "removed" });
+        assert.deepEqual(fs.readdirSync(path.join(dir, "etc")), [], "crio/ and crio.conf.d/ were made for it; etc/ was there");
+        const theirs = path.join(dir, "etc", "theirs.conf");
+        fs.writeFileSync(theirs, "keep me\n");
+        assert.deepEqual(json(run(putBackFileScript(theirs))), { path: theirs, action: "left" });
+        assert.equal(fs.readFileSync(theirs, "utf8"), "keep me\n");
+    });
+
+    it("refuses an archive directory that holds files it did not write, adopts an empty one and gives it back as found, removes one it made", function () {
+        if (process.getuid?.() !== 0) this.skip(); // the directory is made root-owned
+        const theirs = path.join(dir, "theirs");
+        fs.mkdirSync(theirs);
+        fs.writeFileSync(path.join(theirs, "notes.txt"), "mine\n", { mode: 0o644 });
+        const refused = run(ensurePrivateDirScript(theirs));
+        assert.notEqual(refused.status, 0);
+        assert.match(refused.stderr, /already holds files this program did not write \(notes\.txt\).*archive\.dir.*nothing was changed/);
+        assert.equal(mode(theirs), "755");
+        assert.equal(mode(path.join(theirs, "notes.txt")), "644");
+
+        const empty = path.join(dir, "empty");
+        fs.mkdirSync(empty, { mode: 0o755 });
+        assert.equal(json(run(ensurePrivateDirScript(empty))).found, "adopted");
+        assert.equal(mode(empty), "700");
+        fs.writeFileSync(path.join(empty, "m1.tar"), "archive");
+        assert.equal(json(run(removeDirScript(empty))).action, "given back as found");
+        assert.deepEqual(fs.readdirSync(empty), []);
+        assert.equal(mode(empty), "755");
+
+        const made = path.join(dir, "lab", "checkpoints");
+        assert.equal(json(run(ensurePrivateDirScript(made))).found, "created");
+        fs.writeFileSync(path.join(made, "m1.tar"), "archive");
+        fs.writeFileSync(path.join(made, "m2.tar.part"), "cut short");
+        assert.equal(json(run(removeDirScript(made))).action, "removed");
+        assert.ok(!fs.existsSync(path.join(dir, "lab")), "the parent it made goes too");
+
+        // A file someone put into the program's directory later stays, and is named.
+        json(run(ensurePrivateDirScript(made)));
+        fs.writeFileSync(path.join(made, "later.txt"), "someone's");
+        const kept = json(run(removeDirScript(made)));
+        assert.deepEqual([kept.action, kept.left], ["kept: it holds files the program did not write", "later.txt"]);
+        assert.equal(fs.readFileSync(path.join(made, "later.txt"), "utf8"), "someone's");
+
+        // Inside the program's own root, a directory an older version made (no record) is its own.
+        const legacy = path.join(dir, "own", "checkpoints");
+        fs.mkdirSync(legacy, { recursive: true });
+        fs.writeFileSync(path.join(legacy, "m1.tar"), "archive");
+        const own = (script: string) => script.split(`OWN_ROOT='${NODE_ROOT}'`).join(`OWN_ROOT='${path.join(dir, "own")}'`);
+        assert.equal(json(run(own(ensurePrivateDirScript(legacy)))).found, "created");
+        assert.equal(mode(path.join(legacy, "m1.tar")), "600");
     });
 });
 

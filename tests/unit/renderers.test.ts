@@ -17,7 +17,8 @@ import * as scripts from "../../components/node/scripts";
 import { cutoverScript, holdScript, leaseTool, renderOciRuntime } from "../../components/migration/cutover";
 import { phases, renderTimeline } from "../../scripts/timeline";
 import { planMigrations } from "../../components/migration/plan";
-import { fileState, parseProbe, probeScript } from "../../components/node/drift";
+import { archiveDirProblems, fileState, parseProbe, probeScript } from "../../components/node/drift";
+import { attemptOf } from "../../components/migration/migration";
 import * as local from "../../components/cluster/localCluster";
 import crioKeys from "../../components/node/crio-keys.json";
 import { configSchema } from "../../components/config/schema";
@@ -271,7 +272,8 @@ describe("node scripts", () => {
         let dir: string;
         beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-")); });
         afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-        const run = (text: string, input = "") => execFileSync("bash", ["-c", text], { input, encoding: "utf8" });
+        /** Runs a node program with the node's record of managed files in the scratch directory, never the machine's. */
+        const run = (text: string, input = "") => execFileSync("bash", ["-c", text.split(`'${scripts.MANAGED_FILES_RECORD}'`).join(`'${dir}/record'`)], { input, encoding: "utf8" });
 
         it("writes a managed file once, reports unchanged after, and restores a hand edit", () => {
             const file = path.join(dir, "criu", "runc.conf");
@@ -285,20 +287,22 @@ describe("node scripts", () => {
             assert.equal((fs.statSync(file).mode & 0o777).toString(8), "644");
             assert.equal(JSON.parse(run(w, "tcp-established\n")).state, "unchanged");
             fs.writeFileSync(file, "# edited by hand\n");
-            // What drift review reads from a node: "<sha256> <mtime>" or "absent".
+            // What drift review reads from a node: "<sha256> <mtime>" (a file the program wrote) or "absent".
             const observed = () => parseProbe(run(probeScript([file])))[file];
             assert.notEqual(observed().split(" ")[0], first.sha256, "drift shows in the digest");
             assert.equal(JSON.parse(run(w, "tcp-established\n")).state, "written");
             assert.equal(observed().split(" ")[0], first.sha256);
             assert.equal(fs.readFileSync(path.join(dir, "hooks"), "utf8"), "changed\nchanged\n", "the change hook ran only when content changed");
-            run(scripts.removeFileScript(file));
+            run(scripts.putBackFileScript(file));
             assert.equal(observed(), "absent");
         });
 
         it("makes archive directories root-only and tightens archives already there (as root: it chowns to root)", function () {
             if (process.getuid?.() !== 0) this.skip();
             const archives = path.join(dir, "checkpoints");
-            fs.mkdirSync(archives, { mode: 0o755 });
+            assert.equal(JSON.parse(run(scripts.ensurePrivateDirScript(archives))).found, "created");
+            // Loosened by hand since, with an archive in it that is not 0600.
+            fs.chmodSync(archives, 0o755);
             fs.writeFileSync(path.join(archives, "old.tar"), "x", { mode: 0o644 });
             const out = JSON.parse(run(scripts.ensurePrivateDirScript(archives)));
             assert.equal(out.mode, "700");
@@ -413,16 +417,42 @@ describe("migration planner", () => {
 describe("drift review", () => {
     const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
 
-    it("reads digests, mtimes and missing files from a node with its probe script", () => {
+    it("reads digests, mtimes and missing files from a node with its probe script, the host's own files and the archive directory's state", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-"));
         try {
-            fs.writeFileSync(path.join(dir, "runc.conf"), "tcp-established\n");
-            fs.utimesSync(path.join(dir, "runc.conf"), 1700000000, 1700000000);
-            const out = execFileSync("bash", ["-s"], { input: probeScript([path.join(dir, "runc.conf"), path.join(dir, "gone.conf")]), encoding: "utf8" });
-            assert.deepEqual(parseProbe(out), {
-                [path.join(dir, "runc.conf")]: `${sha("tcp-established\n")} 1700000000`,
-                [path.join(dir, "gone.conf")]: "absent",
+            const at = (f: string) => path.join(dir, f);
+            fs.writeFileSync(at("runc.conf"), "tcp-established\n");
+            fs.utimesSync(at("runc.conf"), 1700000000, 1700000000);
+            // The program's record says it wrote runc.conf; hosts.conf is the host's own.
+            fs.mkdirSync(path.join(dir, "record", "owned", dir), { recursive: true });
+            fs.writeFileSync(path.join(dir, "record", "owned", dir, "runc.conf"), "\n");
+            fs.writeFileSync(at("hosts.conf"), "mine\n");
+            for (const d of ["own", "empty", "theirs"]) fs.mkdirSync(at(d));
+            fs.writeFileSync(at("own/.live-migration-lab"), "found=created\n");
+            fs.writeFileSync(at("theirs/a"), "");
+            fs.writeFileSync(at("theirs/b"), "");
+            const script = probeScript(["runc.conf", "gone.conf", "hosts.conf", "own/", "empty/", "theirs/", "none/"].map(at))
+                .split(`'${scripts.MANAGED_FILES_RECORD}'`).join(`'${dir}/record'`);
+            const observed = parseProbe(execFileSync("bash", ["-s"], { input: script, encoding: "utf8" }));
+            assert.deepEqual(observed, {
+                [at("runc.conf")]: `${sha("tcp-established\n")} 1700000000`,
+                [at("gone.conf")]: "absent",
+                [at("hosts.conf")]: `host ${sha("mine\n")}`,
+                [at("own/")]: "own -", [at("empty/")]: "empty -", [at("theirs/")]: "foreign 2", [at("none/")]: "absent",
             });
+            assert.match(fileState(at("hosts.conf"), "x", observed[at("hosts.conf")]).marker, /^host's own: .*hosts\.conf \(sha256 [0-9a-f]{12}\) is kept aside in .*\/kept.*hosts\.conf and put back on destroy$/);
+            const taken = archiveDirProblems({ worker: observed }, at("theirs"), "live-migration-lab:archive.dir");
+            assert.equal(taken.length, 1);
+            assert.equal(taken[0].path, "live-migration-lab:archive.dir");
+            assert.ok(taken[0].message.startsWith(`got "${at("theirs")}", which on node worker already holds 2 entries this program did not write;`), taken[0].message);
+            assert.deepEqual(archiveDirProblems({ worker: observed }, at("own"), "x"), []);
+            assert.deepEqual(archiveDirProblems({ worker: observed }, at("empty"), "x"), []);
+            // A hop's abort log is no managed file: its digest still says which attempt comes next.
+            assert.deepEqual(attemptOf(observed[at("hosts.conf")]), { value: `retry ${sha("mine\n").slice(0, 12)}`, retrying: true });
+            assert.deepEqual(attemptOf(observed[at("runc.conf")]), { value: `retry ${sha("tcp-established\n").slice(0, 12)}`, retrying: true });
+            assert.deepEqual(attemptOf(observed[at("gone.conf")]), { value: "first", retrying: false });
+            // The default directory from before the record: the program's own, whatever it holds.
+            assert.deepEqual(archiveDirProblems({ worker: { [`${scripts.NODE_ROOT}/checkpoints/`]: "foreign 3" } }, `${scripts.NODE_ROOT}/checkpoints`, "x"), []);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -3,8 +3,17 @@
 # live-migration-lab: `kubeadm reset` on a node leaving the cluster. kubeadm stops a systemd kubelet
 # itself; a kubelet the lab supervises (nodes without systemd) is stopped first, or it would start
 # the static pods again while kubeadm removes them. CRI-O's own bridge CNI config in /etc/cni/net.d
-# stays: it belongs to the cri-o package. Libraries: node/programs/service.sh.
+# stays: it belongs to the cri-o package. kubeadm empties /var/lib/kubelet: checkpoint archives
+# there that are not of the lab's pods (named OURS, a glob) are moved aside and put back after.
+# Inputs: CHECKPOINTS (the kubelet's checkpoint directory), OURS. Libraries: node/programs/service.sh.
 if service_running kubelet; then service_stop kubelet; fi
+aside=$(mktemp -d "${CHECKPOINTS%/*/*}/.live-migration-lab-reset.XXXXXX")
+find "$CHECKPOINTS" -maxdepth 1 -type f ! -name "$OURS" -exec mv -t "$aside" {} + 2>/dev/null || true
+put_back() {
+  if [ -n "$(ls -A "$aside")" ]; then install -d -m 0700 "$CHECKPOINTS" && mv -t "$CHECKPOINTS" "$aside"/*; fi
+  rmdir "$aside"
+}
+trap put_back EXIT
 kubeadm reset -f >/var/log/live-migration-lab-kubeadm-reset.log 2>&1 || { tail -n 20 /var/log/live-migration-lab-kubeadm-reset.log >&2; exit 1; }
 # kubeadm's init and join logs name a bootstrap token.
 rm -f /var/log/live-migration-lab-kubeadm-init.log /var/log/live-migration-lab-kubeadm-join.log

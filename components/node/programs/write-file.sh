@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
 # live-migration-lab: writes a managed file from stdin, atomically and only when the content differs,
-# then restarts the service that reads it (if it runs). Prints path, sha256 and state (written or
-# unchanged). Inputs: DEST, MODE (octal), RESTART (a service name, or empty).
-# Libraries: node/programs/service.sh.
+# then restarts the service that reads it (if it runs). On hosts the program does not own, a file
+# that is already there before the first write is the host's: it is kept aside first (KEEP/kept/PATH,
+# mode and owner as they were) and put back on destroy (put-back-file.sh); KEEP/owned/PATH marks
+# the path as written by the program, and lists the directories it made for it.
+# Prints path, sha256, state (written or unchanged) and kept (where the host's own file waits, or "").
+# Inputs: DEST, MODE (octal), RESTART (a service name, or empty), KEEP (the program's record of the
+# files it manages on this node). Libraries: node/programs/service.sh.
+owned="$KEEP/owned$DEST"; kept="$KEEP/kept$DEST"
+if [ ! -e "$owned" ]; then
+  made=(); d=$(dirname "$DEST")
+  while [ ! -e "$d" ]; do made=("$d" "${made[@]}"); d=$(dirname "$d"); done
+  # Written before the file is: an interrupted first write must not keep the program's own file as the host's.
+  if { [ -e "$DEST" ] || [ -L "$DEST" ]; } && [ ! -e "$kept" ] && [ ! -L "$kept" ]; then
+    install -d -m 0700 "$(dirname "$kept")"; cp -a "$DEST" "$kept"
+  fi
+  install -d -m 0700 "$(dirname "$owned")"
+  printf '%s\n' "${made[@]}" >"$owned"
+fi
 install -d -m 0755 "$(dirname "$DEST")"
 tmp=$(mktemp "$(dirname "$DEST")/.live-migration-lab.XXXXXX")
 cat >"$tmp"
-if [ -f "$DEST" ] && cmp -s "$tmp" "$DEST"; then rm -f "$tmp"; state=unchanged; else chmod "$MODE" "$tmp"; mv -f "$tmp" "$DEST"; state=written; fi
+if [ -f "$DEST" ] && [ ! -L "$DEST" ] && cmp -s "$tmp" "$DEST"; then rm -f "$tmp"; state=unchanged; else chmod "$MODE" "$tmp"; mv -f "$tmp" "$DEST"; state=written; fi
 if [ "$state" = written ] && [ -n "$RESTART" ]; then service_restart_if_active "$RESTART"; fi
-printf '{"path":"%s","sha256":"%s","state":"%s"}\n' "$DEST" "$(sha256sum "$DEST" | cut -d' ' -f1)" "$state"
+if [ -e "$kept" ] || [ -L "$kept" ]; then found=$kept; else found=; fi
+printf '{"path":"%s","sha256":"%s","state":"%s","kept":"%s"}\n' "$DEST" "$(sha256sum "$DEST" | cut -d' ' -f1)" "$state" "$found"
