@@ -46,12 +46,20 @@ export const ociRuntimeWrapper = (runtime: "runc" | "crun") => `/usr/local/libex
 /** Where CRI-O packages and distributions put the runtime, tried in order when the driver does not know. */
 const RUNTIME_CANDIDATES = (runtime: string) => [`/usr/libexec/crio/${runtime}`, `/usr/bin/${runtime}`, `/usr/sbin/${runtime}`, `/usr/local/bin/${runtime}`];
 
+/**
+ * A restored pod's fence on the target (programs/fence.sh): FENCES_DIR/<namespace>_<pod>, written by
+ * the transfer before the archive is in place, read by the runtime wrapper when it restores the pod's
+ * container; the cutover marks it (.cutover, .committing, .committed).
+ */
+export const FENCES_DIR = "/run/live-migration-lab/fences";
+export const fencePath = (namespace: string, pod: string) => `${FENCES_DIR}/${namespace}_${pod}`;
+
 /** Where the runtime wrapper logs what it fitted in a container's spec (programs/oci-spec-fit.py). */
 export const SPEC_FIT_LOG = "/run/live-migration-lab/oci-spec-fit.log";
 
 /** The runtime wrapper's file (programs/oci-runtime.sh), running `realPath` or the first candidate that exists. */
 export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, holds = HOLDS_DIR, stats = STATS_DIR,
-    status = "/proc/self/status", fitLog = SPEC_FIT_LOG): string {
+    status = "/proc/self/status", fitLog = SPEC_FIT_LOG, fences = FENCES_DIR): string {
     return [
         "#!/usr/bin/env bash",
         `# Managed by live-migration-lab: CRI-O's runtime path for ${runtime} (components/migration/programs/oci-runtime.sh).`,
@@ -62,6 +70,8 @@ export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, ho
         `STATUS_FILE=${q(status)}`,
         `FIT_LOG=${q(fitLog)}`,
         `PY_FIT=${q(programText("migration/programs/oci-spec-fit.py"))}`,
+        `FENCES=${q(fences)}`,
+        `FENCE_PROGRAM=${q(nodeProgram("migration/programs/fence.sh", "fence", {}, ["node/programs/pidns.sh"]))}`,
         libraryText("migration/programs/oci-runtime.sh").trimEnd(),
         "",
     ].join("\n");
@@ -120,6 +130,7 @@ export function cutoverScript(a: CutoverArgs): string {
         LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"), PY_STATS: programText("migration/programs/criu-stats.py"),
         ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds, CHECKPOINTED: a.checkpointed, SENT: a.sent,
+        FENCE: fencePath(a.namespace, a.pod),
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,
     }, ["node/programs/peer.sh", "node/programs/pidns.sh", "node/programs/container.sh"]);
 }

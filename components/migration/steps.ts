@@ -11,7 +11,7 @@ import {
 } from "../node/scripts";
 import { FLINK_CONTAINER, FLINK_POD, FlinkProbe, flinkProbeScript } from "../flink/flink";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
-import { cutoverScript, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
+import { cutoverScript, fencePath, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
 import type { RestoreMode } from "../config/config";
 
@@ -130,6 +130,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
                 timeoutSeconds: CHECKPOINT_TIMEOUT,
             },
             targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt,
+            fence: { path: fencePath(x.namespace, x.restoredPod), maxPauseSeconds: x.maxPauseSeconds },
         })),
         delete: x => removeFileScript(archiveOf(x)),
     },

@@ -130,6 +130,11 @@ export interface TransferArgs {
     readonly id: string;
     /** The hop's attempt: "first", or "retry <digest>". */
     readonly attempt: string;
+    /**
+     * The restored pod's fence on the target (migration/programs/fence.sh), written before the
+     * archive is put in place: the source's hold ends `maxPauseSeconds` after its pause.
+     */
+    readonly fence?: { readonly path: string; readonly maxPauseSeconds: number };
 }
 
 /**
@@ -158,6 +163,7 @@ export function transferScript(a: TransferArgs): string {
         : { ARCHIVE: "", HOLD: s.hold, SOURCE_DIR: s.dir, PREFIX: s.prefix, TIMEOUT: s.timeoutSeconds };
     return nodeProgram("node/programs/transfer.sh", `transfer ${a.id}`, {
         ID: a.id, ...from, DEST: transferredArchive(a), PY_STREAM: programText("migration/programs/archive-stream.py"),
+        FENCE: a.fence?.path ?? "", MAX_PAUSE: a.fence?.maxPauseSeconds ?? 0,
         PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,
     }, ["node/programs/peer.sh"]);
 }

@@ -12,7 +12,11 @@
 // with nothing lost, and the next `pulumi up` redoes the move from a fresh checkpoint of the same
 // container once the faults are gone. Needs root.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
+import { ROOT } from "../harness/engine-helpers";
 import { checkpointScript } from "../../components/node/scripts";
 import { FLINK_FREEZE_TOLERANCE_MS, FlinkProbe, flinkProbeScript } from "../../components/flink/flink";
 import { serviceCommand } from "../../components/node/scripts";
@@ -139,7 +143,11 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
     };
     const up = () => lab.run.pulumi(["up", "--yes", "--stack", "lab"], lab.project);
     /** What the failed steps printed, without the scripts the errors quote (they run to megabytes). */
-    const said = (out: string) => out.split("\n").filter(l => !l.includes('running "bash')).slice(-40).join("\n");
+    /** An update's errors, then its last lines (the whole output is long). */
+    const said = (out: string) => {
+        const lines = out.split("\n").filter(l => !l.includes('running "bash'));
+        return [...lines.filter(l => /error:|failed/.test(l)).slice(0, 20), "...", ...lines.slice(-40)].join("\n");
+    };
     const kubectl = (args: string) => lab.sshOk("master", `KUBECONFIG=/etc/kubernetes/admin.conf kubectl ${args}`);
     /** Runs `pulumi up` while a sampler watches both pods; checks the count never went back; returns the hop's summary. */
     const migrateWatched = (index: number, id: string, from: "master" | "worker", to: "master" | "worker", sourcePod: string) => {
@@ -307,6 +315,107 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
             lab.run.ok(["config", "rm", "--path", "live-migration-lab:migrations[2]", "--stack", "lab"], lab.project);
         }
         lab.run.ok(["preview", "--expect-no-changes", "--stack", "lab"], lab.project);
+    });
+
+    /** Whether a process still runs (a zombie Node has not reaped yet does not). */
+    const alive = (pid: number) => {
+        try { return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8")); } catch { return false; }
+    };
+    /**
+     * Starts `pulumi up` and interrupts it once `condition` (a shell test) holds on `node`: SIGKILL to
+     * its whole process group (the engine and its plugins, as when a terminal or a CI job is killed),
+     * or SIGINT to the engine (`kill -INT`, what Ctrl-C asks of it: it cancels, lets the steps in
+     * flight finish and stops). Returns the update's output once it has ended.
+     */
+    const interruptedUp = (node: "master" | "worker", condition: string, signal: "SIGKILL" | "SIGINT") => {
+        const log = path.join(lab.work, `interrupted-${Date.now()}.log`);
+        const child = lab.run.start(["up", "--yes", "--stack", "lab"], lab.project, log);
+        const deadline = Date.now() + 300_000;
+        while (lab.ssh(node, condition).status !== 0) {
+            assert.ok(alive(child.pid!), `pulumi up ended before ${condition} held on ${node}:\n${fs.readFileSync(log, "utf8")}`);
+            assert.ok(Date.now() < deadline, `${condition} never held on ${node}`);
+            sleep(100);
+        }
+        if (signal === "SIGKILL") {
+            process.kill(-child.pid!, signal);
+        } else {
+            // The engine is the Go binary in the group (the npm launcher and the plugins are other processes).
+            const engine = spawnSync("ps", ["-o", "pid=,comm=", "-g", String(child.pid)], { encoding: "utf8" }).stdout
+                .split("\n").map(l => l.trim().split(/\s+/)).find(([, comm]) => comm === "pulumi");
+            assert.ok(engine, "the engine process of the update");
+            process.kill(Number(engine[0]), signal);
+        }
+        for (let i = 0; i < 1200 && alive(child.pid!); i++) sleep(250);
+        try { process.kill(-child.pid!, "SIGKILL"); } catch { /* ended */ }
+        return fs.readFileSync(log, "utf8");
+    };
+    /** After an interrupted hop of m3 from the master: the job counts on there, and no copy of it ran on the worker. */
+    const runsOnAfterInterrupt = (before: FlinkProbe) => {
+        const p = probeUntil("the job to run on at the source", q => q.records > before.records + 100, MAX_PAUSE + 60, "master", "flink-minimal-m2");
+        assert.equal(p.jobId, first.jobId);
+        assert.equal(p.startTime, first.startTime);
+        const running = lab.sshOk("worker", "crictl ps -q --state running --name '^flink$' --label io.kubernetes.pod.name=flink-minimal-m3").trim();
+        assert.equal(running, "", "no restored copy runs on the worker");
+    };
+    /** The next `up` after an interrupted one: clears the dead engine's lock, then completes m3. */
+    const completeAfterInterrupt = () => {
+        const lock = spawnSync("bash", [path.join(ROOT, "scripts", "stale-lock.sh"), lab.run.backend, "lab"], { encoding: "utf8" });
+        assert.equal(lock.status, 0, lock.stderr);
+        const before = probeOn("master", "flink-minimal-m2");
+        const m = migrateWatched(2, "m3", "master", "worker", "flink-minimal-m2");
+        assert.match(m.attempt, /^retry [0-9a-f]{12}$/, "redone from a new checkpoint: the source took the job back");
+        checkHop(m, "m3", "master", "worker", before);
+        return lock.stderr;
+    };
+
+    it("interrupted: pulumi killed (SIGKILL) while m3's archive is on the way; the job runs on at its source and the restore is refused, never beside it; the next up clears the dead lock and completes the hop", () => {
+        request(2, "m3", "worker");
+        const before = probeOn("master", "flink-minimal-m2");
+        const sampler = startSampler(lab, [{ node: "master", pod: "flink-minimal-m2" }, { node: "worker", pod: "flink-minimal-m3" }], "killed");
+        let samples: FlinkProbe[];
+        try {
+            interruptedUp("worker", "test -e /var/lib/live-migration-lab/checkpoints/m3.tar.part", "SIGKILL");
+            runsOnAfterInterrupt(before);
+        } finally {
+            samples = sampler.stop();
+        }
+        assert.equal(wentBack(samples), undefined);
+        assert.ok(samples.every(p => p.pod !== "flink-minimal-m3"), "the worker's copy never answered");
+        // Either the transfer died with the engine, or it ran on and the worker's CRI-O asked for
+        // the restore, which the runtime wrapper refused: no cutover watched.
+        const arrived = lab.ssh("worker", "test -e /var/lib/live-migration-lab/checkpoints/m3.tar").status === 0;
+        if (arrived) assert.match(lab.sshOk("worker", "cat /run/live-migration-lab/fences/default_flink-minimal-m3.log"), /not restored: no cutover watched it before the source's hold ended/);
+        console.log(`      the killed update's transfer ${arrived ? "ran on; its restore was refused" : "died with it"}`);
+        const said = completeAfterInterrupt();
+        assert.match(said, /stack lab was locked by pid \d+ .*which is no longer running: removing its lock/);
+    });
+
+    it("interrupted: SIGINT to the engine while m4's archive is on the way; the engine lets the transfer finish and stops, the target refuses the restore nothing would verify, the job runs on at its source; the next up completes the hop", () => {
+        request(3, "m4", "master");
+        const before = probeOn("worker", "flink-minimal-m3");
+        const sampler = startSampler(lab, [{ node: "worker", pod: "flink-minimal-m3" }, { node: "master", pod: "flink-minimal-m4" }], "interrupted");
+        let samples: FlinkProbe[];
+        let out: string;
+        try {
+            out = interruptedUp("master", "test -e /var/lib/live-migration-lab/checkpoints/m4.tar.part", "SIGINT");
+            const p = probeUntil("the job to run on at the source", q => q.records > before.records + 100, MAX_PAUSE + 60, "worker", "flink-minimal-m3");
+            assert.equal(p.jobId, first.jobId);
+            assert.equal(p.startTime, first.startTime);
+        } finally {
+            samples = sampler.stop();
+        }
+        assert.match(out, /\^C received; cancelling/, out.split("\n").slice(-20).join("\n"));
+        assert.equal(wentBack(samples), undefined);
+        assert.ok(samples.every(q => q.pod !== "flink-minimal-m4"), "the master's copy never answered");
+        // The transfer in flight was let finish: the archive arrived, CRI-O asked for the restore, and
+        // the runtime wrapper refused it once the source's hold ended.
+        assert.equal(lab.ssh("master", "test -e /var/lib/live-migration-lab/checkpoints/m4.tar").status, 0, "the transfer finished");
+        assert.match(lab.sshOk("master", "cat /run/live-migration-lab/fences/default_flink-minimal-m4.log"), /not restored: no cutover watched it before the source's hold ended/);
+        assert.equal(lab.sshOk("master", "crictl ps -q --state running --name '^flink$' --label io.kubernetes.pod.name=flink-minimal-m4").trim(), "");
+        const again = probeOn("worker", "flink-minimal-m3");
+        const m = migrateWatched(3, "m4", "worker", "master", "flink-minimal-m3");
+        assert.match(m.attempt, /^retry [0-9a-f]{12}$/);
+        checkHop(m, "m4", "worker", "master", again);
     });
 
     it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {

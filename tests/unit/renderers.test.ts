@@ -517,6 +517,63 @@ describe("runtime wrapper (oci-runtime.sh, oci-spec-fit.py): a container's spec 
     });
 });
 
+describe("a restored pod's fence (oci-runtime.sh): restored only while its cutover watches", () => {
+    const CID = "fe11ce".padEnd(64, "0");
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-fence-"));
+        for (const d of ["bundle", "fences"]) fs.mkdirSync(path.join(dir, d));
+        // The stand-in runtime logs its calls; its `state` names a pid that does not exist, so no fence
+        // process is ever started here (it would look for the container's processes on this machine).
+        fs.writeFileSync(path.join(dir, "runc"), `#!/usr/bin/env bash
+echo "$*" >>${dir}/runtime.log
+case " $* " in *" state "*) echo '{"pid": 2147483646}' ;; esac
+`, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "wrapper"), renderOciRuntime("runc", path.join(dir, "runc"), path.join(dir, "holds"), path.join(dir, "stats"), "/proc/self/status", path.join(dir, "fit.log"), path.join(dir, "fences")), { mode: 0o755 });
+        // A restored container's spec as CRI-O 1.34 writes it: its new sandbox's name, and a nested container name.
+        fs.writeFileSync(path.join(dir, "bundle", "config.json"), JSON.stringify({ annotations: {
+            "io.kubernetes.cri-o.SandboxName": "k8s_flink-minimal-m9_default_0c8b-uid_0",
+            "io.kubernetes.cri-o.Name": "k8s_k8s_flink_flink-minimal-m8_default_0c8a-uid_0_flink-minimal-m9_default_0c8b-uid0",
+        } }));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    let fence: string;
+    beforeEach(() => { fence = path.join(dir, "fences", "default_flink-minimal-m9"); });
+    const restore = () => spawnSync(path.join(dir, "wrapper"), ["--root", "/run/runc", "restore", "--bundle", path.join(dir, "bundle"), "--image-path", path.join(dir, "img"), CID], { encoding: "utf8" });
+    const restored = () => fs.existsSync(path.join(dir, "runtime.log")) && fs.readFileSync(path.join(dir, "runtime.log"), "utf8").includes(" restore ");
+
+    it("refuses the restore once the source's hold has ended with no cutover watching, and logs why", () => {
+        fs.writeFileSync(fence, `deadline=${Date.now() - 1}\nid=m9\n`);
+        const r = restore();
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /not restoring default_flink-minimal-m9: no migration cutover watches it and the source's hold has ended/);
+        assert.ok(!restored(), "the runtime was not asked to restore");
+        assert.match(fs.readFileSync(`${fence}.log`, "utf8"), /not restored: no cutover watched it before the source's hold ended/);
+    });
+
+    it("waits for the cutover, then restores", () => {
+        fs.writeFileSync(fence, `deadline=${Date.now() + 10_000}\nid=m9\n`);
+        // A cutover that turns up a little later: this test process stands in for it (a live pid).
+        const late = spawn("bash", ["-c", `sleep 0.4; echo ${process.pid} >${fence}.cutover`], { stdio: "ignore" });
+        const t = Date.now();
+        const r = restore();
+        late.kill();
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(Date.now() - t >= 350, "it waited for the cutover");
+        assert.ok(restored());
+    });
+
+    it("restores a pod without a fence, or one whose cutover watches, at once", () => {
+        assert.equal(restore().status, 0);
+        assert.ok(restored());
+        fs.rmSync(path.join(dir, "runtime.log"));
+        fs.writeFileSync(fence, `deadline=${Date.now() - 1}\nid=m9\n`);
+        fs.writeFileSync(`${fence}.cutover`, `${process.pid}\n`);
+        assert.equal(restore().status, 0);
+        assert.ok(restored());
+    });
+});
+
 describe("migration hold (cutover.ts): the runtime wrapper and the lease run for real against a stand-in runtime", () => {
     // The lease tool only reads and writes freezer.state, so a plain file stands in for the cgroup.
     // A stand-in runtime (REAL) freezes and thaws that file on pause and resume, as runc does; the

@@ -10,7 +10,8 @@
 #       dump (HOLD/failed), a hold decided without one, no pause within 30 s, or TIMEOUT seconds
 #       without a whole archive end it with an error.
 #   send-file PATH   copies a finished archive to stdout, the same way.
-# Either prints, as its last stderr line, JSON: archive, sizeBytes, firstByteAt (ms since the epoch).
+# Either prints, as its last stderr line, JSON: archive, sizeBytes, firstByteAt and pausedAt (CRI-O's
+# pause of the held container; 0 for send-file), ms since the epoch.
 #
 # Why not rsync or `tail -f`: neither knows when a file that is being written is whole; here the
 # runtime wrapper's mark says so. Why not after the checkpoint: CRI-O takes about as long to write
@@ -86,10 +87,10 @@ def send(hold, directory, prefix, timeout):
         time.sleep(0.002)
         return False
 
-    copy(path, whole)
+    copy(path, whole, int(paused))
 
 
-def copy(path, whole):
+def copy(path, whole, paused=0):
     """Copies path to stdout, reading on past its end until whole() says nothing more comes."""
     out, size, first = sys.stdout.fileno(), 0, 0
     fd = os.open(path, os.O_RDONLY)
@@ -109,7 +110,7 @@ def copy(path, whole):
         os.close(fd)
     if size != final or size % 512:
         fail(f"{path}: sent {size} bytes of {final}; not a whole tar archive")
-    print(json.dumps({"archive": path, "sizeBytes": size, "firstByteAt": first}), file=sys.stderr)
+    print(json.dumps({"archive": path, "sizeBytes": size, "firstByteAt": first, "pausedAt": paused}), file=sys.stderr)
 
 
 def transfer(out, fd, offset):

@@ -15,6 +15,8 @@
 # (find_container). Prints the verify probe plus the cutover's timestamps and the archive's sha256.
 started=$(date +%s%3N); start=$(date +%s.%N)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+# The restored copy's fence (fence.sh) lets it run while this cutover does.
+install -d -m 0700 "${FENCE%/*}"; echo "$$" >"$FENCE.cutover"
 peer_key "$work"
 lease="bash $(printf '%q' "$LEASE_PATH")"
 # The restored copy must not run on beside a source that has the job back. Found through CRI-O
@@ -66,10 +68,12 @@ dst_sum=$(cut -d' ' -f1 "$work/copy.sum"); src_sum=$(cut -d' ' -f1 "$work/source
 if [ -n "${digest_error:-}" ] || [ "$dst_sum" != "$src_sum" ]; then
   give_back "the archive's digests differ: source $src_sum, copy $dst_sum" "$SENT has sha256 $src_sum on the source, its copy $ARCHIVE has $dst_sum"
 fi
+: >"$FENCE.committing"
 if ! by=$(peer "${lease} commit" 2>&1); then
   stop_target
   echo "cutover ${ID}: the source could not be committed ($by): it took the job back after its hold expired (cutover.maxPauseSeconds); the restored copy was stopped" >&2; exit 1
 fi
+: >"$FENCE.committed"
 retired=$(peer "${lease} retire")
 status=$(peer "${lease} status")
 # Empty when CRI-O does not answer: the figures and the start time then say so, the commit stands.

@@ -14,10 +14,13 @@
 # Before `create` and `exec` it fits the container's spec (an exec's process spec) to what the node
 # can grant (oci-spec-fit.py), on hosts whose capability bounding set lacks some capabilities,
 # logging what it changed to FIT_LOG.
+# A pod with a fence (FENCES/<namespace>_<pod>, written by the migration's transfer) is restored only
+# while the migration's cutover watches it (else refused once the source's hold ends); the fence
+# (FENCE_PROGRAM, fence.sh) then runs detached: the copy dies with its cutover unless committed.
 # Inputs: REAL (the runtime binary; empty: the first of CANDIDATES that exists), HOLDS (the lease
 # directory), STATS (where restore figures are kept), CANDIDATES (where CRI-O packages and
 # distributions put the runtime), STATUS_FILE (/proc/self/status: its CapBnd), PY_FIT
-# (oci-spec-fit.py's text), FIT_LOG.
+# (oci-spec-fit.py's text), FIT_LOG, FENCES, FENCE_PROGRAM.
 if [ -z "$REAL" ]; then
   for REAL in $CANDIDATES; do [ -x "$REAL" ] && break; done
 fi
@@ -31,6 +34,7 @@ while [ "$i" -le "$#" ]; do
   esac
 done
 id=${!#}
+globals=("${@:1:i-1}")
 # opt_value NAME...: the value the runtime's arguments give the first of these options (NAME V or
 # NAME=V), or nothing.
 opt_value() {
@@ -45,6 +49,46 @@ opt_value() {
   done
 }
 ARGS=("$@")
+# fence_of BUNDLE: the fence file of the pod whose container this is (FENCES/<namespace>_<pod>), if
+# it has one. A restored container's spec names its new sandbox k8s_POD_NAMESPACE_UID_ATTEMPT
+# (io.kubernetes.cri-o.SandboxName, set again by CRI-O's restore: internal/lib/restore.go; its
+# io.kubernetes.cri-o.Name nests the checkpointed container's name and is not parsed here).
+fence_of() {
+  local name pod ns
+  name=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["annotations"].get("io.kubernetes.cri-o.SandboxName", ""))' "${1:-$PWD}/config.json" 2>/dev/null) || return 0
+  IFS=_ read -r _ pod ns _ <<<"$name"
+  if [ -n "$pod" ] && [ -f "$FENCES/${ns}_${pod}" ]; then echo "$FENCES/${ns}_${pod}"; fi
+}
+# fence_wait FENCE: a fenced copy is restored only while a migration's cutover watches it: waits for
+# one (FENCE.cutover, a live pid) until the source's hold ends (FENCE's deadline), else refuses.
+fence_wait() {
+  local deadline p
+  deadline=$(sed -n 's/^deadline=//p' "$1")
+  while :; do
+    p=$(cat "$1.cutover" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && return 0
+    if [ "$(date +%s%3N)" -ge "${deadline:-0}" ]; then
+      echo "$(date -u +%FT%T.%3NZ) container ${id:0:12}: not restored: no cutover watched it before the source's hold ended" >>"$1.log"
+      echo "live-migration-lab: not restoring ${1##*/}: no migration cutover watches it and the source's hold has ended (the source has the job back)" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+# fence_start FENCE: starts the fence (FENCE_PROGRAM, fence.sh) of the container just restored.
+fence_start() {
+  local pid pidns kind cg
+  pid=$("$REAL" "${globals[@]}" state "$id" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])') || return 0
+  pidns=$(readlink "/proc/$pid/ns/pid") || return 0
+  # A container in the node's own pid namespace (hostPID) cannot be fenced by its namespace.
+  [ "$pidns" != "$(readlink /proc/self/ns/pid)" ] || { echo "$(date -u +%FT%T.%3NZ) container ${id:0:12}: shares the node's pid namespace; not fenced" >>"$1.log"; return 0; }
+  if [ -d /sys/fs/cgroup/freezer ] && grep -q ':freezer:' "/proc/$pid/cgroup"; then kind=v1; cg="/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")"
+  else kind=v2; cg="/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"; fi
+  # Detached, and holding none of conmon's descriptors (its sync pipe would wait for the fence).
+  (
+    for fd in /proc/self/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null
+    FENCE=$1 CID=$id PIDNS=$pidns CG=$cg KIND=$kind exec setsid bash -c "$FENCE_PROGRAM"
+  ) </dev/null >>"$1.log" 2>&1 &
+}
 # Where the node's capability bounding set is not the full one (hosts without CAP_SYS_RESOURCE),
 # a spec asking for more than the node can grant is fitted first (oci-spec-fit.py says why).
 # So is an exec's process spec (CRI-O's `exec --process FILE`).
@@ -61,12 +105,15 @@ fi
 if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
   # CRIU writes stats-restore into the work directory: --work-path, else the image or bundle directory.
   dirs=("$(opt_value --work-path)" "$(opt_value --image-path)" "$(opt_value --bundle -b)")
+  fence=""; if [ -d "$FENCES" ]; then fence=$(fence_of "$(opt_value --bundle -b)"); fi
+  if [ -n "$fence" ]; then fence_wait "$fence" || exit 1; fi
   rc=0; "$REAL" "$@" || rc=$?
   for d in "${dirs[@]}" "$PWD"; do
     if [ -n "$d" ] && [ -f "$d/stats-restore" ]; then
       install -d -m 0700 "$STATS" && cp "$d/stats-restore" "$STATS/$id.restore" 2>/dev/null; break
     fi
   done
+  if [ "$rc" -eq 0 ] && [ -n "$fence" ]; then fence_start "$fence" || true; fi
   exit "$rc"
 fi
 [ -d "$HOLDS" ] || exec "$REAL" "$@"
