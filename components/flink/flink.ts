@@ -200,11 +200,14 @@ export function flinkPodManifest(a: PodArgs) {
             labels: { app: "flink-minimal", "live-migration-lab/stage": a.stage },
             annotations: {
                 [TCP_ANNOTATION]: "loopback", [JOB_ANNOTATION]: a.spec.job,
-                // The lab's CRI proxy (cri-proxy/) hands CRI-O this archive instead of the image. The
-                // pod is made before the archive arrives, so Pulumi does not wait for it to be Ready:
-                // the migration's cutover verifies the restored job (pulumi.com/skipAwait, honoured
-                // by the official provider and the lab's own).
-                ...(a.restoreArchive ? { [restoreAnnotation(FLINK_CONTAINER)]: a.restoreArchive, "pulumi.com/skipAwait": "true" } : {}),
+                // The lab's CRI proxy (cri-proxy/) hands CRI-O this archive instead of the image.
+                ...(a.restoreArchive ? { [restoreAnnotation(FLINK_CONTAINER)]: a.restoreArchive } : {}),
+                // A restored pod (from the archive or a checkpoint image) is not waited for: the
+                // migration's cutover verifies the restored job, and the target restores it only
+                // while that cutover runs (the fence, migration/programs/fence.sh), so waiting for
+                // Ready before the cutover would never end (pulumi.com/skipAwait, honoured by the
+                // official provider and the lab's own).
+                ...(a.stage !== "initial" ? { "pulumi.com/skipAwait": "true" } : {}),
             },
         },
         spec: {

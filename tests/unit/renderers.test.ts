@@ -150,6 +150,16 @@ describe("flink-minimal pod", () => {
         assert.equal(pod.spec.containers[0].resources.limits.memory, "2048Mi");
         assert.equal(pod.metadata.annotations["live-migration-lab/tcp-connections"], "loopback");
         assert.equal(flinkConf(spec)["taskmanager.memory.process.size"], "1024m");
+        assert.equal(pod.metadata.annotations["pulumi.com/skipAwait"], undefined, "the first pod is waited for");
+    });
+
+    it("does not wait for a restored pod to be Ready, from an archive or a checkpoint image: its cutover verifies it, and it is restored only while that cutover runs", () => {
+        const base = { name: "flink-minimal-m1", namespace: "default", nodeName: "master", configMapName: "c", stage: "m1", spec, pull: false };
+        const fromImage = flinkPodManifest({ ...base, image: "localhost/flink-minimal-checkpoint:m1" });
+        const fromArchive = flinkPodManifest({ ...base, image: "img", restoreArchive: "/var/lib/live-migration-lab/checkpoints/m1.tar" });
+        assert.equal(fromImage.metadata.annotations["pulumi.com/skipAwait"], "true");
+        assert.equal(fromArchive.metadata.annotations["pulumi.com/skipAwait"], "true");
+        assert.equal((fromArchive.metadata.annotations as Record<string, string>)["live-migration-lab/restore.flink"], "/var/lib/live-migration-lab/checkpoints/m1.tar");
     });
 
     it("lets Flink outwait the longest hold: heartbeat and RPC timeouts above cutover.maxPauseSeconds' maximum", () => {
