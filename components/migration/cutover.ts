@@ -130,6 +130,7 @@ export function cutoverScript(a: CutoverArgs): string {
         LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"), PY_STATS: programText("migration/programs/criu-stats.py"),
         ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds, CHECKPOINTED: a.checkpointed, SENT: a.sent,
+        PY_SPLIT: programText("migration/programs/archive-split.py"),
         FENCE: fencePath(a.namespace, a.pod),
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,
     }, ["node/programs/peer.sh", "node/programs/pidns.sh", "node/programs/container.sh"]);

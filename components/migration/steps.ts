@@ -131,6 +131,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
             },
             targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt,
             fence: { path: fencePath(x.namespace, x.restoredPod), maxPauseSeconds: x.maxPauseSeconds },
+            split: x.restore === "direct",
         })),
         delete: x => removeFileScript(archiveOf(x)),
     },

@@ -135,6 +135,13 @@ export interface TransferArgs {
      * archive is put in place: the source's hold ends `maxPauseSeconds` after its pause.
      */
     readonly fence?: { readonly path: string; readonly maxPauseSeconds: number };
+    /**
+     * Split the archive on arrival (migration/programs/archive-split.py): CRIU's page images apart,
+     * where the runtime wrapper has runc restore them from, so that CRI-O's restore from the archive
+     * (`archive.restore: direct`) neither reads nor unpacks the job's memory again. The cutover
+     * joins it back into one archive. Needs the fence (it names the images' directory).
+     */
+    readonly split?: boolean;
 }
 
 /**
@@ -163,6 +170,7 @@ export function transferScript(a: TransferArgs): string {
         : { ARCHIVE: "", HOLD: s.hold, SOURCE_DIR: s.dir, PREFIX: s.prefix, TIMEOUT: s.timeoutSeconds };
     return nodeProgram("node/programs/transfer.sh", `transfer ${a.id}`, {
         ID: a.id, ...from, DEST: transferredArchive(a), PY_STREAM: programText("migration/programs/archive-stream.py"),
+        PY_SPLIT: a.split && a.fence ? programText("migration/programs/archive-split.py") : "",
         FENCE: a.fence?.path ?? "", MAX_PAUSE: a.fence?.maxPauseSeconds ?? 0,
         PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,
     }, ["node/programs/peer.sh"]);

@@ -411,6 +411,77 @@ describe("archive stream (migration/programs/archive-stream.py): sent while it i
     });
 });
 
+describe("archive split on arrival (migration/programs/archive-split.py): for real, on tar archives of every header kind", () => {
+    const program = path.resolve(__dirname, "../../components/migration/programs/archive-split.py");
+    let dir = "";
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-split-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    /** A checkpoint archive as CRI-O lays it out, with Python's tarfile in the given format (pax, gnu, ustar). */
+    const archive = (format: string) => {
+        const file = path.join(dir, `${format}.tar`);
+        execFileSync("python3", ["-c", [
+            "import io, os, sys, tarfile",
+            "fmt = {'pax': tarfile.PAX_FORMAT, 'gnu': tarfile.GNU_FORMAT, 'ustar': tarfile.USTAR_FORMAT}[sys.argv[2]]",
+            "def add(t, name, size, **kw):",
+            "    i = tarfile.TarInfo(name); i.size = size; i.mode = 0o600",
+            "    for k, v in kw.items(): setattr(i, k, v)",
+            "    t.addfile(i, io.BytesIO(os.urandom(size)))",
+            "with tarfile.open(sys.argv[1], 'w', format=fmt) as t:",
+            "    add(t, 'spec.dump', 40); add(t, 'config.dump', 30)",
+            "    d = tarfile.TarInfo('checkpoint'); d.type = tarfile.DIRTYPE; d.mode = 0o700; t.addfile(d)",
+            "    add(t, 'checkpoint/inventory.img', 100); add(t, 'checkpoint/descriptors.json', 20)",
+            "    add(t, 'checkpoint/pages-1.img', 5 * 1048576 + 7, pax_headers={'SCHILY.xattr.user.x': 'y'} if fmt == tarfile.PAX_FORMAT else {})",
+            "    add(t, 'checkpoint/pagemap-1.img', 3000); add(t, 'checkpoint/pages-2.img', 12288)",
+            "    if fmt != tarfile.USTAR_FORMAT: add(t, 'artifacts/' + 'x' * 150 + '.txt', 9)",
+            "    add(t, 'rootfs-diff.tar', 9 * 1048576); add(t, 'empty', 0)",
+        ].join("\n"), file, format]);
+        return file;
+    };
+    const members = (tar: string) => execFileSync("tar", ["-tf", tar], { encoding: "utf8" }).trim().split("\n");
+
+    for (const format of ["pax", "gnu", "ustar"]) {
+        it(`splits a ${format} archive received through a pipe, and joins it back byte for byte`, () => {
+            const tar = archive(format);
+            const dest = path.join(dir, "m1.tar");
+            const r = spawnSync("bash", ["-c", `cat ${tar} | python3 ${program} receive ${dest}`], { encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(JSON.parse(r.stdout).sizeBytes, fs.statSync(tar).size);
+            fs.renameSync(`${dest}.part`, dest);
+            // What CRI-O gets: a valid tar with everything but the page images, a few hundred KB at most.
+            assert.deepEqual(members(dest), members(tar).filter(m => !/^checkpoint\/pages-\d+\.img$/.test(m)));
+            assert.ok(fs.statSync(dest).size < 10 * 1048576, `${fs.statSync(dest).size} bytes`);
+            // What CRIU gets: every checkpoint/* file, each the archive's own bytes, root-only.
+            const images = fs.readdirSync(`${dest}.images`).sort();
+            assert.deepEqual(images, ["descriptors.json", "inventory.img", "pagemap-1.img", "pages-1.img", "pages-2.img"]);
+            for (const f of images) {
+                assert.ok(fs.readFileSync(path.join(`${dest}.images`, f)).equals(execFileSync("tar", ["-xOf", tar, `checkpoint/${f}`], { maxBuffer: 64 << 20 })), f);
+                assert.equal(fs.statSync(path.join(`${dest}.images`, f)).mode & 0o777, 0o600);
+            }
+            const j = spawnSync("python3", [program, "join", dest, `${dest}.joined`], { encoding: "utf8" });
+            assert.equal(j.status, 0, j.stderr);
+            assert.ok(fs.readFileSync(`${dest}.joined`).equals(fs.readFileSync(tar)), "joined: the archive as it was sent");
+            assert.equal(j.stdout.trim(), execFileSync("sha256sum", [tar], { encoding: "utf8" }).split(" ")[0]);
+            // Joined already (a cutover stopped before it cleaned up): the digest is read, nothing written.
+            fs.renameSync(`${dest}.joined`, dest);
+            const again = spawnSync("python3", [program, "join", dest, `${dest}.joined`], { encoding: "utf8" });
+            assert.equal(again.status, 0, again.stderr);
+            assert.equal(again.stdout.trim(), j.stdout.trim());
+            assert.ok(!fs.existsSync(`${dest}.joined`));
+        });
+    }
+
+    it("reads a file on stdin too (no splice), and fails, saying where, on an archive cut short", () => {
+        const tar = archive("pax");
+        const dest = path.join(dir, "m2.tar");
+        const r = spawnSync("bash", ["-c", `python3 ${program} receive ${dest} <${tar}`], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        fs.rmSync(`${dest}.images`, { recursive: true });
+        const cut = spawnSync("bash", ["-c", `head -c 3000000 ${tar} | python3 ${program} receive ${dest}`], { encoding: "utf8" });
+        assert.notEqual(cut.status, 0);
+        assert.match(cut.stderr, /archive-split: the archive ended after 3000000 bytes, inside a member/);
+    });
+});
+
 describe("migration planner", () => {
     it("chains hops from where the previous one left the job", () => {
         const plan = planMigrations("worker", [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }], ["master", "worker"]);
@@ -571,6 +642,24 @@ case " $* " in *" state "*) echo '{"pid": 2147483646}' ;; esac
         assert.equal(r.status, 0, r.stderr);
         assert.ok(Date.now() - t >= 350, "it waited for the cutover");
         assert.ok(restored());
+    });
+
+    it("has runc restore from the page images where they arrived when CRI-O unpacked an archive split on arrival", () => {
+        const images = path.join(dir, "m9.tar.images");
+        fs.mkdirSync(images);
+        fs.mkdirSync(path.join(dir, "img"));
+        for (const f of ["inventory.img", "pages-1.img"]) fs.writeFileSync(path.join(images, f), "x");
+        fs.writeFileSync(path.join(dir, "img", "inventory.img"), "x");
+        fs.writeFileSync(fence, `deadline=${Date.now() + 10_000}\nid=m9\nimages=${images}\n`);
+        fs.writeFileSync(`${fence}.cutover`, `${process.pid}\n`);
+        assert.equal(restore().status, 0);
+        assert.match(fs.readFileSync(path.join(dir, "runtime.log"), "utf8"), new RegExp(` restore --bundle \\S+ --image-path ${images} ${CID}`));
+        assert.match(fs.readFileSync(`${fence}.log`, "utf8"), /restoring from .*m9\.tar\.images \(the page images as they arrived\)/);
+        // A whole archive unpacked by CRI-O (its pages are there): restored from CRI-O's directory.
+        fs.rmSync(path.join(dir, "runtime.log"));
+        fs.writeFileSync(path.join(dir, "img", "pages-1.img"), "x");
+        assert.equal(restore().status, 0);
+        assert.match(fs.readFileSync(path.join(dir, "runtime.log"), "utf8"), new RegExp(`--image-path ${path.join(dir, "img")} ${CID}`));
     });
 
     it("restores a pod without a fence, or one whose cutover watches, at once", () => {

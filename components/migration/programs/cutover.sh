@@ -8,7 +8,8 @@
 # `pulumi up` redoes the hop from a new checkpoint. The lab's SSH key comes on stdin.
 # Inputs: ID, POD, NAMESPACE, CONTAINER, CRIO_ENDPOINT, LEASE_PATH (lease.sh's path on the source),
 # VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PY_STATS (criu-stats.py's
-# text), ARCHIVE (the transferred archive), STATS (the runtime wrapper's restore figures), MAX_PAUSE
+# text), PY_SPLIT (archive-split.py's text), ARCHIVE (the transferred archive, joined first when it
+# was split on arrival), STATS (the runtime wrapper's restore figures), MAX_PAUSE
 # (the source's hold, seconds from CRI-O's pause), CHECKPOINTED and SENT (the archive the kubelet
 # reported, the one the transfer streamed), PEER_HOST, PEER_PORT, PEER_USER.
 # Libraries: node/programs/peer.sh, node/programs/pidns.sh (members), node/programs/container.sh
@@ -42,6 +43,20 @@ give_back() {
   back=$(peer "${lease} abort $(printf '%q' "$1")" 2>&1) || back="could not reach the source: $back"
   echo "cutover ${ID}: $2; the restored copy was stopped and the source ${back}" >&2; exit 1
 }
+# archive_sum: "SHA256  ARCHIVE" of the archive as it was sent. One split on arrival (its page images
+# apart for the restore: archive-split.py) is joined back into one file first, now that the
+# restored copy runs and CRIU has read its pages.
+archive_sum() {
+  local sum
+  if [ -f "$ARCHIVE.split" ]; then
+    sum=$(python3 -c "$PY_SPLIT" join "$ARCHIVE" "$ARCHIVE.joined") || { rm -f "$ARCHIVE.joined"; return 1; }
+    if [ -f "$ARCHIVE.joined" ]; then mv -f "$ARCHIVE.joined" "$ARCHIVE"; fi
+    rm -f "$ARCHIVE.split"; rm -rf "$ARCHIVE.images"
+    echo "$sum  $ARCHIVE"
+  else
+    sha256sum "$ARCHIVE"
+  fi
+}
 # The transfer found the archive by its name and time while CRI-O wrote it: it must be the one the
 # kubelet's checkpoint call reported.
 if [ "$CHECKPOINTED" != "$SENT" ]; then
@@ -60,7 +75,7 @@ if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
 fi
 # Both ends' digests must be the same before the commit: read once the restored job is verified,
 # both at once (while the restore runs they would slow it down).
-sha256sum "$ARCHIVE" >"$work/copy.sum" 2>&1 & copy_sum=$!
+archive_sum >"$work/copy.sum" 2>&1 & copy_sum=$!
 peer "sha256sum $(printf '%q' "$SENT")" >"$work/source.sum" 2>&1 & source_sum=$!
 wait "$copy_sum" || { echo "cutover ${ID}: could not read the digest of $ARCHIVE: $(cat "$work/copy.sum")" >&2; digest_error=1; }
 wait "$source_sum" || { echo "cutover ${ID}: could not read the digest of $SENT on the source: $(cat "$work/source.sum")" >&2; digest_error=1; }

@@ -103,10 +103,23 @@ if [ "$sub" = create ] || [ "$sub" = exec ]; then
   fi
 fi
 if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
+  fence=""; if [ -d "$FENCES" ]; then fence=$(fence_of "$(opt_value --bundle -b)"); fi
+  if [ -n "$fence" ]; then
+    fence_wait "$fence" || exit 1
+    # An archive split on arrival (archive-split.py): CRI-O unpacked it without CRIU's page images,
+    # which wait in the fence's images directory with the rest of CRIU's images; runc restores from
+    # there (CRI-O checks only that its own directory has inventory.img).
+    images=$(sed -n 's/^images=//p' "$fence"); given=$(opt_value --image-path)
+    if [ -n "$images" ] && [ -n "$given" ] && [ -f "$images/inventory.img" ] && ! compgen -G "$given/pages-*.img" >/dev/null; then
+      for ((k = 0; k < ${#ARGS[@]}; k++)); do
+        case ${ARGS[k]} in --image-path) ARGS[k + 1]=$images ;; --image-path=*) ARGS[k]=--image-path=$images ;; esac
+      done
+      set -- "${ARGS[@]}"
+      echo "$(date -u +%FT%T.%3NZ) container ${id:0:12}: restoring from $images (the page images as they arrived)" >>"$fence.log"
+    fi
+  fi
   # CRIU writes stats-restore into the work directory: --work-path, else the image or bundle directory.
   dirs=("$(opt_value --work-path)" "$(opt_value --image-path)" "$(opt_value --bundle -b)")
-  fence=""; if [ -d "$FENCES" ]; then fence=$(fence_of "$(opt_value --bundle -b)"); fi
-  if [ -n "$fence" ]; then fence_wait "$fence" || exit 1; fi
   rc=0; "$REAL" "$@" || rc=$?
   for d in "${dirs[@]}" "$PWD"; do
     if [ -n "$d" ] && [ -f "$d/stats-restore" ]; then

@@ -9,7 +9,11 @@
 # Prints kept, removed, dropMs.
 cd "$DIR" || exit 1
 mapfile -t old < <(find . -maxdepth 1 -name "$NAME" -printf '%T@ %f\n' | sort -n | head -n -"$KEEP" | cut -d' ' -f2-)
-if [ "${#old[@]}" -gt 0 ]; then rm -f -- "${old[@]}"; fi
+if [ "${#old[@]}" -gt 0 ]; then
+  rm -f -- "${old[@]}"
+  # An archive still split on arrival (migration/programs/archive-split.py) goes with its parts.
+  for f in "${old[@]}"; do rm -f -- "$f.split"; if [ -f "$f.images/inventory.img" ]; then rm -rf -- "$f.images"; fi; done
+fi
 start=$(date +%s%3N)
 mapfile -t kept < <(find . -maxdepth 1 -name "$NAME")
 if [ "${#kept[@]}" -gt 0 ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
 # live-migration-lab: gives back the archive directory private-dir.sh made or adopted: removes the
-# archives the program wrote there (*.tar, and *.part copies cut short), then the directory and the
+# archives the program wrote there (*.tar, *.part copies cut short, and the parts of an archive
+# split on arrival: *.tar.images, *.tar.split, *.tar.joined), then the directory and the
 # parents it made, as far as they are empty; an adopted directory stays, with its mode as found.
 # Anything else in it is left, and named. Input: DIR. Prints path, action and left.
 marker="$DIR/.live-migration-lab"
@@ -11,7 +12,9 @@ if [ ! -f "$marker" ]; then
   printf '{"path":"%s","action":"not the program'"'"'s (no %s): left as it is","left":"%s"}\n' "$DIR" "$marker" "${left% }"; exit 0
 fi
 found=$(sed -n 's/^found=//p' "$marker"); top=$(sed -n 's/^top=//p' "$marker"); mode=$(sed -n 's/^mode=//p' "$marker")
-find "$DIR" -maxdepth 1 -type f \( -name '*.tar' -o -name '*.part' \) -delete
+find "$DIR" -maxdepth 1 -type f \( -name '*.tar' -o -name '*.part' -o -name '*.tar.split' -o -name '*.tar.joined' \) -delete
+# CRIU's images of an archive split on arrival (migration/programs/archive-split.py).
+find "$DIR" -mindepth 1 -maxdepth 1 -type d -name '*.tar.images' -exec test -f '{}/inventory.img' \; -exec rm -rf '{}' +
 rm -f "$marker"
 left=$(find "$DIR" -mindepth 1 -maxdepth 1 -printf '%f ' | head -c 200)
 if [ "$found" = adopted ]; then

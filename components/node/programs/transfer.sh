@@ -9,22 +9,32 @@
 # Inputs: ID, HOLD (the hop's hold directory on the source), SOURCE_DIR and PREFIX (where and under
 # which name the source's kubelet writes the archive), TIMEOUT (seconds for the checkpoint to come),
 # or ARCHIVE (an archive already written on the source: copied as it is), DEST (on the target),
-# PY_STREAM (archive-stream.py's text), PEER_HOST, PEER_PORT, PEER_USER, FENCE (the restored pod's
-# fence file, or empty) and MAX_PAUSE (the source's hold, seconds): the fence (fence.sh) is written
-# before the archive is in place, so the copy restored from it never runs past the source's hold.
+# PY_STREAM (archive-stream.py's text), PY_SPLIT (archive-split.py's text: the archive is split on
+# arrival, its page images apart in DEST.images, for a restore straight from the archive; empty:
+# kept whole), PEER_HOST, PEER_PORT, PEER_USER, FENCE (the restored pod's fence file, or empty) and
+# MAX_PAUSE (the source's hold, seconds): the fence (fence.sh) is written before the archive is in
+# place, so the copy restored from it never runs past the source's hold; it names DEST.images.
 # Libraries: node/programs/peer.sh. Prints archive, sourceArchive, sizeBytes, startedAt (the first
 # byte sent, ms), seconds (from then to the archive in place).
-work=$(mktemp -d); trap 'rm -rf "$work"; rm -f "$DEST.part"' EXIT
+work=$(mktemp -d); trap 'rm -rf "$work"; rm -f "$DEST.part"; [ -e "$DEST" ] || rm -rf "$DEST.images" "$DEST.split"' EXIT
 peer_key "$work"
-rm -f "$DEST.part"
+rm -rf "$DEST.part" "$DEST.images" "$DEST.split"
 if [ -n "$ARCHIVE" ]; then args=(send-file "$ARCHIVE"); else args=(send "$HOLD" "$SOURCE_DIR" "$PREFIX" "$TIMEOUT"); fi
-if ! (umask 077; peer "python3 -c $(printf '%q' "$PY_STREAM") $(printf '%q ' "${args[@]}")" >"$DEST.part" 2>"$work/sent"); then
-  echo "transfer ${ID}: sending the archive from ${PEER_HOST} failed: $(grep -v '^{' "$work/sent" | tail -n3 | tr '\n' ' ')" >&2; exit 1
+send() { peer "python3 -c $(printf '%q' "$PY_STREAM") $(printf '%q ' "${args[@]}")" 2>"$work/sent"; }
+if [ -n "$PY_SPLIT" ]; then
+  # Split on arrival (archive-split.py): CRIU's page images into DEST.images, the rest into DEST.
+  (set -o pipefail; umask 077; send | python3 -c "$PY_SPLIT" receive "$DEST" >"$work/received" 2>"$work/split") || rc=$?
+else
+  (umask 077; send >"$DEST.part") || rc=$?
+fi
+if [ "${rc:-0}" -ne 0 ]; then
+  why=$(grep -v '^{' "$work/sent" | tail -n3 | tr '\n' ' '); [ -n "$why" ] || why=$(tail -n3 "$work/split" 2>/dev/null | tr '\n' ' ')
+  echo "transfer ${ID}: sending the archive from ${PEER_HOST} failed: $why" >&2; exit 1
 fi
 sent=$(grep '^{' "$work/sent" | tail -n1) || true
 [ -n "$sent" ] || { echo "transfer ${ID}: the source said nothing of what it sent: $(tail -n3 "$work/sent" | tr '\n' ' ')" >&2; exit 1; }
 read -r src_path src_size first paused < <(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["archive"], d["sizeBytes"], d["firstByteAt"], d.get("pausedAt", 0))' "$sent")
-got=$(stat -c %s "$DEST.part")
+if [ -n "$PY_SPLIT" ]; then got=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["sizeBytes"])' <"$work/received"); else got=$(stat -c %s "$DEST.part"); fi
 [ "$got" = "$src_size" ] || { echo "transfer ${ID}: $src_path sent as $src_size bytes, $got arrived; the source archive is kept" >&2; exit 1; }
 if [ -n "$FENCE" ]; then
   # No pause known (an archive sent as it was): the hold is counted from now, which is later than
@@ -32,6 +42,8 @@ if [ -n "$FENCE" ]; then
   [ "$paused" -gt 0 ] || paused=$(( $(date +%s%3N) - 5000 ))
   install -d -m 0700 "${FENCE%/*}"; rm -f "$FENCE".*
   printf 'deadline=%s\nid=%s\n' "$(( paused + MAX_PAUSE * 1000 - 2000 ))" "$ID" >"$FENCE"
+  # Where the page images are: the runtime wrapper has runc restore from there.
+  if [ -n "$PY_SPLIT" ]; then printf 'images=%s\n' "$DEST.images" >>"$FENCE"; fi
 fi
 mv -f "$DEST.part" "$DEST"
 now=$(date +%s%3N)
