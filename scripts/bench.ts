@@ -10,6 +10,12 @@
 // after the hop (ssh, no digests) + CRIU's own restore time (its stats-restore), and prints the
 // window / floor ratio per hop and as a median.
 //
+// migrate --soak: the same hops as a user's soak test (20 by default): a hop whose `pulumi up` fails
+// is counted and the next `up` is run to complete it, as the README tells users to; disk (the lab's
+// archive directories, the kubelet's checkpoints, the image store), leftover pods, containers and
+// images, CRI-O's and the kubelet's memory on each node, and the machine's available memory are
+// printed before the first hop and after the last, with the window's spread.
+//
 // lab: a nodes-only local lab through the real engine: pulumi up from nothing and again with
 // nothing to do, then N rounds of runc checkpoint (TCP workload) -> move image -> runc restore on
 // the other node, then pulumi destroy. Needs root.
@@ -72,8 +78,46 @@ function rawCopySeconds(lab: LocalLab, m: MigrationSummary): number {
     return Number(out.trim()) / 1000;
 }
 
-function benchMigrate(runs: number, svg: string | undefined) {
+/** What a node holds that hops could leak: MB on disk, counts, and its daemons' memory. */
+interface Usage { [what: string]: number }
+const USAGE_PROBE = [
+    "set -u; mb() { du -sm \"$1\" 2>/dev/null | cut -f1 | grep . || echo 0; }",
+    "echo \"archives MB $(mb /var/lib/live-migration-lab/checkpoints)\"",
+    "echo \"archives $(find /var/lib/live-migration-lab/checkpoints -maxdepth 1 -name '*.tar' 2>/dev/null | wc -l)\"",
+    "echo \"kubelet checkpoints MB $(mb /var/lib/kubelet/checkpoints)\"",
+    "echo \"kubelet checkpoints $(find /var/lib/kubelet/checkpoints -maxdepth 1 -name '*.tar' 2>/dev/null | wc -l)\"",
+    "echo \"container storage MB $(mb /var/lib/containers/storage)\"",
+    "echo \"images $(crictl images -q 2>/dev/null | sort -u | wc -l)\"",
+    "echo \"pods $(crictl pods -q 2>/dev/null | wc -l)\"",
+    "echo \"containers $(crictl ps -a -q 2>/dev/null | wc -l)\"",
+    "for d in crio kubelet; do echo \"$d RSS MB $(ps -o rss= -C \"$d\" | awk '{ s += $1 } END { printf \"%d\", s / 1024 }')\"; done",
+].join("\n");
+
+function usage(lab: LocalLab): Record<string, Usage> {
+    const out: Record<string, Usage> = {};
+    for (const node of ["master", "worker"] as const) {
+        out[node] = Object.fromEntries(lab.sshOk(node, USAGE_PROBE).trim().split("\n")
+            .map(l => { const m = /^(.*) (\d+)$/.exec(l.trim())!; return [m[1], Number(m[2])]; }));
+    }
+    const mem = fs.readFileSync("/proc/meminfo", "utf8");
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(mem)?.[1] ?? 0);
+    out.machine = { "MemAvailable MB": Math.round(kb("MemAvailable") / 1024), "page cache MB": Math.round(kb("Cached") / 1024) };
+    return out;
+}
+
+function printUsage(before: Record<string, Usage>, after: Record<string, Usage>) {
+    console.log("disk and memory".padEnd(40) + "before    after");
+    for (const [where, b] of Object.entries(before)) {
+        for (const [what, x] of Object.entries(b)) {
+            console.log(`${`${where}: ${what}`.padEnd(40)}${String(x).padEnd(10)}${after[where]?.[what] ?? "?"}`);
+        }
+    }
+}
+
+function benchMigrate(runs: number, svg: string | undefined, soak = false) {
     const samples: Record<string, number[]> = {};
+    const failures: string[] = [];
+    let before: Record<string, Usage> | undefined;
     const lab = createLocalLab("10.231.96.0/24", { stack: "flink", workloadNode: "master" });
     const seen: FlinkProbe[] = [];
     try {
@@ -85,6 +129,7 @@ function benchMigrate(runs: number, svg: string | undefined) {
         }
         let at: "master" | "worker" = "master";
         let pod = "flink-minimal";
+        if (soak) before = usage(lab);
         let last: { m: MigrationSummary; probes: FlinkProbe[] } | undefined;
         for (let i = 0; i < runs; i++) {
             const id = `b${i + 1}`;
@@ -93,7 +138,19 @@ function benchMigrate(runs: number, svg: string | undefined) {
             lab.run.ok(["config", "set", "--path", `live-migration-lab:migrations[${i}].to`, to, "--stack", "lab"], lab.project);
             const sampler = startSampler(lab, [{ node: at, pod }, { node: to, pod: `flink-minimal-${id}` }], id);
             try {
-                time(samples, "pulumi up (one hop)", () => lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project));
+                if (!soak) {
+                    time(samples, "pulumi up (one hop)", () => lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project));
+                } else {
+                    // A failed hop is counted; the next `up` completes it (or the soak stops there).
+                    const t = performance.now();
+                    const r = lab.run.pulumi(["up", "--yes", "--stack", "lab"], lab.project);
+                    if (r.status !== 0) {
+                        failures.push(`${id}: ${r.out.split("\n").filter(l => /error|failed/i.test(l)).slice(-3).join(" | ")}`);
+                        console.log(`${id} FAILED; running up again to complete it`);
+                        lab.run.ok(["up", "--yes", "--stack", "lab"], lab.project);
+                    }
+                    (samples["pulumi up (one hop)"] ??= []).push((performance.now() - t) / 1000);
+                }
             } finally {
                 const probes = sampler.stop();
                 seen.push(...probes);
@@ -125,6 +182,18 @@ function benchMigrate(runs: number, svg: string | undefined) {
             }
             at = to;
             pod = `flink-minimal-${id}`;
+        }
+        if (before) {
+            // The kubelet removes a deleted pod's sandbox and containers on its own schedule: the
+            // last hop's source is compared once they are gone (or after two minutes).
+            const t = performance.now();
+            const pods = (node: "master" | "worker") => Number(lab.sshOk(node, "crictl pods -q | wc -l").trim());
+            while ((pods("master") > before.master.pods || pods("worker") > before.worker.pods) && performance.now() - t < 120_000) {
+                Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+            }
+            console.log(`after the last hop, the retired pod's sandbox was gone after ${((performance.now() - t) / 1000).toFixed(0)} s`);
+            printUsage(before, usage(lab));
+            console.log(`hops failed: ${failures.length} of ${runs}${failures.map(f => `\n  ${f}`).join("")}`);
         }
         const back = wentBack(seen);
         console.log(`job's count across ${seen.length} outside probes: ${back ? `WENT BACK: ${back}` : "never went back"}`);
@@ -172,9 +241,9 @@ function benchLab(runs: number) {
 
 const [which = "lab", ...rest] = process.argv.slice(2);
 const option = (name: string) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : undefined);
-const runs = Number(option("--runs") ?? (which === "migrate" ? 4 : 3)) || 3;
+const runs = Number(option("--runs") ?? (rest.includes("--soak") ? 20 : which === "migrate" ? 4 : 3)) || 3;
 if (which === "lab") benchLab(runs);
-else if (which === "migrate") benchMigrate(runs, option("--svg"));
+else if (which === "migrate") benchMigrate(runs, option("--svg"), rest.includes("--soak"));
 else if (which === "timeline" && rest[0]?.endsWith(".json")) {
     // Draws the picture again from the data a migrate run saved beside it.
     drawTimeline(rest[0].replace(/\.json$/, ".svg"), JSON.parse(fs.readFileSync(rest[0], "utf8")) as TimelineData);

@@ -213,6 +213,11 @@ export function flinkPodManifest(a: PodArgs) {
         spec: {
             nodeName: a.nodeName,
             restartPolicy: "Never",
+            // A node whose CRI-O or kubelet is down turns NotReady, and Kubernetes deletes the pods
+            // on it 300 s later unless they tolerate that (taint-based eviction, with the API
+            // server's default tolerations). This bare pod would not come back, nor the job with it:
+            // its memory is on that node, so it waits for the node instead (as DaemonSet pods do).
+            tolerations: ["not-ready", "unreachable"].map(t => ({ key: `node.kubernetes.io/${t}`, operator: "Exists", effect: "NoExecute" })),
             containers: [{
                 name: FLINK_CONTAINER,
                 image: a.image,

@@ -66,7 +66,9 @@ export class FlinkJob extends pulumi.ComponentResource {
         }, {
             parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? []), ...(args.stage.after ?? [])],
             // The attempt only replaces the pod when its migration is being redone (see migration.ts).
-            ignoreChanges: args.stage.attempt?.retrying ? [] : ["spec.containers[0].env"],
+            // Pods made before they tolerated their node's outage are not replaced for it (that
+            // would restart the job): the next migration's pod has the tolerations.
+            ignoreChanges: [...(args.stage.attempt?.retrying ? [] : ["spec.containers[0].env"]), "spec.tolerations"],
         });
         this.registerOutputs({ podName: this.podName, node: this.node });
     }

@@ -10,7 +10,10 @@
 // before anything is frozen), the transfer cut and the target's CRI-O stopped during the restore
 // (the source's hold expires and it takes the job back). Each time the job runs on at the source
 // with nothing lost, and the next `pulumi up` redoes the move from a fresh checkpoint of the same
-// container once the faults are gone. Needs root.
+// container once the faults are gone. Then hops m3-m8 are interrupted (SIGKILL to pulumi's process
+// group, SIGINT to the engine) during the checkpoint, the transfer and the restore, and in m9-m10 a
+// node goes away mid-hop (the target's sshd, the source's CRI-O): the job goes on where it was or
+// where it was committed, never on both nodes, and the next `up` completes each hop. Needs root.
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -20,7 +23,7 @@ import { ROOT } from "../harness/engine-helpers";
 import { checkpointScript } from "../../components/node/scripts";
 import { FLINK_FREEZE_TOLERANCE_MS, FlinkProbe, flinkProbeScript } from "../../components/flink/flink";
 import { serviceCommand } from "../../components/node/scripts";
-import { abortLog } from "../../components/migration/cutover";
+import { abortLog, FENCES_DIR, LEASE_ROOT } from "../../components/migration/cutover";
 import { flinkDiagnostics, flinkRest, startSampler, wentBack, when } from "../harness/flink-helpers";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster/cluster";
 
@@ -416,6 +419,154 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         const m = migrateWatched(3, "m4", "worker", "master", "flink-minimal-m3");
         assert.match(m.attempt, /^retry [0-9a-f]{12}$/);
         checkHop(m, "m4", "worker", "master", again);
+    });
+
+    /**
+     * Where the job went on after an interrupted hop: "source" once the source's pod counts on past
+     * `before` (the hold ended and the source took the job back), "target" once the restored pod does
+     * (the cutover had committed before the engine stopped). The same job either way.
+     */
+    const settle = (before: FlinkProbe, from: "master" | "worker", sourcePod: string, to: "master" | "worker", targetPod: string): "source" | "target" => {
+        const deadline = Date.now() + (MAX_PAUSE + 60) * 1000;
+        let last = "no answer";
+        while (Date.now() < deadline) {
+            for (const [node, pod, where] of [[from, sourcePod, "source"], [to, targetPod, "target"]] as const) {
+                const r = lab.ssh(node, flinkProbeScript({ namespace: "default", pod }));
+                if (r.status !== 0) { last = `${pod}: ${String(r.stderr).trim().split("\n").pop()}`; continue; }
+                const p = saw(JSON.parse(String(r.stdout).trim()) as FlinkProbe);
+                last = `${pod}: ${p.records} records`;
+                if (p.records > before.records + 100) {
+                    assert.equal(p.jobId, first.jobId);
+                    assert.equal(p.startTime, first.startTime);
+                    return where;
+                }
+            }
+            sleep(1000);
+        }
+        return assert.fail(`the job made no progress on either node within ${MAX_PAUSE + 60}s of the interrupt; last: ${last}`);
+    };
+    /**
+     * After a disrupted hop, the job went on at `where` only: its count never went back, the target's
+     * copy answered only once the hop committed, and the source never answered after it did.
+     */
+    const wentOnOnce = (where: "source" | "target", samples: FlinkProbe[], to: "master" | "worker", targetPod: string) => {
+        assert.equal(wentBack(samples), undefined);
+        const firstTarget = samples.findIndex(q => q.pod === targetPod);
+        if (where === "source") {
+            assert.equal(firstTarget, -1, "the target's copy never answered");
+            assert.equal(lab.sshOk(to, `crictl ps -q --state running --name '^flink$' --label io.kubernetes.pod.name=${targetPod}`).trim(), "", "no restored copy runs on the target");
+        } else {
+            assert.ok(samples.slice(firstTarget).every(q => q.pod === targetPod), "the source never answered after the target's copy did");
+        }
+    };
+    /**
+     * One interrupted hop: `pulumi up` of migration `id` is interrupted with `signal` while `step` is
+     * under way (checkpoint: CRI-O has paused the job for the dump, on the source; restore: the CRI
+     * proxy has handed the arrived archive to the target's CRI-O). The job must go on where it was or
+     * where it was committed, never on both nodes and never losing its count; the next `up` (after
+     * clearing the dead engine's lock) completes the hop.
+     */
+    const interruptedHop = (index: number, id: string, from: "master" | "worker", to: "master" | "worker", sourcePod: string,
+        step: "checkpoint" | "restore", signal: "SIGKILL" | "SIGINT") => {
+        request(index, id, to);
+        const targetPod = `flink-minimal-${id}`;
+        const before = probeOn(from, sourcePod);
+        const [node, condition] = step === "checkpoint"
+            ? [from, `test -e ${LEASE_ROOT}/${id}/hold/pausedAt`]
+            : [to, `grep -q 'pod default/${targetPod} container flink: restoring from' /var/log/lab/cri-proxy.log`];
+        const sampler = startSampler(lab, [{ node: from, pod: sourcePod }, { node: to, pod: targetPod }], `${signal}-${step}`);
+        let samples: FlinkProbe[];
+        let out: string;
+        let where: "source" | "target";
+        try {
+            out = interruptedUp(node, condition, signal);
+            where = settle(before, from, sourcePod, to, targetPod);
+        } finally {
+            samples = sampler.stop();
+        }
+        if (signal === "SIGINT") assert.match(out, /\^C received; cancelling/, out.split("\n").slice(-20).join("\n"));
+        wentOnOnce(where, samples, to, targetPod);
+        const fenceLog = lab.ssh(to, `cat ${FENCES_DIR}/default_${targetPod}.log 2>/dev/null`).stdout;
+        console.log(`      ${signal} during the ${step}: the job went on at the ${where}${fenceLog ? `; the target's fence: ${String(fenceLog).trim().split("\n").pop()}` : ""}`);
+        if (signal === "SIGKILL") {
+            const lock = spawnSync("bash", [path.join(ROOT, "scripts", "stale-lock.sh"), lab.run.backend, "lab"], { encoding: "utf8" });
+            assert.equal(lock.status, 0, lock.stderr);
+        }
+        const again = where === "source" ? probeOn(from, sourcePod) : before;
+        const m = migrateWatched(index, id, from, to, sourcePod);
+        if (where === "source") assert.match(m.attempt, /^retry [0-9a-f]{12}$/, "redone from a new checkpoint: the source took the job back");
+        checkHop(m, id, from, to, again);
+    };
+
+    it("interrupted: pulumi killed (SIGKILL) while CRI-O checkpoints the job for m5; the job goes on where it was, never twice; the next up completes the hop", () => {
+        interruptedHop(4, "m5", "master", "worker", "flink-minimal-m4", "checkpoint", "SIGKILL");
+    });
+
+    it("interrupted: SIGINT to the engine while CRI-O checkpoints the job for m6; the job goes on where it was, never twice; the next up completes the hop", () => {
+        interruptedHop(5, "m6", "worker", "master", "flink-minimal-m5", "checkpoint", "SIGINT");
+    });
+
+    it("interrupted: pulumi killed (SIGKILL) while the target's CRI-O restores m7; the job goes on at its source or committed at its target, never twice; the next up completes the hop", () => {
+        interruptedHop(6, "m7", "master", "worker", "flink-minimal-m6", "restore", "SIGKILL");
+    });
+
+    it("interrupted: SIGINT to the engine while the target's CRI-O restores m8; the job goes on at its source or committed at its target, never twice; the next up completes the hop", () => {
+        interruptedHop(7, "m8", "worker", "master", "flink-minimal-m7", "restore", "SIGINT");
+    });
+
+    /**
+     * A hop disrupted by `disrupt` (a `when` trigger, armed before the update): the update fails, the
+     * job goes on where it was or where it was committed, never on both nodes; once `recovered` holds,
+     * the next `up` completes the hop.
+     */
+    const nodeAwayHop = (index: number, id: string, from: "master" | "worker", to: "master" | "worker", sourcePod: string,
+        what: string, disrupt: () => () => boolean, recovered: () => void) => {
+        request(index, id, to);
+        const targetPod = `flink-minimal-${id}`;
+        const before = probeOn(from, sourcePod);
+        const done = disrupt();
+        const sampler = startSampler(lab, [{ node: from, pod: sourcePod }, { node: to, pod: targetPod }], what.replace(/\W+/g, "-"));
+        let samples: FlinkProbe[];
+        let where: "source" | "target";
+        let r: { status: number; out: string };
+        try {
+            r = up();
+            assert.ok(done(), `${what} during the hop`);
+            assert.notEqual(r.status, 0, "the update failed");
+            where = settle(before, from, sourcePod, to, targetPod);
+        } finally {
+            samples = sampler.stop();
+            recovered();
+        }
+        wentOnOnce(where, samples, to, targetPod);
+        const fenceLog = lab.ssh(to, `cat ${FENCES_DIR}/default_${targetPod}.log 2>/dev/null`).stdout;
+        console.log(`      ${what}: the job went on at the ${where}${fenceLog ? `; the target's fence: ${String(fenceLog).trim().split("\n").pop()}` : ""}; the update said: ` +
+            r.out.split("\n").filter(l => /error:/.test(l) && !l.includes('running "bash')).slice(0, 2).map(l => l.trim().slice(0, 200)).join(" | "));
+        const again = where === "source" ? probeOn(from, sourcePod) : before;
+        const m = migrateWatched(index, id, from, to, sourcePod);
+        if (where === "source") assert.match(m.attempt, /^retry [0-9a-f]{12}$/, "redone from a new checkpoint: the source took the job back");
+        checkHop(m, id, from, to, again);
+    };
+
+    it("node away: the target's sshd refuses every connection for 60 s once m9's archive arrived; the update fails, the job goes on at its source or committed at its target, never twice; the next up completes the hop", () => {
+        // Every packet to the target's port 22 is refused, open sessions included (the engine's, the
+        // tests', and the one that sets the rule: hence detached); the node takes the rule back after 60 s.
+        const rule = "INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset";
+        nodeAwayHop(8, "m9", "master", "worker", "flink-minimal-m8", "the target's sshd gone",
+            () => when(lab, "worker", "grep -q 'pod default/flink-minimal-m9 container flink: restoring from' /var/log/lab/cri-proxy.log",
+                `setsid bash -c 'iptables -I ${rule}; sleep 60; iptables -D ${rule}' </dev/null >/dev/null 2>&1 &`),
+            () => { for (let i = 0; i < 120 && lab.ssh("worker", "true").status !== 0; i++) sleep(1000); });
+    });
+
+    it("node away: the source's CRI-O is killed (SIGKILL) right after CRIU's dump for m10 and started again 2 s later; the update fails, the job goes on at its source, never twice; the next up completes the hop", () => {
+        // Waits on the node itself for the end of the dump (CRI-O is writing the archive), then kills
+        // CRI-O as a crash would, and starts it again as its systemd unit would.
+        const hold = `${LEASE_ROOT}/m10/hold`;
+        nodeAwayHop(9, "m10", "worker", "master", "flink-minimal-m9", "the source's CRI-O killed",
+            () => when(lab, "worker", `test -d ${hold}`,
+                `for i in $(seq 1 6000); do test -e ${hold}/dumpedAt && break; sleep 0.01; done\n` +
+                `test -e ${hold}/dumpedAt || exit 1\nkill -KILL "$(cat /run/lab/crio.pid)"\nsleep 2\n${serviceCommand("restart", "crio")}`),
+            () => { lab.sshOk("worker", serviceCommand("restart_if_down", "crio")); kubectl("wait --for=condition=Ready node/worker --timeout=120s"); });
     });
 
     it("leaves no network namespace, mount, process or cgroup behind after destroy", () => {

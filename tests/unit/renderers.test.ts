@@ -151,6 +151,11 @@ describe("flink-minimal pod", () => {
         assert.equal(pod.metadata.annotations["live-migration-lab/tcp-connections"], "loopback");
         assert.equal(flinkConf(spec)["taskmanager.memory.process.size"], "1024m");
         assert.equal(pod.metadata.annotations["pulumi.com/skipAwait"], undefined, "the first pod is waited for");
+        // Not deleted 300 s after its node turns NotReady (CRI-O or the kubelet down): the job is there.
+        assert.deepEqual(pod.spec.tolerations, [
+            { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
+            { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" },
+        ]);
     });
 
     it("does not wait for a restored pod to be Ready, from an archive or a checkpoint image: its cutover verifies it, and it is restored only while that cutover runs", () => {
@@ -820,6 +825,19 @@ describe("migration hold (cutover.ts): the runtime wrapper and the lease run for
         assert.match(fs.readFileSync(path.join(dir, "hold", "state"), "utf8"), /the checkpoint failed \(the runtime's checkpoint exited 1\); the job runs on/);
         assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: the checkpoint failed/, "a void attempt is logged, so the hop is redone");
         assert.equal(lease("commit").status, 3);
+    });
+
+    it("gives the job back MAX_PAUSE after CRI-O's pause when CRI-O dies mid-checkpoint and never comes to thaw it", () => {
+        arm();
+        assert.equal(runtime("pause", CID).status, 0);
+        runtime("checkpoint", "--file-locks", "--image-path", "/i", "--work-path", "/w", "--leave-running", CID);
+        // No thaw: CRI-O was killed while it wrote the archive. The hold is 2 s, the checkpoint's time 10 s.
+        const t = Date.now();
+        until("the hold to end", () => fs.existsSync(path.join(dir, "watch.done")), 6000);
+        assert.ok(Date.now() - t < 4000, `given back after ${Date.now() - t} ms, not at the checkpoint's timeout`);
+        assert.equal(state(), "THAWED", "thawed by hand: CRI-O does not answer");
+        assert.match(fs.readFileSync(path.join(dir, "aborted"), "utf8"), /attempt first: CRI-O paused the job for the dump but did not finish the checkpoint within 2s \(CRI-O stopped mid-checkpoint\?\); the source resumed/);
+        assert.equal(lease("commit").status, 3, "no late commit");
     });
 
     it("voids an attempt whose checkpoint never came", () => {

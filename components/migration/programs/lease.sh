@@ -3,7 +3,8 @@
 # the hold step (hold.sh). It decides, exactly once, whether the target commits or the source takes
 # the job back.
 #
-#   lease.sh watch   (detached) wait until the checkpoint is held (oci-runtime.sh), then hold it at most MAX_PAUSE
+#   lease.sh watch   (detached) wait until the checkpoint is held (oci-runtime.sh), then hold it at
+#                    most MAX_PAUSE after CRI-O's pause (also when CRI-O never comes back to thaw it)
 #   lease.sh commit  the target takes over: exits 3 printing "aborted" if the source already took it back
 #   lease.sh abort   the source takes the job back now (thaw) and logs why
 #   lease.sh retire  after a commit: kill the source's frozen copy (pending SIGKILL, then thaw)
@@ -42,6 +43,11 @@ watch)
   until [ -s "$hold/heldAt" ]; do
     if [ -s "$hold/failed" ]; then void "the checkpoint failed ($(cat "$hold/failed")); the job runs on"; fi
     if [ ! -d "$CG" ] || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint was held within ${CHECKPOINT_TIMEOUT}s; the job runs on"; fi
+    # Paused for the dump, but CRI-O never came to thaw it (CRI-O stopped or crashed mid-checkpoint):
+    # the job is frozen since the pause, so the hold ends MAX_PAUSE after it all the same.
+    if [ -s "$hold/pausedAt" ] && [ "$(date +%s)" -ge $(( $(cat "$hold/pausedAt") / 1000 + MAX_PAUSE )) ]; then
+      void "CRI-O paused the job for the dump but did not finish the checkpoint within ${MAX_PAUSE}s (CRI-O stopped mid-checkpoint?); the source resumed"
+    fi
     sleep 0.05
   done
   # Frozen since CRI-O's pause: the hold ends MAX_PAUSE after it, whatever the target does.
