@@ -21,6 +21,7 @@
 # Go's archive/tar and containers/storage write them) rather than with Python's tarfile, which
 # cannot pass the page data through without reading it into this process.
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import re
 import sys
 
 BLOCK = 512
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Python 3.10+ names it
 CHUNK = 4 << 20
 PAGES = re.compile(r"^checkpoint/pages-[0-9]+\.img$")
 IMAGE = re.compile(r"^checkpoint/[^/]+$")
@@ -44,6 +46,12 @@ class Stream:
 
     def __init__(self, fd):
         self.fd, self.count = fd, 0
+        try:
+            # A 1 MB pipe (Linux's default pipe-max-size) instead of 64 KB: fewer, larger splices.
+            # 600 MB through the default pipe took 1.3-1.6 s here, against 0.4-0.6 s for cat.
+            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass  # not a pipe, or a lower cap: the default size works, more slowly
 
     def read(self, n):
         parts, left = [], n

@@ -19,12 +19,14 @@
 # without passing through this process; digests are read by the cutover, outside the frozen window
 # (hashing in flight, on both ends, doubled the copy's time on the lab's 2-core machine).
 import errno
+import fcntl
 import json
 import os
 import sys
 import time
 
 CHUNK = 8 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Python 3.10+ names it
 PAUSE_WAIT = 30
 
 
@@ -93,6 +95,12 @@ def send(hold, directory, prefix, timeout):
 def copy(path, whole, paused=0):
     """Copies path to stdout, reading on past its end until whole() says nothing more comes."""
     out, size, first = sys.stdout.fileno(), 0, 0
+    try:
+        # A 1 MB pipe to SSH (Linux's default pipe-max-size) instead of 64 KB: fewer, larger
+        # sendfile(2) calls (600 MB into `cat`: 0.32-0.36 s instead of 0.53-0.67 s here).
+        fcntl.fcntl(out, F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass  # not a pipe, or a lower cap
     fd = os.open(path, os.O_RDONLY)
     try:
         last = False
