@@ -97,11 +97,11 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "preflight", on: "target",
-        does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and the copy the restore makes of it",
+        does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and its second copy (the archive joined after the restore, or the checkpoint image)",
         // Preflight sizes the archive from the source's RSS.
         program: x => x.out<FlinkProbe>("source-probe").apply(b => preflightScript({
             archiveDir: x.archiveDir, imageStore: IMAGE_STORE, rssBytes: b.rssBytes,
-            copy: x.restore === "image" ? "checkpoint image" : "copy CRI-O unpacks",
+            copy: x.restore === "image" ? "checkpoint image" : "joined copy",
         })),
     },
     {

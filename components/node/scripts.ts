@@ -64,10 +64,13 @@ export function criuCheckScript(kubernetesVersion?: string): string {
 
 export interface PreflightArgs {
     readonly archiveDir: string;
-    /** Where CRI-O keeps images and containers: the restore unpacks the archive there once more. */
+    /** Where CRI-O keeps images and containers: a checkpoint image is a second copy there. */
     readonly imageStore: string;
-    /** What that second copy is: the checkpoint image (restore "image") or CRI-O's unpacked copy ("direct"). */
-    readonly copy: "checkpoint image" | "copy CRI-O unpacks";
+    /**
+     * What the second copy is: the checkpoint image in CRI-O's store (restore "image"), or the
+     * archive the cutover joins from its split parts in the archive directory ("direct").
+     */
+    readonly copy: "checkpoint image" | "joined copy";
     /** The job's resident memory on the source: the archive is about that size. */
     readonly rssBytes: number;
 }

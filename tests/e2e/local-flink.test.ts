@@ -238,7 +238,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         try {
             const r = up();
             assert.notEqual(r.status, 0);
-            assert.match(r.out, /only \d+ MB free for \/var\/lib\/live-migration-lab\/checkpoints on master; the archive and the copy CRI-O unpacks need \d+ MB/);
+            assert.match(r.out, /only \d+ MB free for \/var\/lib\/live-migration-lab\/checkpoints on master; the archive and its joined copy need \d+ MB/);
             assert.equal(lab.ssh("worker", `test -e /var/lib/live-migration-lab/migrations/m2/hold`).status, 1, "the job was never held");
             runsOnAtSource(before, 30);
         } finally {
