@@ -39,6 +39,11 @@ stop_target() {
 # gets REASON) and fails the step saying WHAT happened.
 give_back() {
   local back
+  # Committed by an earlier cutover of this attempt (one whose update then failed, e.g. the engine
+  # lost the target mid-cutover): the restored copy is the job now; never stop it.
+  if [ "${committed_before:-}" = 1 ]; then
+    echo "cutover ${ID}: $2; the hop was committed by an earlier cutover, so the restored copy is the job and is left running" >&2; exit 1
+  fi
   stop_target
   back=$(peer "${lease} abort $(printf '%q' "$1")" 2>&1) || back="could not reach the source: $back"
   echo "cutover ${ID}: $2; the restored copy was stopped and the source ${back}" >&2; exit 1
@@ -64,9 +69,12 @@ if [ "$CHECKPOINTED" != "$SENT" ]; then
 fi
 # Verify ends 3 s before the source's hold does (MAX_PAUSE after CRI-O's pause): a restored copy
 # that is not verified by then is stopped before the source takes the job back, never beside it.
-paused=$(peer "${lease} status" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pausedAt"])') || paused=0
+read -r paused decision < <(peer "${lease} status" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["pausedAt"], d["decision"])') || paused=0
 left=$(( (paused / 1000 + MAX_PAUSE - 3) - $(date +%s) ))
 [ "$left" -ge 1 ] || left=1
+# Already committed (this cutover runs again after an update that failed past the commit): no hold
+# to beat, and the restored copy is the job.
+if [ "${decision:-}" = committed ]; then committed_before=1; left=60; fi
 if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
   [ -s "$work/verify.err" ] || echo "no verified job within the source's hold (${MAX_PAUSE}s after its pause)" >"$work/verify.err"
   # crictl's own log lines (time=...) say less than verify's; keep them when they are all there is.
