@@ -137,6 +137,14 @@ def receive(dest):
         write_all(thin, data)
         written += len(data)
 
+    def image(name, fill):
+        """Writes CRIU's image checkpoint/NAME into the images directory, by fill(fd)."""
+        out = os.open(os.path.join(images, name.split("/", 1)[1]), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fill(out)
+        finally:
+            os.close(out)
+
     group, name, size = b"", None, None  # extended headers seen for the next member
     while True:
         header = stream.read(BLOCK)
@@ -166,20 +174,12 @@ def receive(dest):
         group += header
         if regular and PAGES.match(name):
             cut.append({"offset": written, "header": base64.b64encode(group).decode(), "file": name.split("/", 1)[1], "size": length})
-            out = os.open(os.path.join(images, name.split("/", 1)[1]), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                stream.move(length, out)
-            finally:
-                os.close(out)
+            image(name, lambda out: stream.move(length, out))
             stream.read(padded(length) - length)
         elif regular and IMAGE.match(name):
             data = stream.read(padded(length))
             keep(group + data)
-            out = os.open(os.path.join(images, name.split("/", 1)[1]), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                write_all(out, data[:length])
-            finally:
-                os.close(out)
+            image(name, lambda out: write_all(out, data[:length]))
         else:
             keep(group)
             if regular and length > CHUNK:
