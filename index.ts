@@ -1,5 +1,6 @@
 // live-migration-lab: a Kubernetes checkpoint/restore lab (CRI-O, runc, CRIU) that live-migrates
-// a running Apache Flink job between nodes when the stack config asks for it.
+// running pods (an Apache Flink job, and the pods the stack brings) between nodes when the stack
+// config asks for it.
 //
 // The stack config is validated as a whole before any resource is declared: on bad input the
 // program stops with one line per problem and nothing is touched. Migrations already carried out
@@ -7,7 +8,7 @@
 // migration is carried out per update, once the job runs.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, rawConfigFrom, validateConfig } from "./components/config/config";
+import { ConfigError, FLINK_WORKLOAD, rawConfigFrom, validateConfig } from "./components/config/config";
 import { CONFIG_NAMESPACE } from "./components/config/schema";
 import { buildLab } from "./components/lab";
 import { desiredLab } from "./components/desired";
@@ -32,15 +33,19 @@ function validated() {
 
 /**
  * What the last successful update recorded (this stack's own outputs): the hops carried out, and
- * whether it started the Flink job.
+ * which workloads it started. Outputs from before workloads existed name no workload: their hops
+ * and pod are the Flink job's.
  */
-async function lastUpdate(): Promise<{ done: DoneHop[]; jobStarted: boolean }> {
+async function lastUpdate(): Promise<{ done: DoneHop[]; started: Set<string> }> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const [{ value: migrations }, { value: flink }] = await Promise.all([self.getOutputDetails("migrations"), self.getOutputDetails("flink")]);
+    const [{ value: migrations }, { value: flink }, { value: workloads }] = await Promise.all(
+        ["migrations", "flink", "workloads"].map(o => self.getOutputDetails(o)));
     const ok = (h: any): h is DoneHop => typeof h?.id === "string" && typeof h?.from === "string" && typeof h?.to === "string";
+    const started = new Set<string>(workloads && typeof workloads === "object" ? Object.entries(workloads).filter(([, w]: [string, any]) => typeof w?.pod === "string").map(([n]) => n) : []);
+    if (typeof flink?.pod === "string") started.add(FLINK_WORKLOAD);
     return {
-        done: Array.isArray(migrations) ? migrations.filter(ok).map(h => ({ id: h.id, from: h.from, to: h.to })) : [],
-        jobStarted: typeof flink?.pod === "string",
+        done: Array.isArray(migrations) ? migrations.filter(ok).map(h => ({ id: h.id, workload: typeof h.workload === "string" ? h.workload : FLINK_WORKLOAD, from: h.from, to: h.to })) : [],
+        started,
     };
 }
 
@@ -50,10 +55,12 @@ export = async () => {
         pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
     }
     if (c.kubernetes.enabled) {
-        const { done, jobStarted } = await lastUpdate();
-        const history = checkHistory(done, c.flink.node, c.migrations);
+        const { done, started } = await lastUpdate();
+        // Each request with its workload, as planned (a valid config plans every request).
+        const requests = c.plan.hops.map(h => ({ id: h.id, to: h.to, workload: h.workload }));
+        const history = checkHistory(done, c.plan.starts, requests, c.migrations);
         // Pending requests are judged only against a history that holds.
-        const problems = history.length > 0 ? history : checkPending(done, jobStarted, c.migrations);
+        const problems = history.length > 0 ? history : checkPending(done, started, requests, c.migrations);
         if (problems.length > 0) throw new pulumi.RunError(new ConfigError(problems).message);
     }
     const sshPrivateKey = c.sshPrivateKey === "absent" ? undefined : new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
@@ -76,8 +83,10 @@ export = async () => {
         nodes: lab.nodes,
         /** What `criu check` said on each node. */
         criu: lab.criu,
-        /** Where the Flink job runs now, and from which image. */
+        /** Where the Flink job runs now, and from which image (null without it). */
         flink: lab.flink ?? null,
+        /** Where every workload runs now (the Flink job as "flink"), and from which image. */
+        workloads: lab.workloads ?? null,
         /** Every migration carried out: archive paths, sizes, digests and phase timings. */
         migrations: lab.migrations ?? null,
         /** Admin kubeconfig of the lab cluster (secret). */

@@ -1,13 +1,16 @@
-// The whole lab, from the desired lab (desired.ts): nodes -> node runtime -> Kubernetes ->
-// migrations -> the flink-minimal pod at its current stage -> outputs.
+// The whole lab, from the desired lab (desired.ts): nodes -> node runtime -> Kubernetes -> each
+// workload (the Flink job, the pods the stack brings) with its migrations, at its current stage -> outputs.
 import * as pulumi from "@pulumi/pulumi";
 import type { DesiredLab } from "./desired";
 import { LabNodes } from "./node/nodes";
 import { NodeRuntime } from "./node/nodeRuntime";
 import { Cluster } from "./cluster/cluster";
-import { FlinkJob, FlinkStage, podName } from "./flink/flinkJob";
+import { FlinkJob } from "./flink/flinkJob";
 import { FlinkImage } from "./flink/flinkImage";
-import { attemptOf, Migration, MigrationSummary } from "./migration/migration";
+import { FLINK_CHAIN, FLINK_CONTAINER } from "./flink/flink";
+import { Attempt, attemptOf, Migration, MigrationSummary } from "./migration/migration";
+import { MigratingWorkload, stagePod } from "./workload/workload";
+import { WorkloadImages, WorkloadPod, workloadChain } from "./workload/pod";
 import { abortLog } from "./migration/cutover";
 import type { Observation } from "./node/drift";
 
@@ -15,8 +18,10 @@ export interface LabOutputs {
     nodes: pulumi.Output<{ name: string; role: string; address: string }[]>;
     /** What `criu check` said on each node. */
     criu: pulumi.Output<Record<string, unknown>>;
-    /** Undefined when kubernetes.enabled is false. */
+    /** Undefined when kubernetes.enabled or flink.enabled is false. */
     flink?: pulumi.Output<{ pod: string; node: string; image: string; imageIds: Record<string, string> }>;
+    /** Every workload (the Flink job as "flink"): its pod now, the node and the image it runs from. Undefined without Kubernetes. */
+    workloads?: pulumi.Output<Record<string, { pod: string; node: string; image: string }>>;
     migrations?: pulumi.Output<MigrationSummary[]>;
     kubeconfig?: pulumi.Output<string>;
     criuConf: string;
@@ -56,57 +61,121 @@ export function buildCluster(desired: DesiredLab, sshPrivateKey: pulumi.Output<s
     return { lab, nodes, criu, cluster };
 }
 
-/** Declares the whole lab: buildCluster, then migrations and the Flink job at its current stage. */
+/** A workload's pod at a stage, as buildLab declares it. */
+interface StagePod { readonly podName: string; readonly node: string; readonly pod: pulumi.Resource }
+
+/** What a stage's pod is made from: for a restored pod, what its hop's restore row hands over. */
+interface StageArgs {
+    readonly id: string;
+    readonly node: string;
+    readonly image: pulumi.Input<string>;
+    /** Per container, the archive a direct restore hands CRI-O. */
+    readonly restoreArchives?: Readonly<Record<string, string>>;
+    readonly after?: pulumi.Input<pulumi.Resource>[];
+    readonly attempt?: Attempt;
+}
+
+/** A workload as buildLab declares it: the chain's view, its own image, and how it makes a stage's pod. */
+interface LabWorkload {
+    readonly chain: MigratingWorkload;
+    readonly node: string;
+    readonly image: string;
+    declare(stage: StageArgs): StagePod;
+}
+
+/** Declares the whole lab: buildCluster, then every workload with its migrations, at its current stage. */
 export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<string> | undefined, workDir: string, observed: Observed = {}): LabOutputs {
     const c = desired.config;
     const { lab, nodes, criu, cluster } = buildCluster(desired, sshPrivateKey, workDir, observed);
     if (!cluster) return { nodes, criu, criuConf: desired.criuConf };
     const handle = (name: string) => lab.nodes.find(n => n.name === name)!;
-
-    const plan = desired.plan;
     const master = lab.nodes.find(n => n.role === "master")!;
-    const attempts = plan.hops.map(hop => attemptOf(observed[hop.from]?.[abortLog(hop.id)]));
-    // Without a registry the Flink image is built on every node; other clusters pull the official one.
-    const build = desired.driver.flinkImage === "build";
-    const image = build
-        ? new FlinkImage("flink-image", { version: c.flink.version, image: c.flink.image, nodes: lab.nodes }, { dependsOn: [cluster] })
+    const namespace = c.kubernetes.namespace;
+
+    const workloads: LabWorkload[] = [];
+    let flinkImage: FlinkImage | undefined;
+    if (c.flink.enabled) {
+        // Without a registry the Flink image is built on every node; other clusters pull the official one.
+        const build = desired.driver.flinkImage === "build";
+        flinkImage = build
+            ? new FlinkImage("flink-image", { version: c.flink.version, image: c.flink.image, nodes: lab.nodes }, { dependsOn: [cluster] })
+            : undefined;
+        workloads.push({
+            chain: FLINK_CHAIN, node: c.flink.node, image: c.flink.image,
+            declare: s => new FlinkJob("flink", {
+                spec: c.flink, namespace, provider: cluster.provider, dependsOn: [cluster, ...(flinkImage?.commands ?? [])],
+                stage: s.id === "initial"
+                    ? { id: "initial", node: s.node, image: s.image, pull: !build }
+                    : { id: s.id, node: s.node, image: s.image, restoreArchive: s.restoreArchives?.[FLINK_CONTAINER], after: s.after, pull: false, attempt: s.attempt },
+            }),
+        });
+    }
+    // The local lab builds the workloads' images on its nodes from Debian packages.
+    const built = c.workloads.some(w => w.containers.some(x => x.packages.length > 0))
+        ? new WorkloadImages("workload-images", { workloads: c.workloads, nodes: lab.nodes }, { dependsOn: [cluster] })
         : undefined;
-    // The job's pod at its current stage: the newest hop's restored pod, else the initial one.
-    const job = (stage: FlinkStage) => new FlinkJob("flink", {
-        spec: c.flink, namespace: c.kubernetes.namespace, stage, provider: cluster.provider,
-        dependsOn: [cluster, ...(image?.commands ?? [])],
-    });
-    let flink: FlinkJob | undefined;
-    const migrations = plan.hops.map((hop, i) => new Migration(`migrate-${hop.id}`, {
-        hop,
-        attempt: attempts[i],
-        maxPauseSeconds: c.cutover.maxPauseSeconds,
-        namespace: c.kubernetes.namespace,
-        sourcePod: podName(i === 0 ? "initial" : plan.hops[i - 1].id),
-        restoredPod: podName(hop.id),
-        source: handle(hop.from),
-        target: handle(hop.to),
-        master,
-        archiveDir: c.archive.dir,
-        keep: c.archive.keep,
-        restoreMode: c.archive.restore,
-        baseImage: c.flink.image,
-        // The target pulls the archive from the source, so it needs the key the source accepts.
-        sshPrivateKey: handle(hop.from).privateKey,
-        // Only the newest stage's pod is declared: an earlier hop's restored pod was replaced since.
-        restore: from => {
-            if (i !== plan.hops.length - 1) return [];
-            flink = job({ id: hop.id, node: plan.current, image: from.image, restoreArchive: from.archive, after: from.after, pull: false, attempt: attempts[i] });
-            return [flink.pod];
-        },
-    }, { dependsOn: [cluster] }));
-    flink ??= job({ id: "initial", node: c.flink.node, image: c.flink.image, pull: !build });
-    const stageImage = migrations.length > 0 ? migrations[migrations.length - 1].image : pulumi.output(c.flink.image);
+    for (const w of c.workloads) {
+        const chain = workloadChain(w);
+        const restored = chain.containers[0];
+        workloads.push({
+            chain, node: w.node, image: w.containers[0].image,
+            declare: s => new WorkloadPod(`workload-${w.name}`, {
+                spec: w, namespace, provider: cluster.provider, dependsOn: [cluster, ...(built?.commands ?? [])],
+                stage: {
+                    id: s.id, node: s.node, after: s.after, attempt: s.attempt,
+                    images: pulumi.output(s.image).apply(image => (image === w.containers[0].image ? {} : { [restored]: image })),
+                    restoreArchives: s.restoreArchives,
+                },
+            }),
+        });
+    }
+
+    const migrations: Migration[] = [];
+    const running: Record<string, { stage: StagePod; image: pulumi.Output<string> }> = {};
+    for (const w of workloads) {
+        const hops = desired.plan.hops.filter(h => h.workload === w.chain.name);
+        let current: StagePod | undefined;
+        for (const [i, hop] of hops.entries()) {
+            const attempt = attemptOf(observed[hop.from]?.[abortLog(hop.id)]);
+            migrations.push(new Migration(`migrate-${hop.id}`, {
+                hop,
+                workload: w.chain,
+                attempt,
+                maxPauseSeconds: c.cutover.maxPauseSeconds,
+                namespace,
+                sourcePod: stagePod(w.chain.podPrefix, hop.previous ?? "initial"),
+                restoredPod: stagePod(w.chain.podPrefix, hop.id),
+                source: handle(hop.from),
+                target: handle(hop.to),
+                master,
+                archiveDir: c.archive.dir,
+                keep: c.archive.keep,
+                restoreMode: c.archive.restore,
+                baseImage: w.image,
+                // The target pulls the archive from the source, so it needs the key the source accepts.
+                sshPrivateKey: handle(hop.from).privateKey,
+                // Only the newest stage's pod is declared: an earlier hop's restored pod was replaced since.
+                restore: from => {
+                    if (i !== hops.length - 1) return [];
+                    current = w.declare({ id: hop.id, node: hop.to, image: from.image, restoreArchives: from.archives, after: from.after, attempt });
+                    return [current.pod];
+                },
+            }, { dependsOn: [cluster] }));
+        }
+        current ??= w.declare({ id: "initial", node: w.node, image: w.image });
+        const newest = migrations.filter(m => m.workload === w.chain.name).pop();
+        running[w.chain.name] = { stage: current, image: newest ? newest.image : pulumi.output(w.image) };
+    }
+    // Hops in the order the config lists them, as the history check reads them back.
+    migrations.sort((a, b) => a.index - b.index);
+    const placed = (name: string) => pulumi.output(running[name].image).apply(image => ({ pod: running[name].stage.podName, node: running[name].stage.node, image }));
+    const flink = running.flink;
 
     return {
         nodes,
         criu,
-        flink: pulumi.all([stageImage, image?.ids ?? {}]).apply(([name, ids]) => ({ pod: flink!.podName, node: flink!.node, image: name, imageIds: ids })),
+        flink: flink ? pulumi.all([flink.image, flinkImage?.ids ?? {}]).apply(([name, ids]) => ({ pod: flink.stage.podName, node: flink.stage.node, image: name, imageIds: ids })) : undefined,
+        workloads: pulumi.all(Object.fromEntries(Object.keys(running).map(n => [n, placed(n)]))),
         migrations: pulumi.all(migrations.map(m => m.summary)),
         kubeconfig: cluster.kubeconfig,
         criuConf: desired.criuConf,

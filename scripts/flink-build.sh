@@ -21,7 +21,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${LAB_IMAGES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/images}
 SUITE=sid
 JRE=openjdk-17-jre-headless
-MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 RECIPE="$ROOT/images/flink"
 
 fail() { echo "flink-build.sh: $*" >&2; exit 1; }
@@ -32,25 +31,10 @@ VERSION=${1:?usage: flink-build.sh FLINK_VERSION | --root}
 [[ $VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "not a Flink release: $VERSION"
 mkdir -p "$CACHE"
 
-# jre_rootfs: the image's root filesystem, built once per suite and JRE package.
+# jre_rootfs: the image's root filesystem, built once per suite and JRE package (rootfs-build.sh).
 jre_rootfs() {
-  local tar="$CACHE/jre-$SUITE-$JRE.tar" dir
-  if [ ! -s "$tar.sha256" ]; then
-    [ "$(id -u)" = 0 ] || fail "building the JRE rootfs needs root (debootstrap)"
-    command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
-      fail "needs debootstrap (apt-get install debootstrap)"
-    log "building the $SUITE rootfs with $JRE into $tar (once)"
-    dir=$(mktemp -d "$CACHE/jre.XXXXXX")
-    debootstrap --variant=minbase --include="$JRE" "$SUITE" "$dir" "$MIRROR" >"$tar.log" 2>&1 ||
-      { rm -rf "$dir"; tail -n 20 "$tar.log" >&2; fail "debootstrap of $SUITE failed (log: $tar.log)"; }
-    # Nothing the image needs at run time: package caches, documentation, device nodes.
-    rm -rf "${dir:?}"/var/cache/apt/* "${dir:?}"/var/lib/apt/lists/* "${dir:?}"/usr/share/doc/* "${dir:?}"/usr/share/man/* "${dir:?}"/dev/*
-    tar -C "$dir" --sort=name --numeric-owner -cf "$tar.tmp" .
-    rm -rf "$dir"
-    mv "$tar.tmp" "$tar"
-    sha256sum "$tar" | cut -d' ' -f1 >"$tar.sha256"
-  fi
-  echo "$tar"
+  LAB_IMAGES_CACHE=$CACHE LAB_DEBIAN_SUITE=$SUITE bash "$ROOT/scripts/rootfs-build.sh" "jre-$SUITE-$JRE" "$JRE" >/dev/null || fail "the JRE rootfs could not be built"
+  echo "$CACHE/jre-$SUITE-$JRE.tar"
 }
 
 # ensure_maven: Maven and a JDK from Debian when the host has none.

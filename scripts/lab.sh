@@ -137,9 +137,13 @@ lab_network() {
       const local = v("local") ?? {}, k8s = v("kubernetes") ?? {}, crio = v("crio") ?? {}, flink = v("flink") ?? {};
       const off = k8s.enabled === false || k8s.enabled === "false";
       console.log(v("driver") ?? "local", local.stateDir ?? "/var/lib/live-migration-lab", local.subnet ?? "10.231.0.0/24",
-        off ? "-" : `${k8s.version ?? "1.34.1"}/${crio.version ?? "1.34"}`, off ? "-" : flink.version ?? "1.20.0");
+        off ? "-" : `${k8s.version ?? "1.34.1"}/${crio.version ?? "1.34"}`, off || flink.enabled === false || flink.enabled === "false" ? "-" : flink.version ?? "1.20.0");
+      // Then the Debian packages of each workload image, one image per line.
+      for (const w of (Array.isArray(v("workloads")) ? v("workloads") : [])) {
+        for (const x of w?.containers ?? []) if (Array.isArray(x?.packages) && x.packages.length) console.log(x.packages.join(" "));
+      }
     })')
-  read -r driver state subnet k8s flink <<<"$settings"
+  read -r driver state subnet k8s flink <<<"$(head -n1 <<<"$settings")"
   if [ "$driver" = local ]; then
     # Kubernetes, CRI-O and the Flink image's inputs are made here too: the Go module proxy,
     # Maven Central and Debian's mirrors are not reachable from the lab.
@@ -149,6 +153,12 @@ lab_network() {
       echo "lab.sh: Kubernetes and CRI-O binaries: $(cat "$bins/SOURCE" 2>/dev/null || echo "built from the Go module proxy")" >&2
     fi
     [ "$flink" = - ] || bash "$ROOT/scripts/flink-build.sh" "$flink" >/dev/null
+    # The workloads' images: a Debian rootfs per package list (the nodes build the images from it).
+    local packages
+    while read -r packages; do
+      # shellcheck disable=SC2086 # a list of package names
+      [ -z "$packages" ] || bash "$ROOT/scripts/rootfs-build.sh" --workload $packages >/dev/null
+    done < <(tail -n +2 <<<"$settings" | sort -u)
     echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state") $bins"
   else
     echo remote

@@ -3,12 +3,13 @@
 // before index.ts declares a single resource. Every problem is reported at once, one line each,
 // naming the config path, what was given and what is allowed.
 import Ajv, { ErrorObject } from "ajv";
+import * as os from "os";
 import { posix } from "path";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
 import { checkCriuOptions, CriuOptions, dumpsTcpConnections } from "../node/criu";
 import type { ConfigProblem } from "./problem";
 import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
-import { MigrationPlan, planMigrations } from "../migration/plan";
+import { MigrationPlan, MigrationRequest, planMigrations, WorkloadStart } from "../migration/plan";
 import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from "../cluster/networks";
 
 export type Driver = "local" | "vagrant" | "existing";
@@ -24,12 +25,37 @@ export interface NodeSpec {
     readonly kubelet: Record<string, unknown>;
 }
 
-export interface MigrationRequest {
-    readonly id: string;
-    readonly to: string;
+export type { MigrationRequest } from "../migration/plan";
+
+/** The built-in Flink job's workload name (migrations[].workload). */
+export const FLINK_WORKLOAD = "flink";
+
+/** A container of a workload the stack brings (workloads[].containers[]). */
+export interface ContainerSpec {
+    readonly name: string;
+    readonly image: string;
+    /** Debian packages the local lab builds `image` from; empty: pulled. */
+    readonly packages: readonly string[];
+    readonly command: readonly string[];
+    readonly args: readonly string[];
+    readonly env: Readonly<Record<string, string>>;
+    readonly ports: readonly number[];
+    readonly memoryMb: number;
+}
+
+/** A pod the stack brings (workloads[]): the lab runs it and migrates it when asked. */
+export interface WorkloadSpec {
+    readonly name: string;
+    /** The node it starts on. */
+    readonly node: string;
+    readonly containers: readonly ContainerSpec[];
+    /** Run in `container`; prints the progress figure (never goes back) and optionally an identity (never changes). */
+    readonly probe: { readonly container: string; readonly command: readonly string[] };
 }
 
 export interface FlinkSpec {
+    /** false: the lab runs no Flink job. */
+    readonly enabled: boolean;
     readonly version: string;
     readonly image: string;
     readonly job: "StateMachineExample" | "TopSpeedWindowing";
@@ -59,8 +85,11 @@ export interface LabConfig {
     };
     readonly kubernetes: { readonly version: string; readonly namespace: string; readonly enabled: boolean; readonly ignorePreflightErrors: readonly string[]; readonly kubeProxy: Record<string, unknown> };
     readonly flink: FlinkSpec;
+    /** The pods the stack brings besides the Flink job. */
+    readonly workloads: readonly WorkloadSpec[];
+    /** As the stack wrote them (`workload` may be left out); the plan's hops name it. */
     readonly migrations: readonly MigrationRequest[];
-    /** The migrations as hops, from where the job starts (planned once, here, where they are checked). */
+    /** The migrations as hops, from where each workload starts (planned once, here, where they are checked). */
     readonly plan: MigrationPlan;
     /** `restore` is resolved here: the driver's default when the config leaves it out. */
     readonly archive: { readonly dir: string; readonly keep: number; readonly restore: RestoreMode };
@@ -75,6 +104,9 @@ export const LOCAL_CRIO_VERSIONS: readonly string[] = ["1.34"];
 
 /** Flink minor versions the pod manifest and config renderer support. */
 export const FLINK_VERSIONS = ["1.19", "1.20", "2.0", "2.1", "2.2", "2.3"];
+
+/** Memory a vagrant VM keeps for its system, CRI-O and the kubelet: not for pods. */
+export const VAGRANT_SYSTEM_MB = 1024;
 
 /** The oldest Kubernetes minor with the kubelet checkpoint API (alpha in 1.25). */
 export const KUBERNETES_MIN_MINOR = 25;
@@ -199,14 +231,16 @@ export function checkOwnDirectory(dir: string, at: string, fallback: string): Co
  * Validates the raw config object (see rawConfigFrom). `sshKeyIsSecret` tells whether the
  * sshPrivateKey config value is stored as a Pulumi secret. Throws ConfigError listing every problem.
  */
-export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boolean): LabConfig {
+export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boolean, hostMemoryMb = Math.floor(os.totalmem() / 2 ** 20)): LabConfig {
     const data = structuredClone(raw) as Record<string, unknown>;
     const problems: ConfigProblem[] = [];
     if (!validateShape(data)) {
         problems.push(...(validateShape.errors ?? []).map(describeAjvError));
     }
     // Cross-key rules. The shape may be wrong in places; each rule checks what it relies on.
-    const c = data as unknown as Omit<LabConfig, "sshPrivateKey" | "flink" | "plan"> & { sshPrivateKey?: string; flink: { -readonly [K in keyof FlinkSpec]?: FlinkSpec[K] } };
+    const c = data as unknown as Omit<LabConfig, "sshPrivateKey" | "flink" | "plan" | "workloads"> & {
+        sshPrivateKey?: string; flink: { -readonly [K in keyof FlinkSpec]?: FlinkSpec[K] }; workloads?: Partial<Mutable<WorkloadSpec>>[];
+    };
     const nodes = Array.isArray(c.nodes) ? c.nodes.filter(n => n && typeof n.name === "string") : [];
     const names = new Set<string>();
     nodes.forEach((n, i) => {
@@ -340,17 +374,144 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     }
     if (archive.restore === undefined && c.archive) archive.restore = c.driver === "local" ? "direct" : "image";
 
+    const workloads = Array.isArray(c.workloads) ? c.workloads : [];
+    problems.push(...checkWorkloads(workloads, { driver: c.driver, restore: archive.restore ?? "direct", names, firstWorker }));
+    const starts: WorkloadStart[] = [
+        ...(flink.enabled !== false ? [{ name: FLINK_WORKLOAD, node: typeof flink.node === "string" && names.has(flink.node) ? flink.node : undefined, nodePath: "flink.node" }] : []),
+        ...workloads.filter(w => typeof w?.name === "string").map(w => ({
+            name: w.name!, node: typeof w.node === "string" && names.has(w.node) ? w.node : undefined, nodePath: `workloads[${workloads.indexOf(w)}].node`,
+        })),
+    ];
+
     let plan: MigrationPlan | undefined;
     if (Array.isArray(c.migrations) && names.size > 0) {
-        const start = typeof flink.node === "string" && names.has(flink.node) ? flink.node : undefined;
-        plan = planMigrations(start, c.migrations, [...names]);
+        plan = planMigrations(starts, c.migrations, [...names]);
         problems.push(...plan.problems);
+        if (plan.problems.length === 0) {
+            problems.push(...checkMemory(plan, starts, podMemoryMb(flink, workloads), c.driver === "local" ? hostMemoryMb : c.driver === "vagrant" ? (c.vagrant?.memoryMb ?? 0) - VAGRANT_SYSTEM_MB : undefined, c.driver === "local"));
+        }
     }
 
     if (k8s.enabled === false && Array.isArray(c.migrations) && c.migrations.length > 0) {
-        problems.push({ path: key("migrations"), message: `has ${c.migrations.length} entries while kubernetes.enabled is false; migrations move the Flink pod, which needs Kubernetes` });
+        problems.push({ path: key("migrations"), message: `has ${c.migrations.length} entries while kubernetes.enabled is false; migrations move pods, which needs Kubernetes` });
+    }
+    if (k8s.enabled === false && workloads.length > 0) {
+        problems.push({ path: key("workloads"), message: `has ${workloads.length} entries while kubernetes.enabled is false; workloads are pods, which need Kubernetes: set kubernetes.enabled to true or remove them` });
     }
 
     if (problems.length > 0) throw new ConfigError(problems);
     return { ...c, plan, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Memory limit of a workload's pod, in MB (the Flink pod's: both JVMs and 256 MB for the rest). */
+function podMemoryMb(flink: Partial<FlinkSpec>, workloads: readonly Partial<WorkloadSpec>[]): Map<string, number> {
+    const mb = (m: unknown) => (typeof m === "string" ? Number(m.replace(/m$/, "")) : 0);
+    const out = new Map<string, number>([[FLINK_WORKLOAD, mb(flink.jobManagerMemory) + mb(flink.taskManagerMemory) + 256]]);
+    for (const w of workloads) {
+        if (typeof w?.name === "string" && Array.isArray(w.containers)) out.set(w.name, w.containers.reduce((sum, x) => sum + (typeof x?.memoryMb === "number" ? x.memoryMb : 0), 0));
+    }
+    return out;
+}
+
+/**
+ * The workloads' pods must fit where they run: where they start, and on each hop's target, where
+ * the restored pod is made beside what runs there while the source's pod still exists. `capacityMb`:
+ * what pods may take on a node (undefined: not known, as on existing hosts); `sharedHost`: the
+ * nodes share one machine's memory (the local lab).
+ */
+export function checkMemory(plan: MigrationPlan, starts: readonly WorkloadStart[], memory: ReadonlyMap<string, number>, capacityMb: number | undefined, sharedHost: boolean): ConfigProblem[] {
+    if (capacityMb === undefined) return [];
+    const pool = (node: string) => (sharedHost ? "" : node);
+    const where = (node: string) => (sharedHost ? "this machine, which all the local lab's nodes share," : `node ${node}, which`);
+    const problems: ConfigProblem[] = [];
+    const running = new Map<string, string>(); // workload -> node
+    const load = (node: string) => [...running].filter(([, n]) => pool(n) === pool(node)).reduce((sum, [w]) => sum + (memory.get(w) ?? 0), 0);
+    for (const s of starts) {
+        if (s.node === undefined) continue;
+        const need = memory.get(s.name) ?? 0;
+        const used = load(s.node);
+        if (used + need > capacityMb) {
+            problems.push({ path: key(s.nodePath.replace(/\.node$/, "")), message: `needs ${need} MB for its pod on ${s.node}, but ${where(s.node)} has ${capacityMb} MB for pods and ${used} MB of it go to the workloads before it: lower its memory or start it on another node` });
+        }
+        running.set(s.name, s.node);
+    }
+    for (const hop of plan.hops) {
+        const need = memory.get(hop.workload) ?? 0;
+        const used = load(hop.to);
+        if (used + need > capacityMb) {
+            problems.push({ path: key(`migrations[${hop.index}].to`), message: `got "${hop.to}": workload ${hop.workload}'s restored pod needs ${need} MB beside the ${used} MB running there while the hop runs, but ${where(hop.to)} has ${capacityMb} MB for pods; move another workload away first` });
+        }
+        running.set(hop.workload, hop.to);
+    }
+    return problems;
+}
+
+interface WorkloadFacts {
+    readonly driver: unknown;
+    /** archive.restore as the config gives it, or the driver's default. */
+    readonly restore: RestoreMode;
+    readonly names: ReadonlySet<string>;
+    readonly firstWorker: string | undefined;
+}
+
+/**
+ * The workloads the stack brings: unique names clear of the Flink job's, a node that exists, unique
+ * container names, a probe container that is one of them, and images the driver can get. Fills in
+ * defaults (node: the first worker; probe.container: the first container). Shape errors (a missing
+ * image, a probe without a command) come from the schema.
+ */
+export function checkWorkloads(workloads: Partial<Mutable<WorkloadSpec>>[], f: WorkloadFacts): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const seen = new Map<string, number>();
+    const images = new Map<string, { packages: string; at: string }>();
+    workloads.forEach((w, i) => {
+        if (!w || typeof w !== "object") return;
+        const at = (p: string) => key(`workloads[${i}]${p}`);
+        if (typeof w.name === "string") {
+            if (w.name === FLINK_WORKLOAD || w.name.startsWith("flink-minimal")) {
+                problems.push({ path: at(".name"), message: `got "${w.name}", which the built-in Flink job's workload and pods use; choose another name` });
+            } else if (seen.has(w.name)) {
+                problems.push({ path: at(".name"), message: `got "${w.name}", already used by workloads[${seen.get(w.name)}]; workload names must be unique` });
+            }
+            seen.set(w.name, i);
+        }
+        if (w.node === undefined && f.firstWorker) w.node = f.firstWorker;
+        if (typeof w.node === "string" && f.names.size > 0 && !f.names.has(w.node)) {
+            problems.push({ path: at(".node"), message: `got "${w.node}"; allowed: ${[...f.names].map(n => `"${n}"`).join(", ")}` });
+        }
+        const containers = Array.isArray(w.containers) ? w.containers.filter(x => x && typeof x.name === "string") : [];
+        const cnames = new Map<string, number>();
+        containers.forEach((x, j) => {
+            if (cnames.has(x.name)) problems.push({ path: at(`.containers[${j}].name`), message: `got "${x.name}", already used by containers[${cnames.get(x.name)}]; container names must be unique in a pod` });
+            cnames.set(x.name, j);
+            const packages = Array.isArray(x.packages) ? x.packages : [];
+            if (typeof x.image !== "string") return;
+            // One image, one package list: the nodes build each image once.
+            const list = [...new Set(packages)].sort().join(" ");
+            const had = images.get(x.image);
+            if (had && had.packages !== list) {
+                problems.push({ path: at(`.containers[${j}].packages`), message: `got [${list}] for image "${x.image}", which ${had.at} builds from [${had.packages}]; give each package list its own image name` });
+            } else if (!had) images.set(x.image, { packages: list, at: `workloads[${i}].containers[${j}]` });
+            if (f.driver === "local" && packages.length === 0) {
+                problems.push({ path: at(`.containers[${j}].packages`), message: `missing with driver local: the local lab has no registry, so it builds "${x.image}" on its nodes from Debian packages: list them, such as ["redis-server"]` });
+            } else if (f.driver === "local" && !x.image.startsWith("localhost/")) {
+                problems.push({ path: at(`.containers[${j}].image`), message: `got "${x.image}", but the local lab builds this image itself (from packages) and a registry's name would hide that: name it "localhost/${x.image.replace(/^.*\//, "").replace(/:.*$/, "")}:1"` });
+            } else if (f.driver !== "local" && packages.length > 0) {
+                problems.push({ path: at(`.containers[${j}].packages`), message: `set with driver ${String(f.driver)}; only the local lab builds images from Debian packages, elsewhere the nodes pull "image": push it to a registry they reach and remove packages` });
+            }
+        });
+        if (containers.length > 1 && f.restore === "image") {
+            problems.push({ path: at(".containers"), message: `has ${containers.length} containers with archive.restore "image", which restores pods of one container only; use archive.restore "direct" (the local lab) or one container` });
+        }
+        const probe = w.probe as { container?: string } | undefined;
+        if (probe && typeof probe === "object") {
+            if (probe.container === undefined && containers.length > 0) probe.container = containers[0].name;
+            if (typeof probe.container === "string" && containers.length > 0 && !cnames.has(probe.container)) {
+                problems.push({ path: at(".probe.container"), message: `got "${probe.container}", which is not a container of this workload; allowed: ${[...cnames.keys()].map(n => `"${n}"`).join(", ")}` });
+            }
+        }
+    });
+    return problems;
 }

@@ -118,6 +118,8 @@ export const configSchema = {
             additionalProperties: false,
             default: {},
             properties: {
+                // false: no Flink job (a lab for the stack's own workloads only).
+                enabled: { type: "boolean", default: true },
                 version: { type: "string", pattern: "^\\d+\\.\\d+\\.\\d+$", description: "a Flink release such as \"1.20.0\"", default: "1.20.0" },
                 image: { type: "string", minLength: 1 },
                 job: { enum: FLINK_JOBS, default: "StateMachineExample" },
@@ -139,6 +141,58 @@ export const configSchema = {
                 properties: {
                     id: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$", description: "a short id: lower-case letters, digits and '-', at most 32 characters" },
                     to: { type: "string" },
+                    // Which workload moves: "flink" or a name from `workloads`; may be left out when the stack runs one.
+                    workload: { type: "string" },
+                },
+            },
+        },
+        // Pods the stack brings, each a workload the lab runs and can migrate beside the Flink job.
+        workloads: {
+            type: "array",
+            default: [],
+            items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["name", "containers", "probe"],
+                properties: {
+                    // The pod's name; a migration's restored pod is NAME-ID.
+                    name: { type: "string", pattern: "^[a-z0-9]([-a-z0-9]{0,28}[a-z0-9])?$", description: "a short name: lower-case letters, digits and '-', at most 30 characters" },
+                    // The node it starts on; the first worker when left out.
+                    node: { type: "string" },
+                    containers: {
+                        type: "array",
+                        minItems: 1,
+                        items: {
+                            type: "object",
+                            additionalProperties: false,
+                            required: ["name", "image"],
+                            properties: {
+                                name: dnsLabel,
+                                // An image reference (pulled), or on the local lab the name of the image it builds from `packages`.
+                                image: { type: "string", minLength: 1 },
+                                // Debian packages the local lab builds the image from (debootstrap on the host, buildah on the nodes).
+                                packages: { type: "array", items: { type: "string", pattern: "^[a-z0-9][a-z0-9+.-]+$", description: "a Debian package name" }, default: [] },
+                                command: { type: "array", items: { type: "string" }, default: [] },
+                                args: { type: "array", items: { type: "string" }, default: [] },
+                                env: { type: "object", additionalProperties: { type: "string" }, default: {} },
+                                ports: { type: "array", items: { type: "integer", minimum: 1, maximum: 65535 }, default: [] },
+                                memoryMb: { type: "integer", minimum: 16, maximum: 262144, default: 256 },
+                            },
+                        },
+                    },
+                    // How to tell it is alive and making progress: a command run in one of its containers
+                    // that prints a number which must never go back across a migration (and, after it, an
+                    // identity that must stay the same, such as a connection's id).
+                    probe: {
+                        type: "object",
+                        additionalProperties: false,
+                        required: ["command"],
+                        properties: {
+                            // The container it runs in; the first one when left out.
+                            container: { type: "string" },
+                            command: { type: "array", minItems: 1, items: { type: "string" } },
+                        },
+                    },
                 },
             },
         },

@@ -4,6 +4,10 @@ import * as YAML from "yaml";
 import type { FlinkSpec } from "../config/config";
 import { libraryText, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
+import { MigratingWorkload, ProbeArgs, VerifyArgs, verifyScript, WorkloadProbe } from "../workload/workload";
+import { NODE_OUTAGE_TOLERATIONS, restoreAnnotation } from "../workload/pod";
+
+export type { ProbeArgs, VerifyArgs } from "../workload/workload";
 
 export const FLINK_HOME = "/opt/flink";
 export const FLINK_CONTAINER = "flink";
@@ -182,11 +186,7 @@ export interface PodArgs {
     readonly restoreArchive?: string;
 }
 
-/**
- * The pod annotation that asks the lab's CRI proxy to restore `container` from an archive on the
- * node (cri-proxy/proxy.go RestoreAnnotationPrefix).
- */
-export const restoreAnnotation = (container: string) => `live-migration-lab/restore.${container}`;
+export { restoreAnnotation } from "../workload/pod";
 
 /** The pod manifest; `image` is the Flink image, or a checkpoint image when restoring from one. */
 export function flinkPodManifest(a: PodArgs) {
@@ -217,7 +217,7 @@ export function flinkPodManifest(a: PodArgs) {
             // on it 300 s later unless they tolerate that (taint-based eviction, with the API
             // server's default tolerations). This bare pod would not come back, nor the job with it:
             // its memory is on that node, so it waits for the node instead (as DaemonSet pods do).
-            tolerations: ["not-ready", "unreachable"].map(t => ({ key: `node.kubernetes.io/${t}`, operator: "Exists", effect: "NoExecute" })),
+            tolerations: NODE_OUTAGE_TOLERATIONS,
             containers: [{
                 name: FLINK_CONTAINER,
                 image: a.image,
@@ -252,28 +252,8 @@ export function flinkImageScript(version: string, image: string): string {
     });
 }
 
-export interface ProbeArgs {
-    readonly namespace: string;
-    readonly pod: string;
-}
-
 /** What the probe reports about the Flink job in a pod (flinkProbeScript). */
-export interface FlinkProbe {
-    pod: string;
-    node: string;
-    jobId: string;
-    state: string;
-    /** When the job was submitted (ms since the epoch); a restart from scratch changes it. */
-    startTime: number;
-    /** Records the job's operators have read so far: only ever grows while the job lives. */
-    records: number;
-    /** Completed Flink checkpoints of the job. */
-    checkpoints: number;
-    /** Resident memory of all the container's processes. */
-    rssBytes: number;
-    /** When the probe ran (ms since the epoch). */
-    at: number;
-}
+export type FlinkProbe = WorkloadProbe;
 
 /**
  * Lines that set "$cid" and "$pid" (its first process, on the node) to the pod's running Flink
@@ -298,22 +278,20 @@ export function flinkProbeScript(a: ProbeArgs): string {
     }, ["node/programs/container.sh"]);
 }
 
-export interface VerifyArgs extends ProbeArgs {
-    /** The job that must be running: the one the source ran when it was checkpointed. */
-    readonly jobId: string;
-    /** The source's record count just before the checkpoint: the restored count must not be below it. */
-    readonly recordsBefore: number;
-    readonly timeoutSeconds: number;
-}
-
 /**
- * Verifies a restored job on the node its pod runs on (programs/verify.sh): the same job, RUNNING,
- * its record count not below the source's before the checkpoint and growing. Prints the last probe
- * plus `seconds`.
+ * Verifies a restored job on the node its pod runs on (workload/programs/verify.sh): the same job,
+ * RUNNING, its record count not below the source's before the checkpoint and growing. Prints the last
+ * probe plus `seconds`.
  */
 export function flinkVerifyScript(a: VerifyArgs): string {
-    return nodeProgram("flink/programs/verify.sh", `verify ${a.pod}`, {
-        POD: a.pod, JOB_ID: a.jobId, RECORDS_BEFORE: a.recordsBefore, TIMEOUT: a.timeoutSeconds,
-        PROBE: flinkProbeScript(a), PY_VERDICT: programText("flink/programs/verdict.py"),
-    });
+    return verifyScript(a, flinkProbeScript(a));
 }
+
+/** The Flink job as the migration chain sees it. */
+export const FLINK_CHAIN: MigratingWorkload = {
+    name: "flink",
+    podPrefix: FLINK_POD,
+    containers: [FLINK_CONTAINER],
+    probeScript: flinkProbeScript,
+    verifyScript: flinkVerifyScript,
+};

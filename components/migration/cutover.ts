@@ -15,7 +15,7 @@
 // the target did not commit within `maxPauseSeconds` of the pause.
 import { libraryText, nodeProgram, programText, q } from "../node/program";
 import { SshPeer } from "../node/scripts";
-import { FLINK_CONTAINER, flinkVerifyScript, VerifyArgs } from "../flink/flink";
+import type { VerifyArgs } from "../workload/workload";
 import { CRIO_SOCKET } from "../node/crio";
 
 /** Per-hop lease directories on the source node: hold state of the current attempt and the abort log. */
@@ -84,6 +84,8 @@ export interface HoldArgs {
     readonly id: string;
     readonly namespace: string;
     readonly pod: string;
+    /** The pod's containers: the hold freezes them together. */
+    readonly containers: readonly string[];
     readonly maxPauseSeconds: number;
     /** How long to wait for the checkpoint (CRI-O's pause) to begin and end. */
     readonly checkpointTimeoutSeconds: number;
@@ -99,7 +101,7 @@ export const leaseTool = () => ["#!/usr/bin/env bash", libraryText("node/program
  */
 export function holdScript(a: HoldArgs, attempt: string): string {
     return nodeProgram("migration/programs/hold.sh", `hold ${a.namespace}/${a.pod}`, {
-        LEASE_DIR: `${LEASE_ROOT}/${a.id}`, ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, ATTEMPT: attempt,
+        LEASE_DIR: `${LEASE_ROOT}/${a.id}`, ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINERS: a.containers.join(" "), ATTEMPT: attempt,
         MAX_PAUSE: a.maxPauseSeconds, CHECKPOINT_TIMEOUT: a.checkpointTimeoutSeconds, HOLDS: HOLDS_DIR,
         CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET_PATH, LEASE_TOOL: leaseTool(),
     }, ["node/programs/container.sh"]);
@@ -107,14 +109,17 @@ export function holdScript(a: HoldArgs, attempt: string): string {
 
 export interface CutoverArgs extends VerifyArgs {
     readonly id: string;
-    /** The transferred archive on the target (its stats-dump is CRIU's record of the dump). */
-    readonly archive: string;
+    /** The restored pod's containers, and the workload's verify program for it (MigratingWorkload.verifyScript). */
+    readonly containers: readonly string[];
+    readonly verify: string;
+    /** The transferred archives on the target, one per container in the pod's order (the first one's stats-dump is CRIU's record of the dump). */
+    readonly archives: readonly string[];
     /** The source's hold: verify ends before it does. */
     readonly maxPauseSeconds: number;
     readonly source: SshPeer;
-    /** The archive the kubelet reported for the checkpoint, and the one the transfer streamed: the same file, or no commit. */
-    readonly checkpointed: string;
-    readonly sent: string;
+    /** The archives the kubelet reported for the checkpoint, and the ones the transfer streamed: the same files, or no commit. */
+    readonly checkpointed: readonly string[];
+    readonly sent: readonly string[];
 }
 
 /**
@@ -126,10 +131,10 @@ export interface CutoverArgs extends VerifyArgs {
  */
 export function cutoverScript(a: CutoverArgs): string {
     return nodeProgram("migration/programs/cutover.sh", `cutover ${a.id}`, {
-        ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINER: FLINK_CONTAINER, CRIO_ENDPOINT: CRIO_SOCKET,
-        LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: flinkVerifyScript(a),
+        ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINERS: a.containers.join(" "), CRIO_ENDPOINT: CRIO_SOCKET,
+        LEASE_PATH: `${LEASE_ROOT}/${a.id}/lease.sh`, VERIFY: a.verify,
         PY_SUMMARY: programText("migration/programs/cutover-summary.py"), PY_STATS: programText("migration/programs/criu-stats.py"),
-        ARCHIVE: a.archive, STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds, CHECKPOINTED: a.checkpointed, SENT: a.sent,
+        ARCHIVES: a.archives.join("\n"), STATS: STATS_DIR, MAX_PAUSE: a.maxPauseSeconds, CHECKPOINTED: a.checkpointed.join("\n"), SENT: a.sent.join("\n"),
         PY_SPLIT: programText("migration/programs/archive-split.py"),
         FENCE: fencePath(a.namespace, a.pod),
         PEER_HOST: a.source.host, PEER_PORT: a.source.port, PEER_USER: a.source.user,

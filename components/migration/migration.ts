@@ -13,9 +13,9 @@ import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { MigrationHop } from "./plan";
 import { Observation, observedDigest } from "../node/drift";
 import {
-    archiveOf, CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, StepContext, StepName, TransferOut,
+    archivesOf, CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, SentArchive, StepContext, StepName, TransferOut,
 } from "./steps";
-import type { FlinkProbe } from "../flink/flink";
+import type { MigratingWorkload, WorkloadProbe } from "../workload/workload";
 import type { RestoreMode } from "../config/config";
 
 /** Which attempt of a hop this run declares, from the source's abort log (cutover.ts abortLog). */
@@ -35,6 +35,8 @@ export function attemptOf(observed: Observation | undefined): Attempt {
 
 export interface MigrationArgs {
     readonly hop: MigrationHop;
+    /** What moves. */
+    readonly workload: MigratingWorkload;
     readonly attempt: Attempt;
     readonly namespace: string;
     /** Kubernetes name of the pod being checkpointed, and of the pod restored from it. */
@@ -63,8 +65,8 @@ export interface MigrationArgs {
 export interface RestoreSource {
     /** The pod's image: the checkpoint image, or for a direct restore the workload's own image. */
     readonly image: pulumi.Output<string>;
-    /** For a direct restore: the archive on the target that the CRI proxy hands CRI-O (cri-proxy/). */
-    readonly archive?: string;
+    /** For a direct restore: per container, the archive on the target that the CRI proxy hands CRI-O (cri-proxy/). */
+    readonly archives?: Readonly<Record<string, string>>;
     /** The steps the pod is made after (the table's `after` for the restore row). */
     readonly after: pulumi.Input<pulumi.Resource>[];
 }
@@ -87,13 +89,19 @@ export interface MigrationTimeline {
 
 /** What a finished hop records in the stack outputs. */
 export interface MigrationSummary {
-    id: string; from: string; to: string; attempt: string;
+    id: string;
+    /** The workload the hop moved ("flink" or a name from `workloads`). */
+    workload: string;
+    from: string; to: string; attempt: string;
+    /** The first container's archives on both ends and its digest; sizeBytes counts every container's archive. */
     sourceArchive: string; archive: string; sha256: string; sizeBytes: number;
+    /** A pod with several containers: each one's archive. */
+    archives?: (SentArchive & { sha256: string })[];
     /** How the target restored: from the archive directly, or from a checkpoint image. */
     restoredFrom: RestoreMode;
     /** The restored pod's image: the checkpoint image, or the workload's own for a direct restore. */
     image: string; jobId: string;
-    /** The job's record count on the source right before the hold, and on the target once verified. */
+    /** The workload's progress figure (Flink: records read) on the source right before the hold, and on the target once verified. */
     records: { before: number; after: number };
     /** Resident memory of the source pod before the checkpoint (compare with sizeBytes). */
     rssBytes: number;
@@ -110,15 +118,20 @@ export class Migration extends pulumi.ComponentResource {
     public readonly image: pulumi.Output<string>;
     /** What the hop did: paths, sizes, digests, phase timings (the stack's `migrations` output). */
     public readonly summary: pulumi.Output<MigrationSummary>;
+    /** The workload it moves, and its position in the migrations list. */
+    public readonly workload: string;
+    public readonly index: number;
 
     /** `opts.dependsOn` (the cluster, the source pod) is what the first step waits for. */
     constructor(name: string, args: MigrationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lab:migration:Migration", name, {}, opts);
         const { hop } = args;
+        this.workload = hop.workload;
+        this.index = hop.index;
         if (hop.from === hop.to) throw new pulumi.ResourceError(`migration ${hop.id}: source and target are both ${hop.to}`, this);
         const outs = new Map<StepName, pulumi.Output<unknown>>();
         const ctx: StepContext = {
-            hop, namespace: args.namespace, sourcePod: args.sourcePod, restoredPod: args.restoredPod,
+            hop, workload: args.workload, namespace: args.namespace, sourcePod: args.sourcePod, restoredPod: args.restoredPod,
             source: args.source, target: args.target, archiveDir: args.archiveDir, keep: args.keep,
             maxPauseSeconds: args.maxPauseSeconds, attempt: args.attempt.value, restore: args.restoreMode,
             out: <T>(step: StepName) => outs.get(step) as pulumi.Output<T>,
@@ -133,8 +146,8 @@ export class Migration extends pulumi.ComponentResource {
                 ? [...toArray(opts?.dependsOn)]
                 : (row.after ?? [rows[i - 1].step]).flatMap(s => done.get(s)!);
             if (row.kind === "pod") {
-                const archive = args.restoreMode === "direct" ? archiveOf(ctx) : undefined;
-                done.set(row.step, [...after, ...args.restore({ image, archive, after })]);
+                const archives = args.restoreMode === "direct" ? archivesOf(ctx) : undefined;
+                done.set(row.step, [...after, ...args.restore({ image, archives, after })]);
                 return;
             }
             // LAB_ATTEMPT, the first line of each step's script, runs the step again when the hop is
@@ -165,13 +178,15 @@ function summarize(hop: MigrationHop, attempt: string, x: StepContext, image: pu
     const retention = pulumi.all([x.out("retention"), x.out("source-retention")]);
     const built = x.restore === "image" ? x.out<ImageOut>("image") : pulumi.output(undefined);
     return pulumi.all([x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer"), built,
-        x.out<FlinkProbe>("source-probe"), x.out<CutoverOut>("cutover"), image, retention]).apply(
+        x.out<WorkloadProbe>("source-probe"), x.out<CutoverOut>("cutover"), image, retention]).apply(
         ([c, a, i, before, v, img]): MigrationSummary => {
             // The restore can start when the step before it ends: the image build, or the transfer.
             const ready = i ? i.startedAt + i.seconds * 1000 : a.startedAt + a.seconds * 1000;
             return {
-                id: hop.id, from: hop.from, to: hop.to, attempt, sourceArchive: c.archive,
+                id: hop.id, workload: hop.workload, from: hop.from, to: hop.to, attempt, sourceArchive: c.archive,
                 archive: a.archive, sha256: v.sha256, sizeBytes: a.sizeBytes,
+                // Each container's archive, for a pod with several (the fields above are its first container's).
+                ...(a.archives && a.archives.length > 1 ? { archives: a.archives.map((s, k) => ({ ...s, sha256: v.sha256s?.[k] ?? "" })) } : {}),
                 restoredFrom: x.restore, image: img, jobId: v.jobId,
                 records: { before: before.records, after: v.records },
                 rssBytes: before.rssBytes,

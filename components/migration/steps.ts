@@ -9,7 +9,8 @@ import {
     checkpointImageScript, checkpointScript, kubeletArchivePrefix, preflightScript, pruneArchivesScript, removeFileScript,
     removeImageScript, transferredArchive, transferScript,
 } from "../node/scripts";
-import { FLINK_CONTAINER, FLINK_POD, FlinkProbe, flinkProbeScript } from "../flink/flink";
+import type { MigratingWorkload, WorkloadProbe } from "../workload/workload";
+import { firstFigureScript } from "../workload/pod";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
 import { cutoverScript, fencePath, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
@@ -21,6 +22,8 @@ export type StepNode = "source" | "target" | "master";
 /** What every step of a hop may read: the hop, where it runs, and what earlier steps printed. */
 export interface StepContext {
     readonly hop: MigrationHop;
+    /** What moves: its pods, containers, probe and verify. */
+    readonly workload: MigratingWorkload;
     readonly namespace: string;
     /** Kubernetes names of the pod being checkpointed and of the pod restored from it. */
     readonly sourcePod: string;
@@ -39,15 +42,22 @@ export interface StepContext {
 }
 
 export interface StepResult { startedAt: number; seconds: number }
-export type CheckpointOut = { archive: string } & StepResult;
-/** startedAt is when the source sent the first byte (its clock); seconds run from there to the archive in place. */
-export type TransferOut = { archive: string; sourceArchive: string; sizeBytes: number } & StepResult;
+/** archive: the first container's; archives: each container's, in the pod's order. */
+export type CheckpointOut = { archive: string; archives: string[] } & StepResult;
+/** One container's archive on both ends. */
+export interface SentArchive { container: string; archive: string; sourceArchive: string; sizeBytes: number }
+/**
+ * startedAt is when the source sent the first byte (its clock); seconds run from there to the
+ * archives in place. archive and sourceArchive are the first container's; sizeBytes counts all.
+ */
+export type TransferOut = { archive: string; sourceArchive: string; sizeBytes: number; archives: SentArchive[] } & StepResult;
 export type ImageOut = { image: string; id: string } & StepResult;
 /** CRIU's own figures of a dump or restore (programs/criu-stats.py), or why there are none. */
 export type CriuStats = Record<string, number> | { unavailable: string };
-export type CutoverOut = FlinkProbe & StepResult & {
-    /** The archive's sha256, the same on both ends. */
+export type CutoverOut = WorkloadProbe & StepResult & {
+    /** The first container's archive's sha256, the same on both ends; sha256s: each container's. */
     sha256: string;
+    sha256s: string[];
     restoredAt: number; pausedAt: number; dumpedAt: number; heldAt: number; committedAt: number; retired: number;
     criu: { dump: CriuStats; restore: CriuStats };
 };
@@ -84,22 +94,26 @@ export type StepName = "source-probe" | "preflight" | "hold" | "checkpoint" | "t
 const CHECKPOINT_TIMEOUT = 300;
 
 /** Local image name of a hop's checkpoint. */
-export const checkpointImage = (id: string) => `localhost/flink-minimal-checkpoint:${id}`;
+export const checkpointImage = (podPrefix: string, id: string) => `localhost/${podPrefix}-checkpoint:${id}`;
 
-/** Where the hop's archive lands on the target (its name depends on the attempt). */
-export const archiveOf = (x: StepContext) => transferredArchive({ targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt });
+/** The pod's first container (the one a checkpoint image is made of). */
+const container = (x: StepContext) => x.workload.containers[0];
+
+/** Where the hop's archives land on the target, per container (their names depend on the attempt). */
+export const archivesOf = (x: StepContext): Record<string, string> => Object.fromEntries(x.workload.containers.map((c, i) =>
+    [c, transferredArchive({ targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt }, i === 0 ? undefined : c)]));
 
 export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     {
         kind: "command", step: "source-probe", on: "source",
-        does: "the job's id, record count and RSS right before the checkpoint",
-        program: x => flinkProbeScript({ namespace: x.namespace, pod: x.sourcePod }),
+        does: "the workload's probe right before the checkpoint (waits until it reports a figure): its identity (Flink: the job id), progress figure and RSS",
+        program: x => firstFigureScript(x.sourcePod, x.workload.probeScript({ namespace: x.namespace, pod: x.sourcePod })),
     },
     {
         kind: "command", step: "preflight", on: "target",
         does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and its second copy (the archive joined after the restore, or the checkpoint image)",
         // Preflight sizes the archive from the source's RSS.
-        program: x => x.out<FlinkProbe>("source-probe").apply(b => preflightScript({
+        program: x => x.out<WorkloadProbe>("source-probe").apply(b => preflightScript({
             archiveDir: x.archiveDir, imageStore: IMAGE_STORE, rssBytes: b.rssBytes,
             copy: x.restore === "image" ? "checkpoint image" : "joined copy",
         })),
@@ -108,14 +122,14 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         kind: "command", step: "hold", on: "source",
         does: "arms the hop's lease: the runtime wrapper keeps the job frozen from CRI-O's pause for the dump until the target commits",
         program: x => holdScript({
-            id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: CHECKPOINT_TIMEOUT,
+            id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, containers: x.workload.containers, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: CHECKPOINT_TIMEOUT,
         }, x.attempt),
     },
     {
         kind: "command", step: "checkpoint", on: "master",
         does: "asks the source's kubelet for a checkpoint with the API server's kubelet client certificate",
         program: x => pulumi.output(x.source.address).apply(addr => checkpointScript({
-            kubeletAddress: addr, namespace: x.namespace, pod: x.sourcePod, container: FLINK_CONTAINER,
+            kubeletAddress: addr, namespace: x.namespace, pod: x.sourcePod, containers: x.workload.containers,
             clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: CHECKPOINT_TIMEOUT,
         })),
     },
@@ -126,22 +140,23 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
         program: x => pulumi.output(x.source.address).apply(host => transferScript({
             from: { host, port: x.source.port, user: x.source.user },
             source: {
-                hold: holdDir(x.hop.id), dir: KUBELET_CHECKPOINT_DIR, prefix: kubeletArchivePrefix(x.namespace, x.sourcePod, FLINK_CONTAINER),
+                hold: holdDir(x.hop.id), dir: KUBELET_CHECKPOINT_DIR,
+                containers: x.workload.containers.map(name => ({ name, prefix: kubeletArchivePrefix(x.namespace, x.sourcePod, name) })),
                 timeoutSeconds: CHECKPOINT_TIMEOUT,
             },
             targetDir: x.archiveDir, id: x.hop.id, attempt: x.attempt,
             fence: { path: fencePath(x.namespace, x.restoredPod), maxPauseSeconds: x.maxPauseSeconds },
             split: x.restore === "direct",
         })),
-        delete: x => removeFileScript(archiveOf(x)),
+        delete: x => removeFileScript(...Object.values(archivesOf(x))),
     },
     {
         kind: "command", step: "image", on: "target", only: "image",
         does: "(`archive.restore: image` only) turns the archive into a local checkpoint image with buildah (no registry)",
         program: x => x.out<TransferOut>("transfer").apply(t => checkpointImageScript({
-            archive: t.archive, image: checkpointImage(x.hop.id), container: FLINK_CONTAINER,
+            archive: t.archive, image: checkpointImage(x.workload.podPrefix, x.hop.id), container: container(x),
         })),
-        delete: x => removeImageScript(checkpointImage(x.hop.id)),
+        delete: x => removeImageScript(checkpointImage(x.workload.podPrefix, x.hop.id)),
     },
     {
         // Made once the target passed preflight, while the source is checkpointed: the sandbox and
@@ -152,11 +167,12 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "cutover", on: "target", sourceKey: true, after: ["checkpoint", "transfer", "restore"],
-        does: "checks the streamed archive is the one the kubelet reported, verifies the restored job, commits on the source's lease and kills the source's frozen copy",
-        program: x => pulumi.all([x.out<FlinkProbe>("source-probe"), x.source.address, x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer")]).apply(([b, host, c, t]) => cutoverScript({
-            id: x.hop.id, source: { host, port: x.source.port, user: x.source.user }, archive: archiveOf(x), maxPauseSeconds: x.maxPauseSeconds,
-            checkpointed: c.archive, sent: t.sourceArchive,
-            namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records,
+        does: "checks the streamed archive is the one the kubelet reported, verifies the restored workload with its probe, commits on the source's lease and kills the source's frozen copy",
+        program: x => pulumi.all([x.out<WorkloadProbe>("source-probe"), x.source.address, x.out<CheckpointOut>("checkpoint"), x.out<TransferOut>("transfer")]).apply(([b, host, c, t]) => cutoverScript({
+            id: x.hop.id, source: { host, port: x.source.port, user: x.source.user }, archives: Object.values(archivesOf(x)), maxPauseSeconds: x.maxPauseSeconds,
+            checkpointed: c.archives ?? [c.archive], sent: t.archives?.map(a => a.sourceArchive) ?? [t.sourceArchive],
+            namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records, containers: x.workload.containers,
+            verify: x.workload.verifyScript({ namespace: x.namespace, pod: x.restoredPod, jobId: b.jobId, recordsBefore: b.records, timeoutSeconds: x.maxPauseSeconds }),
             // Past the hold the source has the job back and no commit can succeed.
             timeoutSeconds: x.maxPauseSeconds,
         })),
@@ -169,6 +185,6 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     {
         kind: "command", step: "source-retention", on: "source", after: ["cutover"],
         does: "keeps the newest `archive.keep` of the lab's own archives in the source's kubelet checkpoint directory",
-        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep, `${kubeletArchivePrefix(x.namespace, `${FLINK_POD}*`, FLINK_CONTAINER)}*.tar`),
+        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep, `${kubeletArchivePrefix(x.namespace, `${x.workload.podPrefix}*`, container(x))}*.tar`),
     },
 ];

@@ -39,9 +39,9 @@ export function serviceCommand(action: "stop" | "restart" | "restart_if_active" 
     return `${libraryText(SERVICE_LIB)}\nservice_${action} ${q(name)}`;
 }
 
-/** Removes a file the program made in a directory of its own (an archive). */
-export function removeFileScript(path: string): string {
-    return nodeProgram("node/programs/remove-file.sh", `remove ${path}`, { DEST: path });
+/** Removes files the program made in a directory of its own (a hop's archives). */
+export function removeFileScript(...paths: string[]): string {
+    return nodeProgram("node/programs/remove-file.sh", `remove ${paths.join(" ")}`, { DEST: paths.join("\n") });
 }
 
 /** A root-only directory of the program's own: checkpoint archives hold process memory. */
@@ -91,7 +91,8 @@ export interface CheckpointArgs {
     readonly kubeletAddress: string;
     readonly namespace: string;
     readonly pod: string;
-    readonly container: string;
+    /** The pod's containers, checkpointed one after the other in this order. */
+    readonly containers: readonly string[];
     /** Files on the master that authenticate the caller to the kubelet. */
     readonly clientCert: string;
     readonly clientKey: string;
@@ -99,13 +100,14 @@ export interface CheckpointArgs {
 }
 
 /**
- * Asks the source node's kubelet for a checkpoint (POST /checkpoint/{ns}/{pod}/{container}).
- * Runs on the master, which holds the API server's kubelet client certificate. The source keeps
- * running. A CRIU failure comes back in the response body and is printed as the error.
+ * Asks the source node's kubelet for a checkpoint of each container (POST
+ * /checkpoint/{ns}/{pod}/{container}). Runs on the master, which holds the API server's kubelet
+ * client certificate. The source keeps running. A CRIU failure comes back in the response body and
+ * is printed as the error.
  */
 export function checkpointScript(a: CheckpointArgs): string {
-    return nodeProgram("node/programs/checkpoint.sh", `checkpoint ${a.namespace}/${a.pod}/${a.container}`, {
-        URL: `https://${a.kubeletAddress}:10250/checkpoint/${a.namespace}/${a.pod}/${a.container}?timeout=${a.timeoutSeconds}`,
+    return nodeProgram("node/programs/checkpoint.sh", `checkpoint ${a.namespace}/${a.pod}/${a.containers.join(",")}`, {
+        URLS: a.containers.map(c => `https://${a.kubeletAddress}:10250/checkpoint/${a.namespace}/${a.pod}/${c}?timeout=${a.timeoutSeconds}`).join("\n"),
         POD: a.pod, KUBELET: a.kubeletAddress, CLIENT_CERT: a.clientCert, CLIENT_KEY: a.clientKey,
     });
 }
@@ -119,9 +121,10 @@ export type ArchiveSource =
     | {
         /** The hop's hold directory (the runtime wrapper's marks: pausedAt, heldAt, failed). */
         readonly hold: string;
-        /** The kubelet's checkpoint directory, and the start of the archive's name there. */
+        /** The kubelet's checkpoint directory. */
         readonly dir: string;
-        readonly prefix: string;
+        /** The pod's containers, in the order they are checkpointed, and the start of each archive's name there. */
+        readonly containers: readonly { readonly name: string; readonly prefix: string }[];
         /** How long the checkpoint may take to begin and to be written. */
         readonly timeoutSeconds: number;
     };
@@ -149,11 +152,12 @@ export interface TransferArgs {
 
 /**
  * Where a hop's archive lands on the target: ID.tar, or ID-DIGEST.tar for a retried hop, so that a
- * restored pod left waiting by a failed attempt never takes the archive of the next one.
+ * restored pod left waiting by a failed attempt never takes the archive of the next one. The archives
+ * of a pod's other containers (all but its first) add the container's name: ID-CONTAINER.tar.
  */
-export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id" | "attempt">) => {
+export const transferredArchive = (a: Pick<TransferArgs, "targetDir" | "id" | "attempt">, container?: string) => {
     const retry = /^retry ([0-9a-f]+)$/.exec(a.attempt);
-    return `${a.targetDir}/${a.id}${retry ? `-${retry[1]}` : ""}.tar`;
+    return `${a.targetDir}/${a.id}${retry ? `-${retry[1]}` : ""}${container ? `-${container}` : ""}.tar`;
 };
 
 export interface SshPeer { readonly host: string; readonly port: number; readonly user: string }
@@ -169,10 +173,14 @@ export const kubeletArchivePrefix = (namespace: string, pod: string, container: 
 export function transferScript(a: TransferArgs): string {
     const s = a.source;
     const from = "archive" in s
-        ? { ARCHIVE: s.archive, HOLD: "", SOURCE_DIR: "", PREFIX: "", TIMEOUT: 0 }
-        : { ARCHIVE: "", HOLD: s.hold, SOURCE_DIR: s.dir, PREFIX: s.prefix, TIMEOUT: s.timeoutSeconds };
+        ? { ARCHIVE: s.archive, HOLD: "", SOURCE_DIR: "", NAMES: "", PREFIXES: "", DESTS: transferredArchive(a), TIMEOUT: 0 }
+        : {
+            ARCHIVE: "", HOLD: s.hold, SOURCE_DIR: s.dir, TIMEOUT: s.timeoutSeconds,
+            NAMES: s.containers.map(c => c.name).join("\n"), PREFIXES: s.containers.map(c => c.prefix).join("\n"),
+            DESTS: s.containers.map((c, i) => transferredArchive(a, i === 0 ? undefined : c.name)).join("\n"),
+        };
     return nodeProgram("node/programs/transfer.sh", `transfer ${a.id}`, {
-        ID: a.id, ...from, DEST: transferredArchive(a), PY_STREAM: programText("migration/programs/archive-stream.py"),
+        ID: a.id, ...from, PY_STREAM: programText("migration/programs/archive-stream.py"),
         PY_SPLIT: a.split && a.fence ? programText("migration/programs/archive-split.py") : "",
         FENCE: a.fence?.path ?? "", MAX_PAUSE: a.fence?.maxPauseSeconds ?? 0,
         PEER_HOST: a.from.host, PEER_PORT: a.from.port, PEER_USER: a.from.user,

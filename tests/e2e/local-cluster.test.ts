@@ -34,7 +34,7 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
         assert.fail(`timed out after ${seconds}s waiting for ${what}`);
     };
     const checkpoint = () => lab.ssh("master", checkpointScript({
-        kubeletAddress: lab.nodes.worker, namespace: "default", pod: "tcp-counter", container: "counter",
+        kubeletAddress: lab.nodes.worker, namespace: "default", pod: "tcp-counter", containers: ["counter"],
         clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 60,
     }));
 

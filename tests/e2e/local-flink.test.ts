@@ -64,7 +64,7 @@ describe("a real Flink job in the local lab (flink-minimal pod, kubelet checkpoi
         return assert.fail(`timed out after ${seconds}s waiting for ${what}; last probe: ${JSON.stringify(last)}`);
     };
     const checkpoint = () => lab.ssh("master", checkpointScript({
-        kubeletAddress: lab.nodes[HOME], namespace: "default", pod: "flink-minimal", container: "flink",
+        kubeletAddress: lab.nodes[HOME], namespace: "default", pod: "flink-minimal", containers: ["flink"],
         clientCert: KUBELET_CLIENT_CERT, clientKey: KUBELET_CLIENT_KEY, timeoutSeconds: 300,
     }));
 

@@ -16,7 +16,7 @@ const programs = fs.readdirSync(COMPONENTS, { recursive: true, encoding: "utf8" 
 describe("node programs as files (components/*/programs)", () => {
     it("are there: the lease tool, hold, cutover, transfer, the Flink probe and verify, kubeadm join", () => {
         for (const f of ["migration/programs/lease.sh", "migration/programs/hold.sh", "migration/programs/cutover.sh", "node/programs/transfer.sh",
-            "flink/programs/probe.py", "flink/programs/verify.sh", "cluster/programs/kubeadm-join.sh"]) {
+            "flink/programs/probe.py", "workload/programs/verify.sh", "cluster/programs/kubeadm-join.sh"]) {
             assert.ok(programs.includes(f), `${f} missing; have ${programs.join(", ")}`);
         }
     });
@@ -39,7 +39,7 @@ describe("node programs as files (components/*/programs)", () => {
     }
     it("the Flink container's entrypoint (rendered into the pod spec) passes shellcheck", () => {
         const entry = renderEntrypoint({
-            version: "1.20.0", image: "i", job: "StateMachineExample", args: ["--error-rate", "0.0"], parallelism: 1,
+            enabled: true, version: "1.20.0", image: "i", job: "StateMachineExample", args: ["--error-rate", "0.0"], parallelism: 1,
             jobManagerMemory: "768m", taskManagerMemory: "1024m", checkpointIntervalMs: 10000, node: "worker",
         });
         const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", "-"], { input: entry, encoding: "utf8" });

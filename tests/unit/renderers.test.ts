@@ -256,11 +256,11 @@ describe("node scripts", () => {
         ["dir", scripts.ensurePrivateDirScript("/var/lib/x")],
         ["criu", scripts.criuCheckScript()],
         ["preflight", scripts.preflightScript({ archiveDir: "/var/lib/x", imageStore: "/var/lib/containers/storage", rssBytes: 600 * 1048576, copy: "joined copy" })],
-        ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", container: "c", clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
+        ["checkpoint", scripts.checkpointScript({ kubeletAddress: "10.0.0.1", namespace: "default", pod: "p", containers: ["c", "d"], clientCert: "/c", clientKey: "/k", timeoutSeconds: 30 })],
         ["transfer", scripts.transferScript({ from: { host: "10.0.0.1", port: 22, user: "root" }, source: { archive: "/a.tar" }, targetDir: "/var/lib/x", id: "m1", attempt: "first" })],
         ["image", scripts.checkpointImageScript({ archive: "/a.tar", image: "localhost/x:m1", container: "flink" })],
-        ["hold", holdScript({ id: "m1", namespace: "default", pod: "p", maxPauseSeconds: 60, checkpointTimeoutSeconds: 300 }, "first")],
-        ["cutover", cutoverScript({ id: "m1", archive: "/var/lib/x/m1.tar", checkpointed: "/s.tar", sent: "/s.tar", maxPauseSeconds: 40, source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
+        ["hold", holdScript({ id: "m1", namespace: "default", pod: "p", containers: ["flink"], maxPauseSeconds: 60, checkpointTimeoutSeconds: 300 }, "first")],
+        ["cutover", cutoverScript({ id: "m1", archives: ["/var/lib/x/m1.tar"], checkpointed: ["/s.tar"], sent: ["/s.tar"], maxPauseSeconds: 40, source: { host: "10.0.0.1", port: 22, user: "vagrant" }, namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60, containers: ["flink"], verify: flinkVerifyScript({ namespace: "default", pod: "p-m1", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 }) })],
         ["verify", flinkVerifyScript({ namespace: "default", pod: "p", jobId: "0123456789abcdef0123456789abcdef", recordsBefore: 10, timeoutSeconds: 60 })],
         ["prune", scripts.pruneArchivesScript("/var/lib/x", 3)],
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
@@ -488,15 +488,37 @@ describe("archive split on arrival (migration/programs/archive-split.py): for re
 });
 
 describe("migration planner", () => {
+    const FLINK = { name: "flink", node: "worker", nodePath: "flink.node" };
+    const REDIS = { name: "redis", node: "master", nodePath: "workloads[0].node" };
+
     it("chains hops from where the previous one left the job", () => {
-        const plan = planMigrations("worker", [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }], ["master", "worker"]);
-        assert.deepEqual(plan.hops.map(h => [h.id, h.from, h.to]), [["m1", "worker", "master"], ["m2", "master", "worker"]]);
-        assert.equal(plan.current, "worker");
+        const plan = planMigrations([FLINK], [{ id: "m1", to: "master" }, { id: "m2", to: "worker" }], ["master", "worker"]);
+        assert.deepEqual(plan.hops.map(h => [h.id, h.workload, h.from, h.to, h.previous]), [["m1", "flink", "worker", "master", undefined], ["m2", "flink", "master", "worker", "m1"]]);
+        assert.deepEqual(plan.current, { flink: "worker" });
         assert.deepEqual(plan.problems, []);
     });
 
     it("stays put without requests", () => {
-        assert.equal(planMigrations("worker", [], ["master", "worker"]).current, "worker");
+        assert.deepEqual(planMigrations([FLINK], [], ["master", "worker"]).current, { flink: "worker" });
+    });
+
+    it("moves each workload from where its own previous hop left it, and chains each workload's stages apart", () => {
+        const plan = planMigrations([FLINK, REDIS], [
+            { id: "r1", workload: "redis", to: "worker" }, { id: "f1", workload: "flink", to: "master" }, { id: "r2", workload: "redis", to: "master" },
+        ], ["master", "worker"]);
+        assert.deepEqual(plan.problems, []);
+        assert.deepEqual(plan.hops.map(h => `${h.id}:${h.workload}:${h.from}->${h.to}:${h.previous ?? "initial"}`),
+            ["r1:redis:master->worker:initial", "f1:flink:worker->master:initial", "r2:redis:worker->master:r1"]);
+        assert.deepEqual(plan.current, { flink: "master", redis: "master" });
+    });
+
+    it("needs the workload named when the stack runs several, and a known one", () => {
+        const plan = planMigrations([FLINK, REDIS], [{ id: "m1", to: "master" }, { id: "m2", workload: "postgres", to: "master" }, { id: "m3", workload: "redis", to: "master" }], ["master", "worker"]);
+        const lines = plan.problems.map(p => `${p.path}: ${p.message}`);
+        assert.ok(lines.some(l => l.startsWith("live-migration-lab:migrations[0].workload: missing; the stack runs 2 workloads") && l.includes(`allowed: "flink", "redis"`)), lines.join("\n"));
+        assert.ok(lines.some(l => l.startsWith(`live-migration-lab:migrations[1].workload: got "postgres", which is not a workload of this stack`)), lines.join("\n"));
+        assert.ok(lines.some(l => l.startsWith(`live-migration-lab:migrations[2].to: got "master", where workload redis already runs at that point`)), lines.join("\n"));
+        assert.equal(lines.length, 3);
     });
 });
 
@@ -721,8 +743,8 @@ describe("migration hold (cutover.ts): the runtime wrapper and the lease run for
         ].join("\n"), { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "wrapper"), renderOciRuntime("runc", path.join(dir, "runc"), path.join(dir, "holds"), path.join(dir, "stats")), { mode: 0o755 });
         fs.writeFileSync(path.join(dir, "hold", "env"), [
-            "KIND=v1", `CG=${dir}/cg`, "PIDNS=none", `CID=${CID}`, `CRIO_SOCKET=${dir}/crio.sock`, "POD=p", "NAMESPACE=default", "CONTAINER=flink",
-            "ATTEMPT=first", "MAX_PAUSE=2", "CHECKPOINT_TIMEOUT=10", `HOLD_FILE=${holdFile()}`, "",
+            "KIND=v1", `CGS=(${dir}/cg)`, "PIDNSS=(none)", `CIDS=(${CID})`, `CRIO_SOCKET=${dir}/crio.sock`, "POD=p", "NAMESPACE=default",
+            "ATTEMPT=first", "MAX_PAUSE=2", "CHECKPOINT_TIMEOUT=10", `HOLD_FILES=(${holdFile()})`, "",
         ].join("\n"));
         fs.writeFileSync(path.join(dir, "hold", "id"), "m1\n");
     });
@@ -906,7 +928,7 @@ describe("migration hold (cutover.ts): the runtime wrapper and the lease run for
 describe("migration timeline picture (scripts/timeline.ts)", () => {
     const T0 = 1_795_000_000_000;
     const m = {
-        id: "m1", from: "master", to: "worker", attempt: "first", sourceArchive: "/s.tar", archive: "/a.tar", sha256: "ab", sizeBytes: 550 * 1048576,
+        id: "m1", workload: "flink", from: "master", to: "worker", attempt: "first", sourceArchive: "/s.tar", archive: "/a.tar", sha256: "ab", sizeBytes: 550 * 1048576,
         restoredFrom: "image" as const, image: "i", jobId: "j", records: { before: 1000, after: 2600 }, rssBytes: 556 * 1048576,
         seconds: { checkpoint: 1.4, transfer: 2.7, image: 8.4, restore: 2.8, cutover: 1.8 }, noProgressSeconds: 14.9,
         criu: {

@@ -2,16 +2,17 @@
 # live-migration-lab: sends a checkpoint archive from the source while CRI-O is still writing it
 # (transfer.sh runs it over SSH and writes its stdout to the target's copy).
 #
-#   send HOLD DIR PREFIX TIMEOUT   waits for CRI-O's pause of the held container (HOLD/pausedAt,
-#       written by the runtime wrapper), then for the archive CRI-O creates in DIR (the kubelet's
-#       checkpoint directory; name PREFIX...tar, made after that pause), and copies it to stdout as
-#       it grows. CRI-O writes the whole archive before it tries to thaw the container, which the
-#       wrapper records as HOLD/heldAt: past that mark, what is left is read to the end. A failed
-#       dump (HOLD/failed), a hold decided without one, no pause within 30 s, or TIMEOUT seconds
-#       without a whole archive end it with an error.
+#   send HOLD DIR PREFIX TIMEOUT [CONTAINER]   waits for CRI-O's pause of the held container
+#       (its pausedAt mark, written by the runtime wrapper in HOLD/containers/CONTAINER, or HOLD
+#       for a hold without per-container marks), then for the archive CRI-O creates in DIR (the
+#       kubelet's checkpoint directory; name PREFIX...tar, made after that pause), and copies it to
+#       stdout as it grows. CRI-O writes the whole archive before it tries to thaw the container,
+#       which the wrapper records as the container's heldAt: past that mark, what is left is read to
+#       the end. A failed dump (HOLD/failed), a hold decided without one, no pause within 30 s, or
+#       TIMEOUT seconds without a whole archive end it with an error.
 #   send-file PATH   copies a finished archive to stdout, the same way.
 # Either prints, as its last stderr line, JSON: archive, sizeBytes, firstByteAt and pausedAt (CRI-O's
-# pause of the held container; 0 for send-file), ms since the epoch.
+# first pause of the held pod; 0 for send-file), ms since the epoch.
 #
 # Why not rsync or `tail -f`: neither knows when a file that is being written is whole; here the
 # runtime wrapper's mark says so. Why not after the checkpoint: CRI-O takes about as long to write
@@ -43,14 +44,18 @@ def mark(hold, name):
         return ""
 
 
-def send(hold, directory, prefix, timeout):
+def send(hold, directory, prefix, timeout, container=""):
     deadline = time.monotonic() + float(timeout)
+    # The container's own marks; the hold's (the pod's) for a hold without them.
+    marks = os.path.join(hold, "containers", container) if container else hold
+    if not os.path.isdir(marks):
+        marks = hold
 
     def check(waiting_for):
         failed = mark(hold, "failed")
         if failed:
             fail(f"the checkpoint failed ({failed}); no archive to send")
-        if os.path.isdir(os.path.join(hold, "decision")) and not mark(hold, "heldAt"):
+        if os.path.isdir(os.path.join(hold, "decision")) and not mark(marks, "heldAt"):
             fail(f"the hold was decided ({mark(hold, 'decision/by')}) before the archive was written")
         if time.monotonic() > deadline:
             fail(f"no {waiting_for} within {timeout}s")
@@ -61,10 +66,10 @@ def send(hold, directory, prefix, timeout):
     paused, pause_deadline = "", time.monotonic() + pause_wait
     while not paused:
         if time.monotonic() > pause_deadline:
-            fail(f"CRI-O did not pause the held container within {pause_wait:g}s (no {hold}/pausedAt): see the checkpoint step's error")
+            fail(f"CRI-O did not pause the held container within {pause_wait:g}s (no {marks}/pausedAt): see the checkpoint step's error")
         check("pause")
         time.sleep(0.005)
-        paused = mark(hold, "pausedAt")
+        paused = mark(marks, "pausedAt")
     # Created after CRI-O's pause (same clock, ms): an earlier attempt's archive is older.
     since_ns = (int(paused) - 5) * 1_000_000
     path = None
@@ -83,13 +88,13 @@ def send(hold, directory, prefix, timeout):
             time.sleep(0.005)
 
     def whole():
-        if mark(hold, "heldAt"):
+        if mark(marks, "heldAt"):
             return True  # written before CRI-O's thaw: read on to the end once more
         check(f"end of {path} (CRI-O still writing it)")
         time.sleep(0.002)
         return False
 
-    copy(path, whole, int(paused))
+    copy(path, whole, int(mark(hold, "pausedAt") or paused))
 
 
 def copy(path, whole, paused=0):
@@ -136,9 +141,9 @@ def transfer(out, fd, offset):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "send":
+    if len(sys.argv) in (6, 7) and sys.argv[1] == "send":
         send(*sys.argv[2:])
     elif len(sys.argv) == 3 and sys.argv[1] == "send-file":
         copy(sys.argv[2], lambda: True)
     else:
-        fail("usage: archive-stream.py send HOLD DIR PREFIX TIMEOUT | send-file PATH")
+        fail("usage: archive-stream.py send HOLD DIR PREFIX TIMEOUT [CONTAINER] | send-file PATH")

@@ -6,34 +6,39 @@
 # frozen copy. If verify fails, the source takes the job back at once; if the source already took it
 # back (the hold expired), the restored copy is killed. Either way the step fails, and the next
 # `pulumi up` redoes the hop from a new checkpoint. The lab's SSH key comes on stdin.
-# Inputs: ID, POD, NAMESPACE, CONTAINER, CRIO_ENDPOINT, LEASE_PATH (lease.sh's path on the source),
-# VERIFY (verify.sh as a program), PY_SUMMARY (cutover-summary.py's text), PY_STATS (criu-stats.py's
-# text), PY_SPLIT (archive-split.py's text), ARCHIVE (the transferred archive, joined first when it
-# was split on arrival), STATS (the runtime wrapper's restore figures), MAX_PAUSE
-# (the source's hold, seconds from CRI-O's pause), CHECKPOINTED and SENT (the archive the kubelet
-# reported, the one the transfer streamed), PEER_HOST, PEER_PORT, PEER_USER.
+# Inputs: ID, POD, NAMESPACE, CONTAINERS (the pod's, space-separated, in its order), CRIO_ENDPOINT,
+# LEASE_PATH (lease.sh's path on the source), VERIFY (the workload's verify as a program), PY_SUMMARY
+# (cutover-summary.py's text), PY_STATS (criu-stats.py's text), PY_SPLIT (archive-split.py's text),
+# ARCHIVES (the transferred archives, one per container and line, each joined first when it was
+# split on arrival), STATS (the runtime wrapper's restore figures), MAX_PAUSE (the source's hold,
+# seconds from CRI-O's pause), CHECKPOINTED and SENT (one per line: the archives the kubelet
+# reported, the ones the transfer streamed), PEER_HOST, PEER_PORT, PEER_USER.
 # Libraries: node/programs/peer.sh, node/programs/pidns.sh (members), node/programs/container.sh
-# (find_container). Prints the verify probe plus the cutover's timestamps and the archive's sha256.
+# (find_container). Prints the verify probe plus the cutover's timestamps and the archives' sha256.
+mapfile -t archives <<<"${ARCHIVES:?}"; mapfile -t sent <<<"${SENT:?}"
 started=$(date +%s%3N); start=$(date +%s.%N)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # The restored copy's fence (fence.sh) lets it run while this cutover does.
 install -d -m 0700 "${FENCE%/*}"; echo "$$" >"$FENCE.cutover"
 peer_key "$work"
 lease="bash $(printf '%q' "$LEASE_PATH")"
-# The restored copy must not run on beside a source that has the job back. Found through CRI-O
-# (find_container), or, when CRI-O does not answer (stopped mid-restore), through its conmon (named
-# k8s_CONTAINER_POD_NS_...).
+# The restored copy must not run on beside a source that has the job back: each container of it.
+# Found through CRI-O (find_container), or, when CRI-O does not answer (stopped mid-restore), through
+# its conmon (named k8s_CONTAINER_POD_NS_...).
 stop_target() {
-  local found p="" ns conmon
-  found=$(find_container "$CRIO_ENDPOINT" "$CONTAINER" "$POD" "$NAMESPACE" 2>/dev/null) || found=""
-  read -r _ p <<<"$found"
-  if [ -z "$p" ]; then
-    conmon=$(pgrep -f "conmon .*-n k8s_${CONTAINER}_${POD}_${NAMESPACE}_" | head -n1) || true
-    if [ -n "$conmon" ]; then p=$(pgrep -P "$conmon" | head -n1) || p=""; fi
-  fi
-  [ -n "$p" ] || return 0
-  ns=$(readlink "/proc/$p/ns/pid") || return 0
-  members "$ns" | xargs -r kill -KILL 2>/dev/null; true
+  local found p ns conmon name
+  for name in $CONTAINERS; do
+    p=""
+    found=$(find_container "$CRIO_ENDPOINT" "$name" "$POD" "$NAMESPACE" 2>/dev/null) || found=""
+    read -r _ p <<<"$found"
+    if [ -z "$p" ]; then
+      conmon=$(pgrep -f "conmon .*-n k8s_${name}_${POD}_${NAMESPACE}_" | head -n1) || true
+      if [ -n "$conmon" ]; then p=$(pgrep -P "$conmon" | head -n1) || p=""; fi
+    fi
+    [ -n "$p" ] || continue
+    ns=$(readlink "/proc/$p/ns/pid") || continue
+    members "$ns" | xargs -r kill -KILL 2>/dev/null || true
+  done
 }
 # give_back REASON WHAT: stops the restored copy, has the source take the job back (its abort log
 # gets REASON) and fails the step saying WHAT happened.
@@ -48,24 +53,24 @@ give_back() {
   back=$(peer "${lease} abort $(printf '%q' "$1")" 2>&1) || back="could not reach the source: $back"
   echo "cutover ${ID}: $2; the restored copy was stopped and the source ${back}" >&2; exit 1
 }
-# archive_sum: "SHA256  ARCHIVE" of the archive as it was sent. One split on arrival (its page images
-# apart for the restore: archive-split.py) is joined back into one file first, now that the
+# archive_sum ARCHIVE: "SHA256  ARCHIVE" of an archive as it was sent. One split on arrival (its page
+# images apart for the restore: archive-split.py) is joined back into one file first, now that the
 # restored copy runs and CRIU has read its pages.
 archive_sum() {
-  local sum
-  if [ -f "$ARCHIVE.split" ]; then
-    sum=$(python3 -c "$PY_SPLIT" join "$ARCHIVE" "$ARCHIVE.joined") || { rm -f "$ARCHIVE.joined"; return 1; }
-    if [ -f "$ARCHIVE.joined" ]; then mv -f "$ARCHIVE.joined" "$ARCHIVE"; fi
-    rm -f "$ARCHIVE.split"; rm -rf "$ARCHIVE.images"
-    echo "$sum  $ARCHIVE"
+  local sum a=$1
+  if [ -f "$a.split" ]; then
+    sum=$(python3 -c "$PY_SPLIT" join "$a" "$a.joined") || { rm -f "$a.joined"; return 1; }
+    if [ -f "$a.joined" ]; then mv -f "$a.joined" "$a"; fi
+    rm -f "$a.split"; rm -rf "$a.images"
+    echo "$sum  $a"
   else
-    sha256sum "$ARCHIVE"
+    sha256sum "$a"
   fi
 }
-# The transfer found the archive by its name and time while CRI-O wrote it: it must be the one the
-# kubelet's checkpoint call reported.
+# The transfer found the archives by their names and times while CRI-O wrote them: they must be the
+# ones the kubelet's checkpoint calls reported.
 if [ "$CHECKPOINTED" != "$SENT" ]; then
-  give_back "the transfer sent $SENT, the kubelet checkpointed to $CHECKPOINTED" "the transfer sent $SENT but the kubelet checkpointed to $CHECKPOINTED"
+  give_back "the transfer sent ${SENT//$'\n'/, }, the kubelet checkpointed to ${CHECKPOINTED//$'\n'/, }" "the transfer sent ${SENT//$'\n'/, } but the kubelet checkpointed to ${CHECKPOINTED//$'\n'/, }"
 fi
 # Verify ends 3 s before the source's hold does (MAX_PAUSE after CRI-O's pause): a restored copy
 # that is not verified by then is stopped before the source takes the job back, never beside it.
@@ -83,14 +88,17 @@ if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
 fi
 # Both ends' digests must be the same before the commit: read once the restored job is verified,
 # both at once (while the restore runs they would slow it down).
-archive_sum >"$work/copy.sum" 2>&1 & copy_sum=$!
-peer "sha256sum $(printf '%q' "$SENT")" >"$work/source.sum" 2>&1 & source_sum=$!
-wait "$copy_sum" || { echo "cutover ${ID}: could not read the digest of $ARCHIVE: $(cat "$work/copy.sum")" >&2; digest_error=1; }
-wait "$source_sum" || { echo "cutover ${ID}: could not read the digest of $SENT on the source: $(cat "$work/source.sum")" >&2; digest_error=1; }
-dst_sum=$(cut -d' ' -f1 "$work/copy.sum"); src_sum=$(cut -d' ' -f1 "$work/source.sum")
-if [ -n "${digest_error:-}" ] || [ "$dst_sum" != "$src_sum" ]; then
-  give_back "the archive's digests differ: source $src_sum, copy $dst_sum" "$SENT has sha256 $src_sum on the source, its copy $ARCHIVE has $dst_sum"
-fi
+(for a in "${archives[@]}"; do archive_sum "$a" || exit 1; done) >"$work/copy.sum" 2>&1 & copy_sum=$!
+peer "sha256sum $(printf '%q ' "${sent[@]}")" >"$work/source.sum" 2>&1 & source_sum=$!
+wait "$copy_sum" || { echo "cutover ${ID}: could not read the digests of ${archives[*]}: $(cat "$work/copy.sum")" >&2; digest_error=1; }
+wait "$source_sum" || { echo "cutover ${ID}: could not read the digests of ${sent[*]} on the source: $(cat "$work/source.sum")" >&2; digest_error=1; }
+mapfile -t dst_sums < <(cut -d' ' -f1 "$work/copy.sum"); mapfile -t src_sums < <(cut -d' ' -f1 "$work/source.sum")
+for k in "${!archives[@]}"; do
+  if [ -n "${digest_error:-}" ] || [ "${dst_sums[k]:-}" != "${src_sums[k]:-}" ]; then
+    give_back "the archive's digests differ: source ${src_sums[k]:-none}, copy ${dst_sums[k]:-none}" "${sent[k]:-?} has sha256 ${src_sums[k]:-none} on the source, its copy ${archives[k]} has ${dst_sums[k]:-none}"
+  fi
+done
+dst_sum=${dst_sums[0]}
 : >"$FENCE.committing"
 if ! by=$(peer "${lease} commit" 2>&1); then
   stop_target
@@ -99,12 +107,19 @@ fi
 : >"$FENCE.committed"
 retired=$(peer "${lease} retire")
 status=$(peer "${lease} status")
+# The pod is restored when its last container started (the job's first progress needs all of them).
 # Empty when CRI-O does not answer: the figures and the start time then say so, the commit stands.
-found=$(find_container "$CRIO_ENDPOINT" "$CONTAINER" "$POD" "$NAMESPACE" 2>/dev/null) || found=""
-read -r cid _ <<<"$found"
-# CRIU's own figures, after the commit (outside the window): the dump's from the archive, the
-# restore's as the runtime wrapper kept them.
-dump_stats=$(tar -xOf "$ARCHIVE" --occurrence=1 stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')
+restored=0; cid=""
+for name in $CONTAINERS; do
+  found=$(find_container "$CRIO_ENDPOINT" "$name" "$POD" "$NAMESPACE" 2>/dev/null) || found=""
+  read -r c _ <<<"$found"
+  [ -n "$c" ] || continue
+  [ -n "$cid" ] || cid=$c
+  at=$(date -d "$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.status.startedAt}}' "$c" 2>/dev/null)" +%s%3N 2>/dev/null || echo 0)
+  [ "$at" -le "$restored" ] || restored=$at
+done
+# CRIU's own figures of the first container, after the commit (outside the window): the dump's from
+# its archive, the restore's as the runtime wrapper kept them.
+dump_stats=$(tar -xOf "${archives[0]}" --occurrence=1 stats-dump 2>/dev/null >"$work/stats-dump" && python3 -c "$PY_STATS" "$work/stats-dump" || echo '{"unavailable":"no stats-dump in the archive"}')
 restore_stats=$(python3 -c "$PY_STATS" "$STATS/$cid.restore" || echo '{"unavailable":"unreadable"}')
-restored=$(date -d "$(crictl --runtime-endpoint "$CRIO_ENDPOINT" inspect -o go-template --template '{{.status.startedAt}}' "$cid" 2>/dev/null)" +%s%3N 2>/dev/null || echo 0)
-python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired" "$dump_stats" "$restore_stats" "$dst_sum"
+python3 -c "$PY_SUMMARY" "$verified" "$status" "$started" "$(elapsed "$start")" "$restored" "$retired" "$dump_stats" "$restore_stats" "$dst_sum" "$(IFS=,; echo "${dst_sums[*]}")"

@@ -3,7 +3,7 @@
 # wrapper (oci-runtime.sh) right after it restored a pod that has a fence file. The wrapper restores
 # only while a migration's cutover watches (FENCE.cutover names its pid); from then on:
 #   - committed (FENCE.committed, the cutover's mark once the source's lease said so): done, and the
-#     fence's files go;
+#     fence's files go once every container's fence saw it;
 #   - the cutover gone, uncommitted (the engine was killed, the cutover died): the copy is killed at
 #     once, so it never runs beside a source that takes the job back when its hold ends;
 #   - the cutover gone while asking the source to commit (FENCE.committing, not .committed): the
@@ -18,10 +18,21 @@ thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$CG/freezer.state"; else echo 0
 watched() { local p; p=$(cat "$FENCE.cutover" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 if [ "$PIDNS" = "$(readlink /proc/self/ns/pid)" ]; then log "shares the node's pid namespace; not fenced"; exit 0; fi
 log "restored under cutover pid $(cat "$FENCE.cutover" 2>/dev/null)"
+# A pod with several containers has one fence per container, all on the same fence file: each
+# registers, and the last one released removes the fence's files (a fence that finds them gone was
+# released by the others: the commit came).
+echo "$CID" >>"$FENCE.fences"
 while :; do
-  if [ -e "$FENCE.committed" ]; then
+  if [ -e "$FENCE.committed" ] || [ ! -e "$FENCE" ]; then
     if frozen; then thaw; fi
-    log "committed"; rm -f "$FENCE" "$FENCE.cutover" "$FENCE.committing" "$FENCE.committed"; exit 0
+    log "committed"
+    if [ -e "$FENCE" ]; then
+      echo "$CID" >>"$FENCE.released"
+      if [ "$(sort -u "$FENCE.released" | wc -l)" -ge "$(sort -u "$FENCE.fences" | wc -l)" ]; then
+        rm -f "$FENCE" "$FENCE.cutover" "$FENCE.committing" "$FENCE.committed" "$FENCE.fences" "$FENCE.released" "$FENCE.restored" "$FENCE.rst-drop"
+      fi
+    fi
+    exit 0
   fi
   mapfile -t pids < <(members "$PIDNS")
   if [ "${#pids[@]}" -eq 0 ]; then log "gone"; exit 0; fi

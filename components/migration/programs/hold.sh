@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
 # live-migration-lab: the hold step of a migration, on the source before the checkpoint. Finds the
-# job's container and its freezer cgroup, writes the lease tool (lease.sh) and its hold/env next to
-# the lease, makes CRI-O's view of the container right (lease.sh mend), starts the lease's watcher
-# and arms the runtime wrapper (oci-runtime.sh) with a lease file HOLDS/<container id>. Refuses
-# while an earlier attempt still holds the job (its watcher alive and undecided).
-# Prints one JSON line: lease, cgroup, cgroupVersion, watcher pid, mended.
+# pod's containers and their freezer cgroups, writes the lease tool (lease.sh) and its hold/env next
+# to the lease, makes CRI-O's view of the containers right (lease.sh mend), starts the lease's
+# watcher and arms the runtime wrapper (oci-runtime.sh) with a lease file HOLDS/<container id> per
+# container. Refuses while an earlier attempt still holds the job (its watcher alive and undecided).
+# Prints one JSON line: lease, cgroups, cgroupVersion, watcher pid, mended.
 #
-# Inputs: LEASE_DIR, ID, POD, NAMESPACE, CONTAINER, ATTEMPT, MAX_PAUSE, CHECKPOINT_TIMEOUT,
+# Inputs: LEASE_DIR, ID, POD, NAMESPACE, CONTAINERS (the pod's containers, space-separated, in its
+# order), ATTEMPT, MAX_PAUSE, CHECKPOINT_TIMEOUT,
 # HOLDS (the runtime wrapper's lease directory), CRIO_ENDPOINT (unix://...), CRIO_SOCKET (its path),
 # LEASE_TOOL (lease.sh's text).
 # Libraries: node/programs/container.sh.
@@ -18,18 +19,30 @@ if [ -s "$hold/watcher.pid" ] && kill -0 "$(cat "$hold/watcher.pid")" 2>/dev/nul
   fi
   kill "$(cat "$hold/watcher.pid")" 2>/dev/null || true  # armed by an attempt whose checkpoint never came
 fi
-found=$(find_container "$CRIO_ENDPOINT" "$CONTAINER" "$POD" "$NAMESPACE"); read -r cid pid <<<"$found"
-if [ -d /sys/fs/cgroup/freezer ] && grep -q ':freezer:' "/proc/$pid/cgroup"; then kind=v1; cg="/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")"
-else kind=v2; cg="/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"; fi
-[ -d "$cg" ] || { echo "no freezer cgroup for ${POD} at $cg" >&2; exit 1; }
-install -d -m 0700 "$dir"; rm -rf "$hold"; install -d -m 0700 "$hold"
+# Every container of the pod, in its order: id, freezer cgroup, pid namespace.
+cids=(); cgs=(); pidnss=(); kind=
+for name in $CONTAINERS; do
+  found=$(find_container "$CRIO_ENDPOINT" "$name" "$POD" "$NAMESPACE"); read -r cid pid <<<"$found"
+  if [ -d /sys/fs/cgroup/freezer ] && grep -q ':freezer:' "/proc/$pid/cgroup"; then kind=v1; cg="/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")"
+  else kind=v2; cg="/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"; fi
+  [ -d "$cg" ] || { echo "no freezer cgroup for container ${name} of ${POD} at $cg" >&2; exit 1; }
+  cids+=("$cid"); cgs+=("$cg"); pidnss+=("$(readlink "/proc/$pid/ns/pid")")
+done
+install -d -m 0700 "$dir"; rm -rf "$hold"; install -d -m 0700 "$hold" "$hold/containers"
 printf '%s\n' "$LEASE_TOOL" >"$dir/lease.sh"
-{ printf 'KIND=%s\nCG=%q\nPIDNS=%q\nCID=%q\nCRIO_SOCKET=%q\n' "$kind" "$cg" "$(readlink "/proc/$pid/ns/pid")" "$cid" "$CRIO_SOCKET"
-  printf 'POD=%q\nNAMESPACE=%q\nCONTAINER=%q\nATTEMPT=%q\n' "$POD" "$NAMESPACE" "$CONTAINER" "$ATTEMPT"
-  printf 'MAX_PAUSE=%s\nCHECKPOINT_TIMEOUT=%s\nHOLD_FILE=%q\n' "$MAX_PAUSE" "$CHECKPOINT_TIMEOUT" "$HOLDS/$cid"; } >"$hold/env"
+holds=(); for cid in "${cids[@]}"; do holds+=("$HOLDS/$cid"); done
+{ printf 'KIND=%s\nCRIO_SOCKET=%q\n' "$kind" "$CRIO_SOCKET"
+  printf 'CIDS=(%s)\nCGS=(%s)\nPIDNSS=(%s)\nHOLD_FILES=(%s)\n' "$(printf '%q ' "${cids[@]}")" "$(printf '%q ' "${cgs[@]}")" "$(printf '%q ' "${pidnss[@]}")" "$(printf '%q ' "${holds[@]}")"
+  printf 'POD=%q\nNAMESPACE=%q\nATTEMPT=%q\n' "$POD" "$NAMESPACE" "$ATTEMPT"
+  printf 'MAX_PAUSE=%s\nCHECKPOINT_TIMEOUT=%s\n' "$MAX_PAUSE" "$CHECKPOINT_TIMEOUT"; } >"$hold/env"
+# What the runtime wrapper reads: the cgroups it freezes together (KIND CG per line), and each
+# container's name by id (its marks go to containers/NAME).
+for k in "${!cids[@]}"; do echo "$kind ${cgs[k]}"; done >"$hold/cgroups"
+k=0; for name in $CONTAINERS; do install -d -m 0700 "$hold/containers/$name"; echo "$name" >"$hold/containers/${cids[k]}.name"; k=$((k + 1)); done
 echo "$ID" >"$hold/id"
 mended=$(bash "$dir/lease.sh" mend)
 echo armed >"$hold/state"
 setsid bash "$dir/lease.sh" watch </dev/null >>"$hold/watch.log" 2>&1 & echo $! >"$hold/watcher.pid"
-install -d -m 0700 "$HOLDS"; printf '%s\n' "$hold" >"$HOLDS/$cid.tmp"; mv "$HOLDS/$cid.tmp" "$HOLDS/$cid"
-printf '{"lease":"%s","cgroup":"%s","cgroupVersion":"%s","watcher":%s,"mended":%s}\n' "$dir" "$cg" "$kind" "$(cat "$hold/watcher.pid")" "$([ -n "$mended" ] && echo true || echo false)"
+install -d -m 0700 "$HOLDS"
+for cid in "${cids[@]}"; do printf '%s\n' "$hold" >"$HOLDS/$cid.tmp"; mv "$HOLDS/$cid.tmp" "$HOLDS/$cid"; done
+printf '{"lease":"%s","cgroups":[%s],"cgroupVersion":"%s","watcher":%s,"mended":%s}\n' "$dir" "$(printf '"%s",' "${cgs[@]}" | sed 's/,$//')" "$kind" "$(cat "$hold/watcher.pid")" "$([ -n "$mended" ] && echo true || echo false)"

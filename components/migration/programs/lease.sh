@@ -8,15 +8,17 @@
 #   lease.sh commit  the target takes over: exits 3 printing "aborted" if the source already took it back
 #   lease.sh abort   the source takes the job back now (thaw) and logs why
 #   lease.sh retire  after a commit: kill the source's frozen copy (pending SIGKILL, then thaw)
-#   lease.sh mend    before the checkpoint: make CRI-O see a running container as running
+#   lease.sh mend    before the checkpoint: make CRI-O see each running container as running
 #   lease.sh status  one JSON line: pausedAt, heldAt (ms since the epoch), archive, decision
 #
-# Inputs, from hold/env (written by hold.sh): KIND (v1|v2), CG (the container's freezer cgroup),
-# PIDNS (its pid namespace link), CID, CRIO_SOCKET (path), POD, NAMESPACE, CONTAINER, ATTEMPT,
-# MAX_PAUSE and CHECKPOINT_TIMEOUT (seconds), HOLD_FILE (the runtime wrapper's lease file for CID).
+# Inputs, from hold/env (written by hold.sh), one entry per container of the pod, in its order:
+# KIND (v1|v2), CGS (freezer cgroups), PIDNSS (pid namespace links), CIDS, HOLD_FILES (the runtime
+# wrapper's lease files), and CRIO_SOCKET (path), POD, NAMESPACE, ATTEMPT, MAX_PAUSE and
+# CHECKPOINT_TIMEOUT (seconds).
 # The freeze itself is CRI-O's: the runtime wrapper (oci-runtime.sh) records pausedAt when CRI-O
-# pauses the container for the dump and refuses CRI-O's thaw after it (heldAt), so the job never
-# runs between its checkpoint and the decision. Deciding removes HOLD_FILE before any resume.
+# pauses the first container for its dump, freezing the pod's other containers with it, and refuses
+# CRI-O's thaw after each dump; heldAt once every container is held. So the pod never runs between
+# its checkpoint and the decision. Deciding removes the lease files before any resume.
 # State lives in hold/; the abort log (one line per give-back) is ./aborted. The tool as written
 # (cutover.ts leaseTool) starts with node/programs/pidns.sh, which defines `members`.
 set -euo pipefail
@@ -24,15 +26,17 @@ dir=$(cd "$(dirname "$0")" && pwd); hold="$dir/hold"
 # shellcheck source=/dev/null
 . "$hold/env"
 now() { date +%s%3N; }
-frozen() { if [ "$KIND" = v1 ]; then [ "$(cat "$CG/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$CG/cgroup.events" 2>/dev/null; fi; }
-freeze() { if [ "$KIND" = v1 ]; then echo FROZEN >"$CG/freezer.state"; else echo 1 >"$CG/cgroup.freeze"; fi; }
-thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$CG/freezer.state"; else echo 0 >"$CG/cgroup.freeze"; fi; }
-# CRI-O's /unpause/{id}: runc resume, then CRI-O reads the state again (200); 409 when CRI-O
-# sees the container running; 500 when CRI-O says paused but runc finds it running.
-crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$CRIO_SOCKET" "http://localhost/unpause/$CID" 2>/dev/null || true; }
-# Thaws through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
-resume() { [ "$(crio_unpause)" = 200 ] || thaw; }
-decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by" && rm -f "$HOLD_FILE"; }
+# frozen, freeze, thaw CG: a container's freezer cgroup.
+frozen() { if [ "$KIND" = v1 ]; then [ "$(cat "$1/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$1/cgroup.events" 2>/dev/null; fi; }
+freeze() { if [ "$KIND" = v1 ]; then echo FROZEN >"$1/freezer.state"; else echo 1 >"$1/cgroup.freeze"; fi; }
+thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$1/freezer.state"; else echo 0 >"$1/cgroup.freeze"; fi; }
+# crio_unpause CID: CRI-O's /unpause/{id}: runc resume, then CRI-O reads the state again (200); 409
+# when CRI-O sees the container running; 500 when CRI-O says paused but runc finds it running.
+crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$CRIO_SOCKET" "http://localhost/unpause/$1" 2>/dev/null || true; }
+# Thaws every container through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
+resume() { local k; for k in "${!CIDS[@]}"; do [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "${CGS[k]}"; done; }
+decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by" && rm -f "${HOLD_FILES[@]}"; }
+gone() { local cg; for cg in "${CGS[@]}"; do [ -d "$cg" ] || return 0; done; return 1; }
 give_back() { resume; echo "$(date -u +%FT%TZ) attempt $ATTEMPT: $1" >>"$dir/aborted"; }
 case "${1:-}" in
 watch)
@@ -42,7 +46,7 @@ watch)
   void() { echo "$1" >"$hold/state"; if decide aborted; then give_back "$1"; fi; exit 0; }
   until [ -s "$hold/heldAt" ]; do
     if [ -s "$hold/failed" ]; then void "the checkpoint failed ($(cat "$hold/failed")); the job runs on"; fi
-    if [ ! -d "$CG" ] || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint was held within ${CHECKPOINT_TIMEOUT}s; the job runs on"; fi
+    if gone || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint was held within ${CHECKPOINT_TIMEOUT}s; the job runs on"; fi
     # Paused for the dump, but CRI-O never came to thaw it (CRI-O stopped or crashed mid-checkpoint):
     # the job is frozen since the pause, so the hold ends MAX_PAUSE after it all the same.
     if [ -s "$hold/pausedAt" ] && [ "$(date +%s)" -ge $(( $(cat "$hold/pausedAt") / 1000 + MAX_PAUSE )) ]; then
@@ -63,14 +67,18 @@ abort)
   if decide aborted; then give_back "${2:-aborted}"; echo aborted; else cat "$hold/decision/by"; fi ;;
 retire)
   [ "$(cat "$hold/decision/by" 2>/dev/null)" = committed ] || { echo "not committed: refusing to retire the source" >&2; exit 1; }
-  mapfile -t pids < <(members "$PIDNS")
+  pids=(); for ns in "${PIDNSS[@]}"; do mapfile -t -O "${#pids[@]}" pids < <(members "$ns"); done
   if [ "${#pids[@]}" -gt 0 ]; then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
   resume 2>/dev/null || true; echo "${#pids[@]}" ;;
 # Before a checkpoint: a running container that CRI-O believes paused (an earlier lease's
 # thaw, or anyone's runc resume, that CRI-O did not see) is frozen and resumed through CRI-O.
 mend)
-  if frozen || [ "$(crio_unpause)" != 500 ]; then exit 0; fi
-  freeze; resume; echo "CRI-O saw ${POD} as paused while it ran; resumed through CRI-O" ;;
+  for k in "${!CIDS[@]}"; do
+    if frozen "${CGS[k]}" || [ "$(crio_unpause "${CIDS[k]}")" != 500 ]; then continue; fi
+    freeze "${CGS[k]}"
+    [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "${CGS[k]}"
+    echo "CRI-O saw ${POD} as paused while it ran; resumed through CRI-O"
+  done ;;
 status)
   v() { cat "$hold/$1" 2>/dev/null || echo "$2"; }
   printf '{"pausedAt":%s,"dumpedAt":%s,"heldAt":%s,"committedAt":%s,"state":"%s","decision":"%s"}\n' "$(v pausedAt 0)" "$(v dumpedAt 0)" "$(v heldAt 0)" "$(v decision/at 0)" "$(v state armed)" "$(v decision/by none)" ;;

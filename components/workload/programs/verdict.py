@@ -1,4 +1,4 @@
-"""live-migration-lab: judges one probe of a restored Flink job (verify.sh).
+"""live-migration-lab: judges one probe of a restored workload (verify.sh): a Flink job, or a pod the stack brings.
 
 Usage: python3 verdict.py PROBE_OUTPUT FIRST_PROBE_JSON JOB_ID RECORDS_BEFORE
 Prints one word: ok (the same job, RUNNING, not below the source's count and grown since the first

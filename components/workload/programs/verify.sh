@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# live-migration-lab: verifies a restored Flink job on the node its pod runs on: the same job (id and
-# submission time are restored with the JVM's memory; a fresh start would have new ones), RUNNING,
-# its record count not below the source's before the checkpoint, and growing.
-# Inputs: POD, JOB_ID, RECORDS_BEFORE, TIMEOUT (seconds), PROBE (probe.sh as a program),
+# live-migration-lab: verifies a restored workload on the node its pod runs on, with the workload's
+# probe (PROBE): the same job (its identity: a Flink job's id, restored with the JVM's memory; a fresh
+# start would have a new one), RUNNING, its progress figure (`records`) not below the source's before
+# the checkpoint, and growing.
+# Inputs: POD, JOB_ID, RECORDS_BEFORE, TIMEOUT (seconds), PROBE (the workload's probe as a program),
 # PY_VERDICT (verdict.py's text). Prints the last probe plus "seconds".
 start=$(date +%s.%N)
 deadline=$(( $(date +%s) + TIMEOUT ))
