@@ -219,20 +219,23 @@ case "$cmd" in
     ensure_engine && pulumi_env && select_stack
     lab_pulumi destroy --stack "$STACK" --yes "$@" ;;
   migrate)
-    node_name=${1:?usage: lab.sh migrate NODE}
+    node_name=${1:?usage: lab.sh migrate NODE [WORKLOAD]}
     shift
+    # The workload to move: needed once the stack runs more than one (`flink`, or a name from `workloads`).
+    workload=""; if [ -n "${1:-}" ] && [ "${1#-}" = "$1" ]; then workload=$1; shift; fi
     ensure_engine && pulumi_env && select_stack
     count=$(pulumi config get --stack "$STACK" migrations --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=JSON.parse(s);console.log(JSON.parse(v.value??"[]").length)}catch{console.log(0)}})')
     id="m$((count + 1))"
     pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
     pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
+    [ -z "$workload" ] || pulumi config set --stack "$STACK" --path "migrations[$count].workload" "$workload"
     # A request the program refuses (bad node, no Kubernetes, ...) is taken back, not left behind.
     if ! lab_pulumi preview --stack "$STACK" ${POLICY[@]+"${POLICY[@]}"} >"$ROOT/.lab/migrate-preview.log" 2>&1; then
       pulumi config rm --stack "$STACK" --path "migrations[$count]"
       grep -E "live-migration-lab:|error:|mandatory" "$ROOT/.lab/migrate-preview.log" >&2 || cat "$ROOT/.lab/migrate-preview.log" >&2
       fail "migration $id to $node_name was not requested"
     fi
-    echo "lab.sh: requested migration $id to $node_name" >&2
+    echo "lab.sh: requested migration $id${workload:+ of $workload} to $node_name" >&2
     lab_pulumi up --stack "$STACK" --yes ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
   *) exec "$cmd" "$@" ;;

@@ -5,7 +5,7 @@ import type { FlinkSpec } from "../config/config";
 import { libraryText, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
 import { MigratingWorkload, ProbeArgs, VerifyArgs, verifyScript, WorkloadProbe } from "../workload/workload";
-import { NODE_OUTAGE_TOLERATIONS, restoreAnnotation } from "../workload/pod";
+import { IMAGE_INPUTS_DIR, NODE_OUTAGE_TOLERATIONS, restoreAnnotation } from "../workload/pod";
 
 export type { ProbeArgs, VerifyArgs } from "../workload/workload";
 
@@ -235,8 +235,6 @@ export function flinkPodManifest(a: PodArgs) {
     };
 }
 
-/** Where nodes see the host's image inputs (scripts/flink-build.sh), read-only. */
-export const IMAGE_INPUTS_DIR = "/opt/lab/images";
 /** The image label holding the digest of the inputs an image was built from. */
 export const INPUTS_LABEL = "live-migration-lab.inputs";
 
@@ -247,8 +245,11 @@ export const INPUTS_LABEL = "live-migration-lab.inputs";
  * needs: a checkpoint archive names its base image by id.
  */
 export function flinkImageScript(version: string, image: string): string {
-    return nodeProgram("flink/programs/flink-image.sh", `flink image ${image}`, {
-        SRC: `${IMAGE_INPUTS_DIR}/flink-${version}`, IMAGE: image, VERSION: version, FLINK_HOME, LABEL: INPUTS_LABEL,
+    const src = `${IMAGE_INPUTS_DIR}/flink-${version}`;
+    return nodeProgram("node/programs/build-image.sh", `flink image ${image}`, {
+        TAR: `${src}/jre.tar`, DIGEST: `${src}/inputs.sha256`, IMAGE: image, LABEL: INPUTS_LABEL,
+        ADD_DIR: `${src}/flink`, ADD_TO: FLINK_HOME, ENVS: `FLINK_HOME=${FLINK_HOME}`, WORKDIR: FLINK_HOME,
+        MISSING: `run scripts/flink-build.sh ${version} on the host (scripts/lab.sh up does)`,
     });
 }
 

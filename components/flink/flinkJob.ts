@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { FlinkSpec } from "../config/config";
 import { FLINK_POD, flinkPodManifest, renderFlinkConf, renderLog4j } from "./flink";
+import { restoredPodIgnores } from "../workload/pod";
 
 export interface FlinkStage {
     /** "initial", or the id of the migration that produced this pod. */
@@ -66,9 +67,12 @@ export class FlinkJob extends pulumi.ComponentResource {
         }, {
             parent: this, provider: args.provider, dependsOn: [conf, ...(args.dependsOn ?? []), ...(args.stage.after ?? [])],
             // The attempt only replaces the pod when its migration is being redone (see migration.ts).
-            // Pods made before they tolerated their node's outage are not replaced for it (that
-            // would restart the job): the next migration's pod has the tolerations.
-            ignoreChanges: [...(args.stage.attempt?.retrying ? [] : ["spec.containers[0].env"]), "spec.tolerations"],
+            // A restored pod's processes come from its archive, so no change of its containers can
+            // reach them: replacing the pod would restore the same archive again, the job back where
+            // it was at that hop. Its containers are left alone until the hop is redone (see
+            // restoredPodIgnores). Pods made before they tolerated their node's outage are not
+            // replaced for it (that would restart the job): the next migration's pod has them.
+            ignoreChanges: [...restoredPodIgnores(args.stage.id, args.stage.attempt, ["spec.containers[0].env"]), "spec.tolerations"],
         });
         this.registerOutputs({ podName: this.podName, node: this.node });
     }

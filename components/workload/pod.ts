@@ -108,6 +108,19 @@ export interface WorkloadStage {
     readonly attempt?: { readonly value: string; readonly retrying: boolean };
 }
 
+/**
+ * What a stage's pod leaves alone: a pod restored from an archive runs the processes of that archive,
+ * so a later change of its containers (a command, an image, an attempt's env) cannot reach them, and
+ * replacing the pod would only restore the same archive again, the workload back where it was at
+ * that hop (seen: the stack file rewritten by `pulumi config set` changed a multi-line command's
+ * blank lines). Only a hop being redone (`retrying`) makes a new pod, from its new archive. The
+ * initial pod leaves alone `initial` (what the caller says).
+ */
+export function restoredPodIgnores(stage: string, attempt: { readonly retrying: boolean } | undefined, initial: readonly string[]): string[] {
+    if (stage === "initial") return [...initial];
+    return attempt?.retrying ? [] : ["spec.containers"];
+}
+
 /** A workload's pod at its current stage (the newest hop's restored pod, else the initial one). */
 export class WorkloadPod extends pulumi.ComponentResource {
     public readonly podName: string;
@@ -126,14 +139,14 @@ export class WorkloadPod extends pulumi.ComponentResource {
         // The logical name carries the stage, as the Flink pod's does (flinkJob.ts).
         this.pod = new k8s.core.v1.Pod(`${name}-${args.stage.id}`, { metadata: manifest.metadata, spec: manifest.spec }, {
             parent: this, provider: args.provider, dependsOn: [...(args.dependsOn ?? []), ...(args.stage.after ?? [])],
-            ignoreChanges: args.stage.attempt?.retrying ? [] : args.spec.containers.map((_, i) => `spec.containers[${i}].env`),
+            ignoreChanges: restoredPodIgnores(args.stage.id, args.stage.attempt, []),
         });
         this.registerOutputs({ podName: this.podName, node: this.node });
     }
 }
 
 /** Where the local lab's nodes see the host's image inputs (scripts/flink-build.sh --root), read-only. */
-const NODE_IMAGES_DIR = "/opt/lab/images";
+export const IMAGE_INPUTS_DIR = "/opt/lab/images";
 /** The image label holding the digest of the rootfs an image was built from. */
 const ROOTFS_LABEL = "live-migration-lab.rootfs";
 
@@ -161,9 +174,10 @@ export class WorkloadImages extends pulumi.ComponentResource {
             for (const n of args.nodes) {
                 this.commands.push(nodeCommand(`${name}-${key}-${n.name}`, {
                     node: n,
-                    create: nodeProgram("workload/programs/rootfs-image.sh", `image ${image}`, {
-                        TAR: `${NODE_IMAGES_DIR}/${rootfs}.tar`, IMAGE: image, LABEL: ROOTFS_LABEL,
-                        BUILD: `bash scripts/rootfs-build.sh --workload ${[...new Set(packages)].sort().join(" ")}`,
+                    create: nodeProgram("node/programs/build-image.sh", `image ${image}`, {
+                        TAR: `${IMAGE_INPUTS_DIR}/${rootfs}.tar`, DIGEST: `${IMAGE_INPUTS_DIR}/${rootfs}.tar.sha256`, IMAGE: image, LABEL: ROOTFS_LABEL,
+                        ADD_DIR: "", ADD_TO: "", ENVS: "", WORKDIR: "",
+                        MISSING: `run \`bash scripts/rootfs-build.sh --workload ${[...new Set(packages)].sort().join(" ")}\` on the host (scripts/lab.sh up does it for the stack's workloads)`,
                     }),
                     delete: removeImageScript(image),
                     triggers: [{ lab: "node-check", node: n.name, check: `workload-image ${image} ${rootfs}` }],

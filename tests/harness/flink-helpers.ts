@@ -5,34 +5,14 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { FlinkProbe, flinkContainerLines, flinkProbeScript, REST_PORT } from "../../components/flink/flink";
-import { LocalLab, NodeName, sshArgs } from "./local-lab-helpers";
+import { BackgroundSampler, LocalLab, NodeName, sampleInBackground, sshArgs } from "./local-lab-helpers";
 import { q } from "../../components/node/program";
 
-export interface Sampler {
-    /** Stops sampling; returns every answer, oldest first. */
-    stop(): FlinkProbe[];
-}
+export type Sampler = BackgroundSampler<FlinkProbe>;
 
 /** Probes `pods` (pod on node) every ~0.5 s until stopped; pods that do not answer are skipped. */
 export function startSampler(lab: LocalLab, pods: readonly { node: NodeName; pod: string }[], name = "sampler"): Sampler {
-    const dir = fs.mkdtempSync(path.join(lab.work, `${name}-`));
-    const out = path.join(dir, "probes.jsonl");
-    const ssh = `ssh ${sshArgs(lab.state).join(" ")}`;
-    const rounds = pods.map(({ node, pod }, i) => {
-        fs.writeFileSync(path.join(dir, `probe-${i}.sh`), flinkProbeScript({ namespace: "default", pod }));
-        return `${ssh} root@${lab.nodes[node]} bash -s <${dir}/probe-${i}.sh 2>/dev/null | tail -n1 >>${out}`;
-    });
-    const child = spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", `while [ ! -e ${dir}/stop ]; do ${rounds.join("; ")}; sleep 0.5; done; touch ${dir}/stopped`], { stdio: "ignore", detached: true });
-    return {
-        stop() {
-            fs.writeFileSync(path.join(dir, "stop"), "");
-            // Node's event loop is blocked by the synchronous calls around, so poll a file, not the child.
-            for (let i = 0; i < 300 && !fs.existsSync(path.join(dir, "stopped")); i++) spawnSync("sleep", ["0.1"]);
-            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* ended */ }
-            const lines = fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n").filter(l => l.startsWith("{")) : [];
-            return lines.map(l => JSON.parse(l) as FlinkProbe).sort((a, b) => a.at - b.at);
-        },
-    };
+    return sampleInBackground<FlinkProbe>(lab, pods.map(({ node, pod }) => ({ node, script: flinkProbeScript({ namespace: "default", pod }) })), name, 0.5);
 }
 
 /**

@@ -2,16 +2,18 @@
 // benchmark: make the lab network, a project copy and a nodes-only stack; talk to nodes over SSH
 // from inside the lab network namespace; tear everything down.
 import { strict as assert } from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { FIXTURES, projectCopy, pulumiRunner, requireEngine, ROOT } from "./engine-helpers";
+import * as YAML from "yaml";
 import { validateConfig } from "../../components/config/config";
 
 export const LOCAL_NODE = path.join(ROOT, "scripts", "local-node.sh");
 export const K8S_BUILD = path.join(ROOT, "scripts", "k8s-build.sh");
 export const FLINK_BUILD = path.join(ROOT, "scripts", "flink-build.sh");
+export const ROOTFS_BUILD = path.join(ROOT, "scripts", "rootfs-build.sh");
 
 export type NodeName = "master" | "worker";
 
@@ -64,6 +66,8 @@ export interface LocalLabOptions {
      */
     readonly stack?: "nodes" | "cluster" | "flink";
     readonly workloadNode?: NodeName;
+    /** With "flink": the stack's `workloads` too (their images' rootfs is built on this host first, as scripts/lab.sh up does). */
+    readonly workloads?: readonly Record<string, unknown>[];
 }
 
 /** The local lab's Kubernetes binaries (scripts/k8s-build.sh, built once and cached); prints their directory. */
@@ -78,6 +82,12 @@ export function flinkInputs(): string {
     return execFileSync("bash", [FLINK_BUILD, c.flink.version], { encoding: "utf8", timeout: 1_800_000, stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
 
+/** The rootfs of each workload image (scripts/rootfs-build.sh --workload: Debian's mirror, cached). */
+export function workloadInputs(workloads: readonly Record<string, unknown>[]): void {
+    const lists = new Set(workloads.flatMap(w => (w.containers as { packages?: string[] }[]).map(c => (c.packages ?? []).join(" "))).filter(l => l));
+    for (const l of lists) execFileSync("bash", [ROOTFS_BUILD, "--workload", ...l.split(" ")], { encoding: "utf8", timeout: 1_800_000, stdio: ["ignore", "pipe", "inherit"] });
+}
+
 /** Makes the lab network (and rootfs, cached) and a stack `lab`; nothing is up yet. */
 export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): LocalLab {
     if (process.getuid?.() !== 0) assert.fail("the local lab needs root (namespaces, mounts, veth); CI runs as root");
@@ -87,6 +97,7 @@ export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): Loca
     // there is what the engine's kubernetes provider runs.
     const bins = cluster ? k8sBinaries() : undefined;
     if (opts.stack === "flink") flinkInputs();
+    if (opts.workloads) workloadInputs(opts.workloads);
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "lml-local-"));
     const state = path.join(work, "lab-state");
     const base = subnet.split("/")[0].split(".").slice(0, 3).join(".");
@@ -102,6 +113,16 @@ export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): Loca
     }
     if (opts.stack === "cluster") run.ok(["config", "set", "node", opts.workloadNode ?? "worker", "--stack", "lab"], project);
     if (opts.stack === "flink") run.ok(["config", "set", "--path", "live-migration-lab:flink.node", opts.workloadNode ?? "worker", "--stack", "lab"], project);
+    if (opts.workloads) {
+        // Structured as the user writes it, in the stack file (the CLI sets one scalar at a time).
+        const file = path.join(project, "Pulumi.lab.yaml");
+        const doc = YAML.parse(fs.readFileSync(file, "utf8"));
+        doc.config["live-migration-lab:workloads"] = opts.workloads;
+        // Multi-line strings as literal blocks (`|`), as the example writes them: the engine rewrites
+        // the stack file on `config set`, and changed the blank lines of a folded block (`>`) each
+        // time, a new command for the restored pod.
+        fs.writeFileSync(file, YAML.stringify(doc, { blockQuote: "literal", lineWidth: 0 }));
+    }
     const inLab = (argv: string[], input?: string) =>
         spawnSync("nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], { input, encoding: "utf8", timeout: 120_000 });
     const lab: LocalLab = {
@@ -131,4 +152,33 @@ export function createLocalLab(subnet: string, opts: LocalLabOptions = {}): Loca
         dispose: () => fs.rmSync(work, { recursive: true, force: true }),
     };
     return lab;
+}
+
+/** A background sampler: `stop()` ends it and returns every JSON line its rounds printed, oldest first. */
+export interface BackgroundSampler<T> { stop(): T[] }
+
+/**
+ * Runs each of `rounds` (a node program on a node) over SSH in turn, every `pauseSeconds`, in the
+ * background (a separate process: pulumi runs synchronously), until stopped; a round that fails or
+ * prints no JSON is skipped. Returns the JSON lines sorted by their `at`.
+ */
+export function sampleInBackground<T extends { at: number }>(lab: LocalLab, rounds: readonly { node: NodeName; script: string }[], name: string, pauseSeconds: number): BackgroundSampler<T> {
+    const dir = fs.mkdtempSync(path.join(lab.work, `${name}-`));
+    const out = path.join(dir, "samples.jsonl");
+    const ssh = `ssh ${sshArgs(lab.state).join(" ")}`;
+    const lines = rounds.map(({ node, script }, i) => {
+        fs.writeFileSync(path.join(dir, `round-${i}.sh`), script);
+        return `${ssh} root@${lab.nodes[node]} bash -s <${dir}/round-${i}.sh 2>/dev/null | tail -n1 >>${out}`;
+    });
+    const child = spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", `while [ ! -e ${dir}/stop ]; do ${lines.join("; ")}; sleep ${pauseSeconds}; done; touch ${dir}/stopped`], { stdio: "ignore", detached: true });
+    return {
+        stop() {
+            fs.writeFileSync(path.join(dir, "stop"), "");
+            // Node's event loop is blocked by the synchronous calls around, so poll a file, not the child.
+            for (let i = 0; i < 300 && !fs.existsSync(path.join(dir, "stopped")); i++) spawnSync("sleep", ["0.1"]);
+            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* ended */ }
+            const got = fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n").filter(l => l.startsWith("{")) : [];
+            return got.map(l => JSON.parse(l) as T).sort((a, b) => a.at - b.at);
+        },
+    };
 }

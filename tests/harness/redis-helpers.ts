@@ -3,10 +3,7 @@
 // read over the pod's loopback from the node (nsenter into the pod's network namespace, bash's
 // /dev/tcp, RESP parsed by python3), so nothing runs inside the containers while a hop checkpoints
 // them. A sampler does it in the background while `pulumi up` moves the pod.
-import { spawn, spawnSync } from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { LocalLab, NodeName, sshArgs } from "./local-lab-helpers";
+import { BackgroundSampler, LocalLab, NodeName, sampleInBackground } from "./local-lab-helpers";
 import { libraryText, words } from "../../components/node/program";
 import { CRIO_SOCKET } from "../../components/node/crio";
 
@@ -58,24 +55,8 @@ export function redisSampleScript(pod: string, key?: number): string {
 }
 
 /** Samples `pods` (pod on node) every ~0.3 s until stopped; pods that do not answer are skipped. */
-export function startRedisSampler(lab: LocalLab, pods: readonly { node: NodeName; pod: string }[]): { stop(): RedisSample[] } {
-    const dir = fs.mkdtempSync(path.join(lab.work, "redis-sampler-"));
-    const out = path.join(dir, "samples.jsonl");
-    const ssh = `ssh ${sshArgs(lab.state).join(" ")}`;
-    const rounds = pods.map(({ node, pod }, i) => {
-        fs.writeFileSync(path.join(dir, `sample-${i}.sh`), redisSampleScript(pod));
-        return `${ssh} root@${lab.nodes[node]} bash -s <${dir}/sample-${i}.sh 2>/dev/null | tail -n1 >>${out}`;
-    });
-    const child = spawn("nsenter", [`--net=/run/netns/${lab.netns}`, "--", "bash", "-c", `while [ ! -e ${dir}/stop ]; do ${rounds.join("; ")}; sleep 0.3; done; touch ${dir}/stopped`], { stdio: "ignore", detached: true });
-    return {
-        stop() {
-            fs.writeFileSync(path.join(dir, "stop"), "");
-            for (let i = 0; i < 300 && !fs.existsSync(path.join(dir, "stopped")); i++) spawnSync("sleep", ["0.1"]);
-            try { process.kill(-child.pid!, "SIGKILL"); } catch { /* ended */ }
-            const lines = fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n").filter(l => l.startsWith("{")) : [];
-            return lines.map(l => JSON.parse(l) as RedisSample).sort((a, b) => a.at - b.at);
-        },
-    };
+export function startRedisSampler(lab: LocalLab, pods: readonly { node: NodeName; pod: string }[]): BackgroundSampler<RedisSample> {
+    return sampleInBackground<RedisSample>(lab, pods.map(({ node, pod }) => ({ node, script: redisSampleScript(pod) })), "redis-sampler", 0.3);
 }
 
 /** Why a sample sequence is wrong: the counter went back, or the sidecar's connection changed. */

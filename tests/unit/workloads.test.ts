@@ -9,7 +9,7 @@ import { ConfigError, validateConfig } from "../../components/config/config";
 import { desiredLab } from "../../components/desired";
 import { buildLab } from "../../components/lab";
 import { checkHistory, checkPending } from "../../components/migration/plan";
-import { rootfsName, workloadPodManifest } from "../../components/workload/pod";
+import { restoredPodIgnores, rootfsName, workloadPodManifest } from "../../components/workload/pod";
 import { promiseOf, runWithMocks } from "./mocks";
 
 const EXAMPLE = path.join(__dirname, "..", "..", "examples", "redis-sidecar.yaml");
@@ -102,6 +102,12 @@ describe("workloads: the pods users bring", () => {
         assert.match(edited[0].message, /got \{id: r1, workload: flink, to: worker\}, but migration \{id: r1, workload: redis, to: worker\} was carried out there/);
         const notStarted = checkPending([], new Set(["flink"]), [{ id: "r1", workload: "redis", to: "worker" }]);
         assert.match(notStarted[0].message, /workload redis has not been started by a successful `pulumi up` yet/);
+    });
+
+    it("never replaces a restored pod for a change of its containers, which would restore the same archive again; a redone hop makes a new one", () => {
+        assert.deepEqual(restoredPodIgnores("r1", { retrying: false }, ["spec.containers[0].env"]), ["spec.containers"]);
+        assert.deepEqual(restoredPodIgnores("r1", { retrying: true }, ["spec.containers[0].env"]), []);
+        assert.deepEqual(restoredPodIgnores("initial", undefined, ["spec.containers[0].env"]), ["spec.containers[0].env"]);
     });
 
     it("names the rootfs by its packages as scripts/rootfs-build.sh --workload does", () => {
