@@ -44,7 +44,8 @@ receive() {
   fi
   if [ "$rc" -ne 0 ]; then
     why=$(grep -v '^{' "$work/sent.$k" | tail -n3 | tr '\n' ' '); [ -n "$why" ] || why=$(tail -n3 "$work/split.$k" 2>/dev/null | tr '\n' ' ')
-    echo "transfer ${ID}: sending the archive${names[k]:+ of container ${names[k]}} from ${PEER_HOST} failed: $why" >&2; exit 1
+    what=""; [ "${#dests[@]}" -le 1 ] || what=" of container ${names[k]}"
+    echo "transfer ${ID}: sending the archive${what} from ${PEER_HOST} failed: $why" >&2; exit 1
   fi
   sent=$(grep '^{' "$work/sent.$k" | tail -n1) || true
   [ -n "$sent" ] || { echo "transfer ${ID}: the source said nothing of what it sent: $(tail -n3 "$work/sent.$k" | tr '\n' ' ')" >&2; exit 1; }
