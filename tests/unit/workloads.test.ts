@@ -1,7 +1,9 @@
 // The pods users bring (`workloads`): validation, planning across workloads, the history check
 // and what the program declares for them (the Redis example with its sidecar), under Pulumi mocks.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
@@ -9,7 +11,7 @@ import { ConfigError, validateConfig } from "../../components/config/config";
 import { desiredLab } from "../../components/desired";
 import { buildLab } from "../../components/lab";
 import { checkHistory, checkPending } from "../../components/migration/plan";
-import { restoredPodIgnores, rootfsName, workloadPodManifest } from "../../components/workload/pod";
+import { execProbeScript, firstFigureScript, restoredPodIgnores, rootfsName, workloadPodManifest } from "../../components/workload/pod";
 import { promiseOf, runWithMocks } from "./mocks";
 
 const EXAMPLE = path.join(__dirname, "..", "..", "examples", "redis-sidecar.yaml");
@@ -156,3 +158,62 @@ describe("workloads: the pods users bring", () => {
 
 // The mocks need pulumi loaded once (mocks.ts); keeps the import used.
 void pulumi;
+
+describe("a workload's probe programs run for real against a stand-in crictl (exec-probe.sh, first-figure.sh)", () => {
+    let dir: string;
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-probe-"));
+        fs.mkdirSync(path.join(dir, "bin"));
+        // The stand-in: `ps` finds the probe container (and lists the pod's), `inspect` gives this
+        // test's own pid, `exec` logs its arguments and prints what the test put in `said`.
+        fs.writeFileSync(path.join(dir, "bin", "crictl"), [
+            "#!/usr/bin/env bash",
+            `d=${dir}`,
+            'args=" $* "',
+            'case $args in',
+            '  *" ps "*) echo c0ffee ;;',
+            `  *" inspect "*) echo ${process.pid} ;;`,
+            '  *" exec "*) echo "$*" >"$d/exec.args"; cat "$d/said"; exit "$(cat "$d/rc" 2>/dev/null || echo 0)" ;;',
+            "esac",
+            "",
+        ].join("\n"), { mode: 0o755 });
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const [spec] = validateConfig({ workloads: redisExample() }, false, 16384).workloads;
+    const run = (script: string) => spawnSync("bash", ["-c", script.replace('PATH="/usr/local/sbin:/usr/local/bin:$PATH"', `PATH="${dir}/bin:$PATH"`)], { encoding: "utf8" });
+    const probe = () => run(execProbeScript(spec, { namespace: "default", pod: "redis" }));
+
+    it("runs the probe command in its container, word for word, and reports its figure and identity with the pod's RSS", () => {
+        fs.writeFileSync(path.join(dir, "said"), "noise\n1234 7\n");
+        const r = probe();
+        assert.equal(r.status, 0, r.stderr);
+        const p = JSON.parse(r.stdout.trim());
+        assert.deepEqual([p.pod, p.jobId, p.records, p.state], ["redis", "7", 1234, "RUNNING"]);
+        assert.ok(p.rssBytes > 0, "this process stands in for the pod's: its RSS is counted");
+        assert.equal(fs.readFileSync(path.join(dir, "exec.args"), "utf8").trim(),
+            `--runtime-endpoint unix:///var/run/crio/crio.sock exec --timeout 10 c0ffee ${spec.probe.command.join(" ")}`);
+    });
+
+    it("fails saying why: no figure, an identity it cannot carry, the command failing", () => {
+        fs.writeFileSync(path.join(dir, "said"), "(nil) 7\n");
+        assert.match(probe().stderr, /the probe of default\/redis printed no figure \(a whole number first on its last line\)/);
+        fs.writeFileSync(path.join(dir, "said"), "12 a\"b\n");
+        assert.match(probe().stderr, /printed an identity with characters other than/);
+        fs.writeFileSync(path.join(dir, "said"), "Could not connect to Redis\n");
+        fs.writeFileSync(path.join(dir, "rc"), "1");
+        assert.match(probe().stderr, /the probe of default\/redis failed in its container server: Could not connect to Redis/);
+    });
+
+    it("the source probe waits for a figure above 0, and gives up saying so", () => {
+        const counter = path.join(dir, "n");
+        fs.writeFileSync(counter, "0");
+        // A probe whose figure is 0 twice, then 5.
+        const stand = `n=$(cat ${counter}); echo $((n + 1)) >${counter}; f=0; [ "$n" -lt 2 ] || f=5; echo "{\\"records\\": $f, \\"jobId\\": \\"\\"}"`;
+        const ok = run(firstFigureScript("redis", stand, 10));
+        assert.equal(ok.status, 0, ok.stderr);
+        assert.equal(JSON.parse(ok.stdout.trim()).records, 5);
+        const never = run(firstFigureScript("redis", `echo '{"records": 0}'`, 1));
+        assert.notEqual(never.status, 0);
+        assert.match(never.stderr, /the probe of redis reported no figure above 0 within 1s/);
+    });
+});
