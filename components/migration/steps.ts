@@ -184,7 +184,8 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "source-retention", on: "source", after: ["cutover"],
-        does: "keeps the newest `archive.keep` of the lab's own archives in the source's kubelet checkpoint directory",
-        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep, `${kubeletArchivePrefix(x.namespace, `${x.workload.podPrefix}*`, container(x))}*.tar`),
+        does: "keeps the newest `archive.keep` of the workload's own archives (of each of its containers) in the source's kubelet checkpoint directory",
+        program: x => pruneArchivesScript(KUBELET_CHECKPOINT_DIR, x.keep,
+            ...x.workload.containers.map(c => `${kubeletArchivePrefix(x.namespace, `${x.workload.podPrefix}*`, c)}*.tar`)),
     },
 ];

@@ -210,6 +210,6 @@ export function removeImageScript(image: string): string {
  * Keeps the `keep` most recently written of the archives named `name` (a glob) in `dir`; archives of
  * other names (a kubelet directory holds everyone's checkpoints) are not touched.
  */
-export function pruneArchivesScript(dir: string, keep: number, name = "*.tar"): string {
-    return nodeProgram("node/programs/prune.sh", `prune ${dir}`, { DIR: dir, KEEP: keep, NAME: name });
+export function pruneArchivesScript(dir: string, keep: number, ...names: string[]): string {
+    return nodeProgram("node/programs/prune.sh", `prune ${dir}`, { DIR: dir, KEEP: keep, NAME: (names.length ? names : ["*.tar"]).join("\n") });
 }

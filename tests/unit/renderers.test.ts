@@ -336,6 +336,20 @@ describe("node scripts", () => {
             assert.deepEqual(fs.readdirSync(dir).sort(), ["m3.tar", "m4.tar"]);
         });
 
+        it("keeps the newest archives of each container of a pod apart (one glob per container)", () => {
+            for (const [i, n] of ["r1", "r2", "r3"].entries()) {
+                for (const c of ["server", "sidecar"]) {
+                    const f = path.join(dir, `checkpoint-redis-${n}_default-${c}-x.tar`);
+                    fs.writeFileSync(f, n);
+                    // The sidecar's archives are all newer than the server's: one glob for both would keep only them.
+                    fs.utimesSync(f, (c === "sidecar" ? 2000 : 1000) + i, (c === "sidecar" ? 2000 : 1000) + i);
+                }
+            }
+            const out = JSON.parse(run(scripts.pruneArchivesScript(dir, 2, "checkpoint-redis*_default-server-*.tar", "checkpoint-redis*_default-sidecar-*.tar")));
+            assert.deepEqual({ kept: out.kept, removed: out.removed }, { kept: 4, removed: 2 });
+            assert.deepEqual(fs.readdirSync(dir).sort(), ["r2", "r3"].flatMap(n => [`checkpoint-redis-${n}_default-server-x.tar`, `checkpoint-redis-${n}_default-sidecar-x.tar`]).sort());
+        });
+
         it("checks the node's cgroup mode against the kubelet: 1.35 is refused without cgroup v2, naming what works", () => {
             const v2 = fs.existsSync("/sys/fs/cgroup/cgroup.controllers");
             const check = (version?: string) => spawnSync("bash", ["-c", scripts.criuCheckScript(version)], { encoding: "utf8" });
