@@ -474,6 +474,13 @@ export function checkWorkloads(workloads: Partial<Mutable<WorkloadSpec>>[], f: W
                 problems.push({ path: at(".name"), message: `got "${w.name}", which the built-in Flink job's workload and pods use; choose another name` });
             } else if (seen.has(w.name)) {
                 problems.push({ path: at(".name"), message: `got "${w.name}", already used by workloads[${seen.get(w.name)}]; workload names must be unique` });
+            } else {
+                // A hop's pods are NAME-<id>, and the source keeps its checkpoints by NAME*: one name
+                // followed by "-" must not start another.
+                const other = [...seen.keys()].find(n => w.name!.startsWith(`${n}-`) || n.startsWith(`${w.name}-`));
+                if (other !== undefined) {
+                    problems.push({ path: at(".name"), message: `got "${w.name}", which with "${other}" (workloads[${seen.get(other)}]) would share pod names (a hop's pod is NAME-<id>); choose names where neither is the other's start followed by "-"` });
+                }
             }
             seen.set(w.name, i);
         }

@@ -62,6 +62,8 @@ describe("workloads: the pods users bring", () => {
         hasProblem(bad, "workloads[1].name", `got "a", already used by workloads[0]`);
         hasProblem(bad, "workloads[2].name", `got "flink"`, "choose another name");
         hasProblem(bad, "migrations[0].workload", `got "postgres", which is not a workload of this stack`);
+        const prefix = redisExample();
+        hasProblem(problems({ workloads: [...prefix, { ...prefix[0], name: "redis-b" }] }), "workloads[1].name", `got "redis-b", which with "redis" (workloads[0]) would share pod names`);
     });
 
     it("says how the local lab gets images (built from Debian packages) and refuses packages where nodes pull", () => {
