@@ -11,6 +11,7 @@ import type { ConfigProblem } from "./problem";
 import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, MigrationRequest, planMigrations, WorkloadStart } from "../migration/plan";
 import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from "../cluster/networks";
+import { flinkPodMemoryMb } from "../flink/flink";
 
 export type Driver = "local" | "vagrant" | "existing";
 export type Role = "master" | "worker";
@@ -405,10 +406,10 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** Memory limit of a workload's pod, in MB (the Flink pod's: both JVMs and 256 MB for the rest). */
+/** Memory limit of each workload's pod, in MB (the Flink pod's as its manifest sets it; 0 where the schema refused a size). */
 function podMemoryMb(flink: Partial<FlinkSpec>, workloads: readonly Partial<WorkloadSpec>[]): Map<string, number> {
-    const mb = (m: unknown) => (typeof m === "string" ? Number(m.replace(/m$/, "")) : 0);
-    const out = new Map<string, number>([[FLINK_WORKLOAD, mb(flink.jobManagerMemory) + mb(flink.taskManagerMemory) + 256]]);
+    const sized = typeof flink.jobManagerMemory === "string" && typeof flink.taskManagerMemory === "string";
+    const out = new Map<string, number>([[FLINK_WORKLOAD, sized ? flinkPodMemoryMb(flink as FlinkSpec) : 0]]);
     for (const w of workloads) {
         if (typeof w?.name === "string" && Array.isArray(w.containers)) out.set(w.name, w.containers.reduce((sum, x) => sum + (typeof x?.memoryMb === "number" ? x.memoryMb : 0), 0));
     }

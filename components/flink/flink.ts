@@ -4,8 +4,7 @@ import * as YAML from "yaml";
 import type { FlinkSpec } from "../config/config";
 import { libraryText, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
-import { MigratingWorkload, ProbeArgs, VerifyArgs, verifyScript, WorkloadProbe } from "../workload/workload";
-import { IMAGE_INPUTS_DIR, NODE_OUTAGE_TOLERATIONS, restoreAnnotation } from "../workload/pod";
+import { IMAGE_INPUTS_DIR, MigratingWorkload, NODE_OUTAGE_TOLERATIONS, ProbeArgs, restoreAnnotation, VerifyArgs, verifyScript, WorkloadProbe } from "../workload/workload";
 
 export type { ProbeArgs, VerifyArgs } from "../workload/workload";
 
@@ -18,7 +17,12 @@ export const FLINK_CONF_MOUNT = "/etc/flink-minimal";
 export const TCP_ANNOTATION = "live-migration-lab/tcp-connections";
 export const JOB_ANNOTATION = "live-migration-lab/job";
 
-const mb = (m: string) => Number(m.replace(/m$/, ""));
+/**
+ * The Flink pod's memory (its request and limit), in MB: both JVMs' process sizes and 256 MB for the
+ * rest (the entrypoint's shell, the job client at start). Validation sizes nodes with the same figure.
+ */
+export const flinkPodMemoryMb = (spec: Pick<FlinkSpec, "jobManagerMemory" | "taskManagerMemory">) =>
+    [spec.jobManagerMemory, spec.taskManagerMemory].reduce((sum, m) => sum + Number(m.replace(/m$/, "")), 256);
 
 /** The main class of each example job (both run forever from built-in generators). */
 export const JOB_CLASSES: Record<FlinkSpec["job"], string> = {
@@ -186,11 +190,9 @@ export interface PodArgs {
     readonly restoreArchive?: string;
 }
 
-export { restoreAnnotation } from "../workload/pod";
-
 /** The pod manifest; `image` is the Flink image, or a checkpoint image when restoring from one. */
 export function flinkPodManifest(a: PodArgs) {
-    const memory = `${mb(a.spec.jobManagerMemory) + mb(a.spec.taskManagerMemory) + 256}Mi`;
+    const memory = `${flinkPodMemoryMb(a.spec)}Mi`;
     return {
         apiVersion: "v1",
         kind: "Pod",

@@ -8,7 +8,8 @@ import { nodeProgram, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
 import { NodeHandle, nodeCommand } from "../node/command";
 import { removeImageScript } from "../node/scripts";
-import { MigratingWorkload, ProbeArgs, stagePod, VerifyArgs, verifyScript } from "./workload";
+import { IMAGE_INPUTS_DIR, MigratingWorkload, NODE_OUTAGE_TOLERATIONS, ProbeArgs, restoreAnnotation, stagePod, VerifyArgs, verifyScript } from "./workload";
+
 
 /** How long the source probe waits for a workload's first figure, in seconds. */
 export const FIRST_FIGURE_TIMEOUT = 120;
@@ -38,11 +39,7 @@ export function workloadChain(spec: WorkloadSpec): MigratingWorkload {
 
 export const WORKLOAD_LABEL = "live-migration-lab/workload";
 export const STAGE_LABEL = "live-migration-lab/stage";
-/** Asks the lab's CRI proxy to restore a container from an archive on the node (cri-proxy/proxy.go RestoreAnnotationPrefix). */
-export const restoreAnnotation = (container: string) => `live-migration-lab/restore.${container}`;
 
-/** What every pod of the lab tolerates: its node's runtime or kubelet being down (see workloadPodManifest). */
-export const NODE_OUTAGE_TOLERATIONS = ["not-ready", "unreachable"].map(t => ({ key: `node.kubernetes.io/${t}`, operator: "Exists", effect: "NoExecute" }));
 
 export interface WorkloadPodArgs {
     readonly spec: WorkloadSpec;
@@ -145,8 +142,6 @@ export class WorkloadPod extends pulumi.ComponentResource {
     }
 }
 
-/** Where the local lab's nodes see the host's image inputs (scripts/flink-build.sh --root), read-only. */
-export const IMAGE_INPUTS_DIR = "/opt/lab/images";
 /** The image label holding the digest of the rootfs an image was built from. */
 const ROOTFS_LABEL = "live-migration-lab.rootfs";
 

@@ -51,6 +51,18 @@ export interface MigratingWorkload {
     verifyScript(a: VerifyArgs): string;
 }
 
+/** Asks the lab's CRI proxy to restore a container from an archive on the node (cri-proxy/proxy.go RestoreAnnotationPrefix). */
+export const restoreAnnotation = (container: string) => `live-migration-lab/restore.${container}`;
+
+/**
+ * What every pod of the lab tolerates: its node's runtime or kubelet being down. Its memory is on its
+ * node, so it waits for the node rather than be evicted after the default 300 s (as DaemonSet pods do).
+ */
+export const NODE_OUTAGE_TOLERATIONS = ["not-ready", "unreachable"].map(t => ({ key: `node.kubernetes.io/${t}`, operator: "Exists", effect: "NoExecute" }));
+
+/** Where the local lab's nodes see the host's image inputs (scripts/flink-build.sh --root), read-only. */
+export const IMAGE_INPUTS_DIR = "/opt/lab/images";
+
 /** Kubernetes name of a workload's pod at a stage ("initial" or a hop id); stages exist side by side while a hop runs. */
 export const stagePod = (prefix: string, stage: string) => (stage === "initial" ? prefix : `${prefix}-${stage}`);
 
