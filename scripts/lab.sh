@@ -126,57 +126,53 @@ select_stack() {
 
 # The local driver's nodes live in the lab's own network namespace, and so does everything that
 # talks to them: the lab network (and the cached rootfs) are made here, in the host's network
-# namespace, and pulumi then runs inside the lab's. Prints "local STATE_DIR NETNS" or "remote".
+# namespace, and pulumi then runs inside the lab's.
+#
+# The host is prepared only from a config the program's own validation accepted
+# (scripts/lab-config.ts): a stack the program would refuse never gets as far as a build, a
+# directory or a namespace, and the values arrive NUL-separated, never split or globbed by the shell.
+# Sets LAB_WHERE (local | remote) and, for the local driver, LAB_STATE, LAB_NETNS and LAB_BINS
+# (the Kubernetes bin directory, or -). Returns non-zero, having said why, when anything fails.
 export LAB_ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-$CACHE_DIR/rootfs}
 lab_network() {
-  local settings
-  # shellcheck disable=SC2016 # the single-quoted text is JavaScript
-  settings=$(pulumi config --json --stack "$STACK" | node -e '
-    let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-      const c = JSON.parse(s), v = k => c["live-migration-lab:" + k]?.objectValue ?? c["live-migration-lab:" + k]?.value;
-      const local = v("local") ?? {}, k8s = v("kubernetes") ?? {}, crio = v("crio") ?? {}, flink = v("flink") ?? {};
-      const off = k8s.enabled === false || k8s.enabled === "false";
-      console.log(v("driver") ?? "local", local.stateDir ?? "/var/lib/live-migration-lab", local.subnet ?? "10.231.0.0/24",
-        off ? "-" : `${k8s.version ?? "1.34.1"}/${crio.version ?? "1.34"}`, off || flink.enabled === false || flink.enabled === "false" ? "-" : flink.version ?? "1.20.0");
-      // Then the Debian packages of each workload image, one image per line.
-      for (const w of (Array.isArray(v("workloads")) ? v("workloads") : [])) {
-        for (const x of w?.containers ?? []) if (Array.isArray(x?.packages) && x.packages.length) console.log(x.packages.join(" "));
-      }
-    })')
-  read -r driver state subnet k8s flink <<<"$(head -n1 <<<"$settings")"
-  if [ "$driver" = local ]; then
-    # Kubernetes, CRI-O and the Flink image's inputs are made here too: the Go module proxy,
-    # Maven Central and Debian's mirrors are not reachable from the lab.
-    local bins=-
-    if [ "$k8s" != - ]; then
-      bins=$(bash "$ROOT/scripts/k8s-build.sh" "${k8s%/*}" "${k8s#*/}")
-      echo "lab.sh: Kubernetes and CRI-O binaries: $(cat "$bins/SOURCE" 2>/dev/null || echo "built from the Go module proxy")" >&2
-    fi
-    [ "$flink" = - ] || bash "$ROOT/scripts/flink-build.sh" "$flink" >/dev/null
-    # The workloads' images: a Debian rootfs per package list (the nodes build the images from it).
-    local packages
-    while read -r packages; do
-      # shellcheck disable=SC2086 # a list of package names
-      [ -z "$packages" ] || bash "$ROOT/scripts/rootfs-build.sh" --workload $packages >/dev/null
-    done < <(tail -n +2 <<<"$settings" | sort -u)
-    echo "local $state $(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state") $bins"
-  else
-    echo remote
+  local json fields=()
+  json=$(pulumi config --json --stack "$STACK") || { echo "lab.sh: could not read the config of stack $STACK" >&2; return 1; }
+  # The last field is lab-config's exit status (a process substitution's is not seen otherwise).
+  mapfile -d '' fields < <(rc=0; node -r ts-node/register/transpile-only "$ROOT/scripts/lab-config.ts" <<<"$json" || rc=$?; echo -n "$rc")
+  [ "${fields[-1]}" = 0 ] || return 1
+  unset 'fields[-1]'
+  local driver=${fields[0]} state=${fields[1]} subnet=${fields[2]} k8s=${fields[3]} crio=${fields[4]} flink=${fields[5]}
+  LAB_WHERE=remote
+  [ "$driver" = local ] || return 0
+  # Kubernetes, CRI-O and the Flink image's inputs are made here too: the Go module proxy,
+  # Maven Central and Debian's mirrors are not reachable from the lab.
+  LAB_BINS=-
+  if [ "$k8s" != - ]; then
+    LAB_BINS=$(bash "$ROOT/scripts/k8s-build.sh" "$k8s" "$crio") || return 1
+    echo "lab.sh: Kubernetes and CRI-O binaries: $(cat "$LAB_BINS/SOURCE" 2>/dev/null || echo "built from the Go module proxy")" >&2
   fi
+  if [ "$flink" != - ]; then bash "$ROOT/scripts/flink-build.sh" "$flink" >/dev/null || return 1; fi
+  # The workloads' images: a Debian rootfs per package list (the nodes build the images from it).
+  local image packages=()
+  for image in "${fields[@]:6}"; do
+    read -ra packages <<<"$image"
+    bash "$ROOT/scripts/rootfs-build.sh" --workload "${packages[@]}" >/dev/null || return 1
+  done
+  LAB_NETNS=$(bash "$ROOT/scripts/local-node.sh" lab-up "$subnet" "$state") || return 1
+  LAB_STATE=$state LAB_WHERE=local
 }
 
 # lab_pulumi ARGS: pulumi ARGS, inside the lab network namespace for the local driver (with the
 # lab's kubectl on PATH for the kubernetes provider).
 lab_pulumi() {
-  local where state netns bins
-  read -r where state netns bins <<<"$(lab_network)"
-  if [ "$where" = local ]; then
-    [ "${bins:--}" = - ] || export PATH="$bins:$PATH"
+  lab_network || return 1
+  if [ "$LAB_WHERE" = local ]; then
+    [ "$LAB_BINS" = - ] || export PATH="$LAB_BINS:$PATH"
     local rc=0
-    nsenter --net="/run/netns/$netns" -- pulumi "$@" || rc=$?
+    nsenter --net="/run/netns/$LAB_NETNS" -- pulumi "$@" || rc=$?
     # With no node up (a preview of a lab never brought up, a destroyed or failed one) the lab
     # network is not kept: the next call makes it again.
-    bash "$ROOT/scripts/local-node.sh" lab-down "$state" 2>/dev/null || true
+    bash "$ROOT/scripts/local-node.sh" lab-down "$LAB_STATE" 2>/dev/null || true
     return "$rc"
   else
     pulumi "$@"

@@ -84,8 +84,29 @@ rootfs() {
   echo "$dir"
 }
 
+# The state directory is the lab's own: made here (STATE/.live-migration-lab records it), or found
+# empty, or holding only what an earlier version made (its key). One that holds anything else is
+# refused before it is touched: the lab makes it root-only, so adopting /srv or a project folder
+# would lock its owner out. (validation refuses system directories before this runs.)
+ensure_state_dir() {
+  local dir=$1 marker=$1/.live-migration-lab others
+  [ -f "$marker" ] && return 0
+  if [ -e "$dir" ] && [ ! -d "$dir" ]; then
+    fail "local.stateDir $dir exists and is not a directory; set local.stateDir to a path that does not exist yet (nothing was changed)"
+  fi
+  if [ -d "$dir" ]; then
+    others=$(find "$dir" -mindepth 1 -maxdepth 1 ! -name ssh ! -name nodes ! -name kubeconfig -printf '%f\n' | head -n 3 | paste -sd ' ')
+    if [ -n "$others" ] || { [ -e "$dir/ssh" ] && ! grep -qs ' live-migration-lab$' "$dir/ssh/id_ed25519.pub"; }; then
+      fail "local.stateDir $dir already holds files the lab did not write (${others:-ssh}); the lab makes its state directory root-only, so it takes only one of its own: set local.stateDir to a path that does not exist yet (nothing was changed)"
+    fi
+  fi
+  install -d -m 0700 "$dir"
+  (umask 077 && echo "live-migration-lab state directory" >"$marker")
+}
+
 # The lab's SSH key, made once per state directory.
 ensure_key() {
+  ensure_state_dir "$1"
   install -d -m 0700 "$1" "$1/ssh"
   [ -f "$1/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C live-migration-lab -f "$1/ssh/id_ed25519"
 }

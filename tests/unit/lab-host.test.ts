@@ -1,0 +1,130 @@
+// scripts/lab.sh prepares the host (builds, the local lab's state directory and network) only
+// from a config the program's own validation accepted, and passes its values without word
+// splitting. Run for real: lab.sh with a stand-in engine (a PULUMI_HOME whose `pulumi` answers
+// `config --json` with the test's config) and stand-ins for the host tools it must not reach
+// (install, ssh-keygen, ip, debootstrap), each of which records its call and fails.
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { flatConfig, hostFields } from "../../scripts/lab-config";
+import { rawConfigFrom, validateConfig } from "../../components/config/config";
+
+const ROOT = path.join(__dirname, "..", "..");
+const NS = "live-migration-lab";
+
+/** `pulumi config --json` as the engine prints it, from plain values (objects as objectValue). */
+function configJson(values: Record<string, unknown>, secret: string[] = []): Record<string, object> {
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${NS}:${k}`,
+        secret.includes(k) ? { secret: true } : typeof v === "string" ? { value: v, secret: false } : { value: JSON.stringify(v), objectValue: v, secret: false }]));
+}
+
+function labConfig(values: Record<string, unknown>) {
+    return spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "lab-config.ts")],
+        { cwd: ROOT, input: JSON.stringify(configJson(values)), encoding: "utf8" });
+}
+
+describe("lab.sh's host values (scripts/lab-config.ts)", () => {
+    it("come from the validated config: defaults filled in, NUL-separated, a path with a space intact", () => {
+        const r = labConfig({ local: { stateDir: "/srv/my lab" } });
+        assert.equal(r.status, 0, r.stderr);
+        const fields = r.stdout.split("\0");
+        assert.equal(fields.pop(), "", "every field ends with a NUL");
+        assert.deepEqual(fields.slice(0, 3), ["local", "/srv/my lab", "10.231.0.0/24"]);
+        assert.match(fields[3], /^1\.\d+\.\d+$/, "the default Kubernetes release");
+    });
+
+    it("refuse a config the program refuses, naming the config path, and print nothing for the host", () => {
+        const r = labConfig({ local: { stateDir: "/etc" } });
+        assert.equal(r.status, 2);
+        assert.equal(r.stdout, "");
+        assert.match(r.stderr, /live-migration-lab:local\.stateDir: got "\/etc", a system directory/);
+    });
+
+    it("never pass a workload package list the schema refuses (a glob, a space)", () => {
+        const w = (packages: string[]) => ({
+            workloads: [{ name: "app", node: "master", containers: [{ name: "c", image: "localhost/app:1", packages, command: ["sleep", "inf"] }], probe: { container: "c", command: ["echo", "1"] } }],
+        });
+        for (const bad of ["*", "redis server"]) {
+            const r = labConfig(w([bad]));
+            assert.equal(r.status, 2, `${bad}: ${r.stdout}`);
+            assert.match(r.stderr, /workloads\[0\]\.containers\[0\]\.packages\[0\]: got .*; expected a Debian package name/);
+        }
+        const c = validateConfig(rawConfigFrom(flatConfig(configJson(w(["redis-server", "bash", "redis-server"]))).all), false);
+        assert.deepEqual(hostFields(c).slice(6), ["bash redis-server"], "one image: its packages sorted and distinct");
+    });
+
+    it("read a secret's presence, not its value", () => {
+        const { all, keyIsSecret } = flatConfig(configJson({ sshPrivateKey: "" }, ["sshPrivateKey"]));
+        assert.ok(keyIsSecret);
+        assert.equal(all[`${NS}:sshPrivateKey`], "(secret)");
+    });
+});
+
+describe("lab.sh touches the host only after validation (run for real with stand-ins)", () => {
+    let dir: string;
+    const TOUCH = ["install", "ssh-keygen", "ip", "debootstrap", "nsenter"];
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-labsh-"));
+        const stubs = path.join(dir, "stubs");
+        fs.mkdirSync(stubs);
+        for (const t of TOUCH) fs.writeFileSync(path.join(stubs, t), `#!/bin/sh\necho "${t} $*" >>"${dir}/touched"\nexit 1\n`, { mode: 0o755 });
+        // The engine as ensure_engine finds it when the official CLI and plugins are installed.
+        const home = path.join(dir, "pulumi-home");
+        const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8"));
+        const bin = path.join(home, "versions", pkg("package.json").devDependencies.pulumi, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\ncase "$1" in config) cat "${dir}/config.json" ;; esac\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(home, "engine-sources"), `pulumi-cli ${pkg("package.json").devDependencies.pulumi} downloaded\n`);
+        for (const p of ["command", "kubernetes"]) {
+            const d = path.join(home, "plugins", `resource-${p}-v${pkg(`node_modules/@pulumi/${p}/package.json`).pulumi.version}`);
+            fs.mkdirSync(d, { recursive: true });
+            fs.writeFileSync(path.join(d, `pulumi-resource-${p}`), "#!/bin/sh\n", { mode: 0o755 });
+        }
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function labSh(values: Record<string, unknown>, extra: Record<string, string> = {}) {
+        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(configJson(values)));
+        const r = spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), "preview", "--no-policy"], {
+            encoding: "utf8", cwd: ROOT,
+            env: {
+                ...process.env, PATH: `${path.join(dir, "stubs")}:${path.dirname(process.execPath)}:${process.env.PATH}`,
+                PULUMI_HOME: path.join(dir, "pulumi-home"), PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: "test",
+                LAB_IMAGES_CACHE: path.join(dir, "images"), LAB_ROOTFS_CACHE: path.join(dir, "rootfs"), ...extra,
+            },
+        });
+        const touched = fs.existsSync(path.join(dir, "touched")) ? fs.readFileSync(path.join(dir, "touched"), "utf8") : "";
+        return { ...r, touched };
+    }
+
+    it("a system directory as local.stateDir is refused with the program's message, and nothing is run", () => {
+        const r = labSh({ kubernetes: { enabled: false }, local: { stateDir: "/etc" } });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /local\.stateDir: got "\/etc", a system directory/);
+        assert.equal(r.touched, "", "no host tool ran");
+    });
+
+    it("a directory holding files the lab did not write is refused before it is made root-only", () => {
+        const foreign = path.join(dir, "project");
+        fs.mkdirSync(foreign, { mode: 0o755 });
+        fs.writeFileSync(path.join(foreign, "notes.txt"), "mine\n");
+        const r = labSh({ kubernetes: { enabled: false }, local: { stateDir: foreign } });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /local\.stateDir .*project already holds files the lab did not write \(notes\.txt\)/);
+        assert.equal(r.touched, "", "no host tool ran");
+        assert.equal(fs.statSync(foreign).mode & 0o777, 0o755, "its mode is as it was");
+    });
+
+    it("a failed build stops the setup: the lab's network and state directory are not made", () => {
+        // Kubernetes that cannot be had: no official binaries, and building forbidden.
+        const r = labSh({ flink: { enabled: false }, local: { stateDir: path.join(dir, "lab") } },
+            { LAB_K8S_CACHE: path.join(dir, "k8s"), LAB_K8S_OFFICIAL: "0", LAB_K8S_BUILD: "0" });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /k8s-build\.sh: no official release binaries/);
+        assert.doesNotMatch(r.touched, /^(install|ip|ssh-keygen) /m, "lab-up did not run");
+        assert.ok(!fs.existsSync(path.join(dir, "lab")));
+    });
+});
