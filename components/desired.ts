@@ -6,7 +6,8 @@ import { driverFor, NodeDriver } from "./drivers";
 import type { ManagedFile } from "./node/nodeRuntime";
 import type { MigrationPlan } from "./migration/plan";
 import { criuConfigPaths, renderCriuConf } from "./node/criu";
-import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIn } from "./node/crio";
+import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIns } from "./node/crio";
+import { CONFIG_NAMESPACE } from "./config/schema";
 import { CRICTL_CONFIG_PATH, KUBELET_DROP_IN_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, renderKubeadmInitConfig, renderKubeadmJoinConfig } from "./cluster/kubeadm";
 import { abortLog, ociRuntimeWrapper, renderOciRuntime } from "./migration/cutover";
@@ -53,16 +54,23 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
     }));
     const extra = driver.runtime.crioSettings;
     files.push({ role: "oci-runtime", path: ociRuntimeWrapper(c.crio.runtime), content: renderOciRuntime(c.crio.runtime, driver.runtime.runtimePath), mode: 0o755 });
+    // CRI-O's restore switch is the key its binary knows (container_level_enabled where it has it,
+    // enable_criu_support before): the node's writer keeps the variant its crio reads.
+    const dropIns = renderCrioDropIns({
+        version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore,
+        // The stack's own settings win over what the driver's nodes need.
+        settings: extra ? deepMerge(structuredClone(extra), c.crio.settings ?? {}) : c.crio.settings,
+        // CRI-O runs the runtime through the lab's wrapper, which holds a migrating job frozen (cutover.ts).
+        runtimePath: ociRuntimeWrapper(c.crio.runtime),
+    });
     files.push({
         role: "crio-drop-in",
         path: CRIO_DROP_IN_PATH,
-        content: renderCrioDropIn({
-            version: c.crio.version, runtime: c.crio.runtime, checkpointRestore: c.crio.checkpointRestore,
-            // The stack's own settings win over what the driver's nodes need.
-            settings: extra ? deepMerge(structuredClone(extra), c.crio.settings ?? {}) : c.crio.settings,
-            // CRI-O runs the runtime through the lab's wrapper, which holds a migrating job frozen (cutover.ts).
-            runtimePath: ociRuntimeWrapper(c.crio.runtime),
-        }),
+        content: dropIns.container_level_enabled!,
+        variants: {
+            by: "crio-restore-switch", contents: dropIns,
+            help: `${CONFIG_NAMESPACE}:crio.checkpointRestore is "${c.crio.checkpointRestore}", which a CRI-O without [crio.checkpoint_restore] container_level_enabled cannot express; install a CRI-O patch release from after 2026-09, or use "checkpoint_restore" or "none"`,
+        },
         mode: 0o644,
         restart: "crio",
         // CRI-O refuses to start with a runtime_path that does not exist.

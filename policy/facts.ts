@@ -2,6 +2,7 @@
 // in their triggers (components/node/command.ts) saying what they manage; managed files carry their
 // rendered content in `stdin`.
 import * as TOML from "smol-toml";
+import { splitVariants } from "../components/node/variants";
 
 export const REMOTE_COMMAND = "command:remote:Command";
 export const POD = "kubernetes:core/v1:Pod";
@@ -36,13 +37,19 @@ export interface ManagedFileFact {
     readonly mode: string;
     /** Rendered content; undefined while unknown (preview before dependencies exist). */
     readonly content?: string;
+    /** For a file sent as variants (components/node/variants.ts), which one this is. */
+    readonly variant?: string;
 }
 
 export function managedFiles(resources: readonly Resource[]): ManagedFileFact[] {
-    return resources.flatMap(r => {
+    return resources.flatMap((r): ManagedFileFact[] => {
         const m = marker(r, "managed-file");
         if (!m) return [];
-        return [{ resource: r, node: String(m.node), path: String(m.path), mode: String(m.mode), content: typeof r.props.stdin === "string" ? r.props.stdin : undefined }];
+        const fact = { resource: r, node: String(m.node), path: String(m.path), mode: String(m.mode) };
+        if (typeof r.props.stdin !== "string") return [{ ...fact, content: undefined }];
+        // A file sent as variants (the CRI-O drop-in per restore switch): each is checked, as any may be written.
+        const variants = splitVariants(r.props.stdin);
+        return variants ? Object.entries(variants).map(([variant, content]) => ({ ...fact, content, variant })) : [{ ...fact, content: r.props.stdin }];
     });
 }
 

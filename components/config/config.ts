@@ -8,7 +8,7 @@ import { posix } from "path";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
 import { checkCriuOptions, CriuOptions, dumpsTcpConnections } from "../node/criu";
 import type { ConfigProblem } from "./problem";
-import { CheckpointRestoreLevel, checkCheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
+import { CheckpointRestoreLevel, checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, MigrationRequest, planMigrations, WorkloadStart } from "../migration/plan";
 import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from "../cluster/networks";
 import { flinkPodMemoryMb } from "../flink/flink";
@@ -328,7 +328,6 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         problems.push({ path: key("crio.version"), message: `got "${crio.version}" with driver local; the local lab builds CRI-O from the Go module proxy, which serves ${LOCAL_CRIO_VERSIONS.map(v => `"${v}"`).join(", ")} (scripts/k8s-build.sh); other versions need driver vagrant or existing` });
     }
     if (crioKnown) {
-        if (crio.checkpointRestore) problems.push(...checkCheckpointRestoreLevel(crio.version, crio.checkpointRestore, key("crio.checkpointRestore")));
         if (crio.settings && typeof crio.settings === "object") problems.push(...checkCrioSettings(crio.settings, crio.version, key("crio.settings")));
     }
     if (c.criu && Array.isArray(c.criu.dump) && Array.isArray(c.criu.restore)) {

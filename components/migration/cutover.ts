@@ -14,9 +14,9 @@
 // back through CRI-O's own `GET /unpause/{id}` (a plain thaw when CRI-O cannot be reached) when
 // the target did not commit within `maxPauseSeconds` of the pause.
 import { libraryText, nodeProgram, programText, q } from "../node/program";
-import { SshPeer } from "../node/scripts";
+import { CRIO_SWITCH_LIB, SshPeer } from "../node/scripts";
 import type { VerifyArgs } from "../workload/workload";
-import { CRIO_SOCKET } from "../node/crio";
+import { CRIO_DROP_IN_PATH, CRIO_SOCKET } from "../node/crio";
 
 /** Per-hop lease directories on the source node: hold state of the current attempt and the abort log. */
 export const LEASE_ROOT = "/var/lib/live-migration-lab/migrations";
@@ -103,8 +103,8 @@ export function holdScript(a: HoldArgs, attempt: string): string {
     return nodeProgram("migration/programs/hold.sh", `hold ${a.namespace}/${a.pod}`, {
         LEASE_DIR: `${LEASE_ROOT}/${a.id}`, ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINERS: a.containers.join(" "), ATTEMPT: attempt,
         MAX_PAUSE: a.maxPauseSeconds, CHECKPOINT_TIMEOUT: a.checkpointTimeoutSeconds, HOLDS: HOLDS_DIR,
-        CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET_PATH, LEASE_TOOL: leaseTool(),
-    }, ["node/programs/container.sh"]);
+        CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET_PATH, LEASE_TOOL: leaseTool(), CRIO_DROP_IN: CRIO_DROP_IN_PATH,
+    }, ["node/programs/container.sh", CRIO_SWITCH_LIB]);
 }
 
 export interface CutoverArgs extends VerifyArgs {

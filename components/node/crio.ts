@@ -26,8 +26,29 @@ const KEYS: Readonly<Record<string, KeyTable>> = crioKeys.versions;
 /** CRI-O minor versions whose keys this program knows. */
 export const CRIO_VERSIONS: readonly string[] = Object.keys(KEYS).sort((a, b) => minorOf(a) - minorOf(b));
 
-/** The first CRI-O minor with `[crio.checkpoint_restore] container_level_enabled` (cri-o commit 5677c1fa87). */
-export const CHECKPOINT_RESTORE_TABLE_SINCE = 37;
+// `[crio.checkpoint_restore] container_level_enabled` came with cri-o PR 10248 (main, September
+// 2026, the 1.37 key list) and was backported to the patch releases of 1.30 to 1.34 after 2026-09
+// (PRs 10339, 10338, 10337, 10336, 10327), with restore OFF by default there: which switch a node's
+// CRI-O reads is learned from its binary (crioRestoreSwitch), never from its minor version.
+
+/**
+ * The key that switches a CRI-O binary's restores: `[crio.checkpoint_restore] container_level_enabled`
+ * where the binary knows it (it then defaults to "checkpoint_only" in the backports: restore off),
+ * `[crio.runtime] enable_criu_support` where it does not (deprecated where both exist).
+ */
+export type RestoreSwitch = "container_level_enabled" | "enable_criu_support";
+export const RESTORE_SWITCHES: readonly RestoreSwitch[] = ["container_level_enabled", "enable_criu_support"];
+
+/**
+ * Which switch a CRI-O binary reads, from what its `crio config` prints: every key of its
+ * [crio.checkpoint_restore] table, commented out when at its default (pkg/config/template.go,
+ * templateStringCrioCheckpointRestoreContainerLevelEnabled). Undefined when the text is not CRI-O's config.
+ */
+export function crioRestoreSwitch(crioConfig: string): RestoreSwitch | undefined {
+    if (/^[ \t]*(#[ \t]*)?container_level_enabled[ \t]*=/m.test(crioConfig)) return "container_level_enabled";
+    if (/^[ \t]*\[crio\.runtime\]/m.test(crioConfig)) return "enable_criu_support";
+    return undefined;
+}
 
 function minorOf(version: string): number {
     return Number(version.split(".")[1]);
@@ -154,21 +175,12 @@ export interface CrioDropInArgs {
     /** Default OCI runtime handler. */
     readonly runtime: "runc" | "crun";
     readonly checkpointRestore: CheckpointRestoreLevel;
+    /** The switch the node's CRI-O binary reads (crioRestoreSwitch). */
+    readonly restoreSwitch: RestoreSwitch;
     /** Absolute path of the runtime binary where the node's layout needs one (e.g. Debian's /usr/sbin/runc). */
     readonly runtimePath?: string;
     /** Extra settings, already checked with checkCrioSettings. */
     readonly settings?: Record<string, unknown>;
-}
-
-/** Whether CRI-O `version` can express `level` at all. */
-export function checkCheckpointRestoreLevel(version: string, level: CheckpointRestoreLevel, path: string): ConfigProblem[] {
-    if (level === "checkpoint_only" && minorOf(version) < CHECKPOINT_RESTORE_TABLE_SINCE) {
-        return [{
-            path,
-            message: `got "checkpoint_only"; CRI-O ${version} has only enable_criu_support, which turns checkpoint and restore on or off together; allowed for ${version}: "none", "checkpoint_restore"`,
-        }];
-    }
-    return [];
 }
 
 export function deepMerge(into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> {
@@ -183,11 +195,12 @@ export function crioDropIn(args: CrioDropInArgs): Record<string, unknown> {
     const enabled = args.checkpointRestore !== "none";
     const runtime: Record<string, unknown> = { default_runtime: args.runtime };
     const doc: Record<string, unknown> = { crio: { runtime } };
-    if (minorOf(args.version) >= CHECKPOINT_RESTORE_TABLE_SINCE) {
+    if (args.restoreSwitch === "container_level_enabled") {
         (doc.crio as Record<string, unknown>).checkpoint_restore = { container_level_enabled: args.checkpointRestore };
     } else {
-        // Before 1.37 one switch covers both directions. CRI-O also turns it off by itself when
-        // `criu` is not on its PATH, which is why the node runtime checks `criu check` first.
+        // One switch covers both directions. CRI-O also turns it off by itself when `criu` is not
+        // on its PATH, which is why the node runtime checks `criu check` first.
+        if (args.checkpointRestore === "checkpoint_only") throw new Error(`CRI-O without container_level_enabled cannot enable checkpoints without restores`);
         runtime.enable_criu_support = enabled;
     }
     if (args.runtimePath) {
@@ -205,6 +218,20 @@ export function renderCrioDropIn(args: CrioDropInArgs): string {
         "",
     ].join("\n");
     return header + TOML.stringify(crioDropIn(args)) + "\n";
+}
+
+/**
+ * The drop-in for each switch a node's CRI-O may read (a binary without container_level_enabled
+ * cannot express "checkpoint_only": it has no variant then). The node's writer picks the one its
+ * binary reads (crio-switch.sh); drift review compares with the one the node reported.
+ */
+export function renderCrioDropIns(args: Omit<CrioDropInArgs, "restoreSwitch">): Partial<Record<RestoreSwitch, string>> {
+    const out: Partial<Record<RestoreSwitch, string>> = {};
+    for (const restoreSwitch of RESTORE_SWITCHES) {
+        if (restoreSwitch === "enable_criu_support" && args.checkpointRestore === "checkpoint_only") continue;
+        out[restoreSwitch] = renderCrioDropIn({ ...args, restoreSwitch });
+    }
+    return out;
 }
 
 /** Every dotted key in a parsed drop-in, for checking a rendered or hand-edited file. */

@@ -10,7 +10,7 @@
 import * as crypto from "crypto";
 import { nodeProgram } from "./program";
 import type { ConfigProblem } from "../config/problem";
-import { MANAGED_FILES_RECORD, NODE_ROOT } from "./scripts";
+import { CRIO_SWITCH_LIB, MANAGED_FILES_RECORD, NODE_ROOT } from "./scripts";
 
 /** What a node reported for one path: "<sha256> <mtime>", "absent", or "host <sha256>" (a file not the program's). */
 export type Observation = string;
@@ -22,14 +22,19 @@ export interface FileState {
 
 /** Prints one line per path: "<sha256> <mtime> <path>", "absent - <path>" or "host <sha256> <path>". */
 export function probeScript(paths: readonly string[]): string {
-    return nodeProgram("node/programs/probe-files.sh", "drift probe", { PATHS: paths.join("\n"), KEEP: MANAGED_FILES_RECORD });
+    return nodeProgram("node/programs/probe-files.sh", "drift probe", { PATHS: paths.join("\n"), KEEP: MANAGED_FILES_RECORD }, [CRIO_SWITCH_LIB]);
 }
+
+/** Where parseProbe files the restore switch the node's crio binary reads (crio-switch.sh): not a path. */
+export const CRIO_SWITCH_OBSERVATION = "crio restore switch";
 
 export function parseProbe(stdout: string): Record<string, Observation> {
     const out: Record<string, Observation> = {};
     for (const line of stdout.split("\n")) {
         const m = /^(absent|host|own|empty|foreign|[0-9a-f]{64}) (-|\d+|[0-9a-f]{64}) (\/.*)$/.exec(line.trim());
         if (m) out[m[3]] = m[1] === "absent" ? "absent" : `${m[1]} ${m[2]}`;
+        const sw = /^crio-restore-switch (\S+)$/.exec(line.trim());
+        if (sw) out[CRIO_SWITCH_OBSERVATION] = sw[1];
     }
     return out;
 }

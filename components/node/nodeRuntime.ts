@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeHandle, nodeCommand } from "./command";
 import { criuCheckScript, ensurePrivateDirScript, putBackFileScript, removeDirScript, writeFileScript } from "./scripts";
-import { fileState, Observation } from "./drift";
+import { CRIO_SWITCH_OBSERVATION, fileState, Observation } from "./drift";
+import { joinVariants } from "./variants";
 
 /** A file this program owns on a node: rendered content, path and mode. */
 export interface ManagedFile {
@@ -16,6 +17,18 @@ export interface ManagedFile {
     readonly restart?: string;
     /** The role of a file (listed before this one) that must be in place before this one is written. */
     readonly after?: string;
+    /**
+     * Content per restore switch, where the right one depends on what the node's CRI-O binary knows:
+     * all are sent and the node keeps the one it reads (variants.ts); `content` is the one assumed
+     * until a node has said, `help` what to do when none fits.
+     */
+    readonly variants?: { readonly by: "crio-restore-switch"; readonly contents: Readonly<Record<string, string>>; readonly help: string };
+}
+
+/** What a node should have for a managed file, given what it reported of its CRI-O (drift review). */
+export function expectedContent(f: ManagedFile, observed?: Readonly<Record<string, Observation>>): string {
+    const seen = observed?.[CRIO_SWITCH_OBSERVATION];
+    return (f.variants && seen !== undefined ? f.variants.contents[seen] : undefined) ?? f.content;
 }
 
 export interface NodeRuntimeArgs {
@@ -80,12 +93,12 @@ export class NodeRuntime extends pulumi.ComponentResource {
         const written: command.remote.Command[] = args.files.map(f => {
             const first = f.after ? byRole.get(f.after) : undefined;
             if (f.after && !first) throw new Error(`managed file ${f.role}: the file it comes after (${f.after}) is not listed before it`);
-            const state = fileState(f.path, f.content, args.observed?.[f.path]);
+            const state = fileState(f.path, expectedContent(f, args.observed), args.observed?.[f.path]);
             const cmd = nodeCommand(`${name}-${f.role}`, {
                 node,
-                create: writeFileScript(f.path, f.mode, f.restart),
+                create: writeFileScript(f.path, f.mode, f.restart, undefined, f.variants && { by: f.variants.by, help: f.variants.help }),
                 delete: putBackFileScript(f.path),
-                stdin: f.content,
+                stdin: f.variants ? joinVariants(f.variants.contents) : f.content,
                 triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],
                 observed: { state: state.marker, changed: state.drifted },
             }, { parent: this, dependsOn: [criu, ...(first ? [first] : [])], deleteBeforeReplace: true });

@@ -4,7 +4,7 @@
 // outputs). Content and secrets never appear in a program's text: file content and secrets come on
 // stdin (never SSH environment variables, which a stock sshd refuses: command.ts).
 
-import { CRIO_SOCKET } from "./crio";
+import { CRIO_DROP_IN_PATH, CRIO_SOCKET } from "./crio";
 import { libraryText, nodeProgram, programText, q } from "./program";
 
 const octal = (mode: number) => mode.toString(8).padStart(4, "0");
@@ -14,9 +14,14 @@ const octal = (mode: number) => mode.toString(8).padStart(4, "0");
  * (programs/write-file.sh); then restarts `restart`, the service that reads it, if it runs. A file
  * of the host's found there first is kept aside under `record` (the node's record of managed files).
  */
-export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD): string {
-    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { DEST: path, MODE: octal(mode), RESTART: restart ?? "", KEEP: record }, [SERVICE_LIB]);
+export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD, select?: { by: "crio-restore-switch"; help: string }): string {
+    const inputs = { DEST: path, MODE: octal(mode), RESTART: restart ?? "", KEEP: record };
+    if (!select) return nodeProgram("node/programs/write-file.sh", `write ${path}`, inputs, [SERVICE_LIB]);
+    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { ...inputs, SELECT: select.by, SELECT_HELP: select.help }, [SERVICE_LIB, CRIO_SWITCH_LIB]);
 }
+
+/** What the node's CRI-O knows and runs with, for its restore switch (programs/crio-switch.sh). */
+export const CRIO_SWITCH_LIB = "node/programs/crio-switch.sh";
 
 /** The program's own directory on every node. */
 export const NODE_ROOT = "/var/lib/live-migration-lab";
@@ -83,8 +88,9 @@ export interface PreflightArgs {
 export function preflightScript(a: PreflightArgs): string {
     return nodeProgram("node/programs/preflight.sh", "preflight", {
         ARCHIVE_DIR: a.archiveDir, IMAGE_STORE: a.imageStore, NEED_MB: Math.ceil((a.rssBytes * 1.25) / 1048576) + 64,
-        RSS_MB: Math.round(a.rssBytes / 1048576), CRIO_ENDPOINT: CRIO_SOCKET, COPY: a.copy,
-    });
+        RSS_MB: Math.round(a.rssBytes / 1048576), CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET.replace(/^unix:\/\//, ""),
+        CRIO_DROP_IN: CRIO_DROP_IN_PATH, COPY: a.copy,
+    }, [CRIO_SWITCH_LIB]);
 }
 
 export interface CheckpointArgs {

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { joinVariants, splitVariants } from "../../components/node/variants";
 import * as pulumi from "@pulumi/pulumi";
 import * as TOML from "smol-toml";
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
@@ -71,10 +72,15 @@ const find = (rs: Res[], name: string) => {
     assert.ok(r, `no resource ${name}`);
     return r;
 };
+/** Edits a drop-in as TOML: each variant of one sent per restore switch (components/node/variants.ts). */
 const editToml = (r: Res, edit: (doc: any) => void) => {
-    const doc = TOML.parse(r.props.stdin) as any;
-    edit(doc);
-    r.props.stdin = TOML.stringify(doc);
+    const one = (text: string) => {
+        const doc = TOML.parse(text) as any;
+        edit(doc);
+        return TOML.stringify(doc);
+    };
+    const variants = splitVariants(r.props.stdin);
+    r.props.stdin = variants ? joinVariants(Object.fromEntries(Object.entries(variants).map(([k, v]) => [k, one(v)]))) : one(r.props.stdin);
 };
 const stepMarker = (r: Res) => r.props.triggers?.find((t: any) => t.lab === "migration-step");
 
@@ -121,9 +127,9 @@ describe("policy pack", () => {
             assertHasViolation(rs, "crio-restore-enabled-for-migrations", "enable_criu_support = false", "m1", "checkpoint_restore");
         });
 
-        it("rejects container_level_enabled = checkpoint_only on CRI-O 1.37", async () => {
+        it("rejects container_level_enabled = checkpoint_only where the node's CRI-O reads that switch", async () => {
             const rs = await happyPath({ crio: { version: "1.37" }, kubernetes: { version: "1.37.0" } });
-            editToml(find(rs, "cp-crio-drop-in"), d => { d.crio.checkpoint_restore.container_level_enabled = "checkpoint_only"; });
+            editToml(find(rs, "cp-crio-drop-in"), d => { if (d.crio.checkpoint_restore) d.crio.checkpoint_restore.container_level_enabled = "checkpoint_only"; });
             assertHasViolation(rs, "crio-restore-enabled-for-migrations", `container_level_enabled = "checkpoint_only"`);
         });
     });

@@ -6,7 +6,7 @@ import * as path from "path";
 import * as TOML from "smol-toml";
 import * as YAML from "yaml";
 import { validateConfig } from "../../components/config/config";
-import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn } from "../../components/node/crio";
+import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn, renderCrioDropIns } from "../../components/node/crio";
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../../components/node/criu";
 import { checkpointFeatureGates, renderKubeletConfig } from "../../components/node/kubelet";
 import { FLINK_FREEZE_TOLERANCE_MS, flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../../components/flink/flink";
@@ -28,32 +28,45 @@ const spec = validateConfig({}, false).flink;
 describe("CRI-O drop-in", () => {
     for (const version of CRIO_VERSIONS) {
         for (const level of ["none", "checkpoint_restore"] as const) {
-            it(`renders valid TOML with only keys CRI-O ${version} has (${level})`, () => {
-                const text = renderCrioDropIn({ version, runtime: "runc", checkpointRestore: level, runtimePath: "/usr/sbin/runc" });
-                const doc = TOML.parse(text) as Record<string, unknown>;
-                for (const key of dottedKeys(doc)) assert.ok(isCrioKey(version, key), `${key} is not a CRI-O ${version} key`);
-                assert.ok(text.includes(crioKeySource(version)), "names where its key list came from");
+            it(`renders valid TOML with only keys CRI-O ${version} has, or the restore switch its patch releases know (${level})`, () => {
+                for (const [restoreSwitch, text] of Object.entries(renderCrioDropIns({ version, runtime: "runc", checkpointRestore: level, runtimePath: "/usr/sbin/runc" }))) {
+                    const doc = TOML.parse(text!) as Record<string, unknown>;
+                    for (const key of dottedKeys(doc)) {
+                        const known = isCrioKey(version, key) || (key === "crio.checkpoint_restore.container_level_enabled" && isCrioKey("1.37", key));
+                        assert.ok(known, `${key} is not a CRI-O ${version} key (${restoreSwitch})`);
+                    }
+                    assert.ok(text!.includes(crioKeySource(version)), "names where its key list came from");
+                }
             });
         }
     }
 
-    it("uses enable_criu_support before CRI-O 1.37", () => {
-        const doc = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore" })) as any;
-        assert.equal(doc.crio.runtime.enable_criu_support, true);
-        assert.equal(doc.crio.checkpoint_restore, undefined);
-        const off = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "none" })) as any;
+    it("uses enable_criu_support where the node's crio has no container_level_enabled, whatever its minor", () => {
+        for (const version of ["1.34", "1.37"]) {
+            const doc = TOML.parse(renderCrioDropIn({ version, runtime: "runc", checkpointRestore: "checkpoint_restore", restoreSwitch: "enable_criu_support" })) as any;
+            assert.equal(doc.crio.runtime.enable_criu_support, true);
+            assert.equal(doc.crio.checkpoint_restore, undefined);
+        }
+        const off = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "none", restoreSwitch: "enable_criu_support" })) as any;
         assert.equal(off.crio.runtime.enable_criu_support, false);
     });
 
-    it("uses [crio.checkpoint_restore] container_level_enabled from CRI-O 1.37, with restore on", () => {
-        const doc = TOML.parse(renderCrioDropIn({ version: "1.37", runtime: "crun", checkpointRestore: "checkpoint_restore" })) as any;
-        assert.equal(doc.crio.checkpoint_restore.container_level_enabled, "checkpoint_restore");
-        assert.equal(doc.crio.runtime.enable_criu_support, undefined, "the deprecated switch is not rendered");
-        assert.equal(doc.crio.runtime.default_runtime, "crun");
+    it("uses [crio.checkpoint_restore] container_level_enabled where the node's crio knows it (1.34 patch releases too), with restore on", () => {
+        for (const version of ["1.34", "1.37"]) {
+            const doc = TOML.parse(renderCrioDropIn({ version, runtime: "crun", checkpointRestore: "checkpoint_restore", restoreSwitch: "container_level_enabled" })) as any;
+            assert.equal(doc.crio.checkpoint_restore.container_level_enabled, "checkpoint_restore");
+            assert.equal(doc.crio.runtime.enable_criu_support, undefined, "the deprecated switch is not rendered");
+            assert.equal(doc.crio.runtime.default_runtime, "crun");
+        }
+    });
+
+    it("has no enable_criu_support variant for checkpoint_only, which that switch cannot express", () => {
+        assert.deepEqual(Object.keys(renderCrioDropIns({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_only" })), ["container_level_enabled"]);
+        assert.deepEqual(Object.keys(renderCrioDropIns({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore" })), ["container_level_enabled", "enable_criu_support"]);
     });
 
     it("merges user settings under the program's keys", () => {
-        const doc = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore", settings: { crio: { runtime: { log_level: "debug" } } } })) as any;
+        const doc = TOML.parse(renderCrioDropIn({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore", restoreSwitch: "enable_criu_support", settings: { crio: { runtime: { log_level: "debug" } } } })) as any;
         assert.equal(doc.crio.runtime.log_level, "debug");
         assert.equal(doc.crio.runtime.enable_criu_support, true);
     });
@@ -555,8 +568,10 @@ describe("drift review", () => {
             fs.writeFileSync(at("theirs/b"), "");
             const script = probeScript(["runc.conf", "gone.conf", "hosts.conf", "own/", "empty/", "theirs/", "none/"].map(at))
                 .split(`'${scripts.MANAGED_FILES_RECORD}'`).join(`'${dir}/record'`);
-            const observed = parseProbe(execFileSync("bash", ["-s"], { input: script, encoding: "utf8" }));
+            // No crio on this PATH: the probe says so (crio-switch.test.ts runs it with one).
+            const observed = parseProbe(execFileSync("bash", ["-s"], { input: script, encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin" } }));
             assert.deepEqual(observed, {
+                "crio restore switch": "none",
                 [at("runc.conf")]: `${sha("tcp-established\n")} 1700000000`,
                 [at("gone.conf")]: "absent",
                 [at("hosts.conf")]: `host ${sha("mine\n")}`,

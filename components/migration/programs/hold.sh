@@ -10,8 +10,9 @@
 # Inputs: LEASE_DIR, ID, POD, NAMESPACE, CONTAINERS (the pod's containers, space-separated, in its
 # order), ATTEMPT, MAX_PAUSE, CHECKPOINT_TIMEOUT,
 # HOLDS (the runtime wrapper's lease directory), CRIO_ENDPOINT (unix://...), CRIO_SOCKET (its path),
-# LEASE_TOOL (lease.sh's text).
-# Libraries: node/programs/container.sh.
+# LEASE_TOOL (lease.sh's text), CRIO_DROP_IN (the program's CRI-O drop-in, named when restores are off).
+# Libraries: node/programs/container.sh, node/programs/crio-switch.sh.
+require_crio_restore source "$CRIO_SOCKET" "$CRIO_DROP_IN"
 dir=$LEASE_DIR; hold="$dir/hold"
 if [ -s "$hold/watcher.pid" ] && kill -0 "$(cat "$hold/watcher.pid")" 2>/dev/null && [ ! -d "$hold/decision" ]; then
   if [ "$(cat "$hold/state" 2>/dev/null)" = held ]; then

@@ -5,9 +5,12 @@
 # copy a hop makes, each about the job's RSS plus a margin (COPY): the checkpoint image in CRI-O's
 # store (both in one when they share a file system), or the "joined copy" that the cutover writes
 # in the archive directory from the archive split on arrival (both there).
-# Inputs: ARCHIVE_DIR, IMAGE_STORE, NEED_MB (one of them), RSS_MB, CRIO_ENDPOINT, COPY. Prints freeMb, needMb.
+# The running CRI-O must restore containers (crio-switch.sh).
+# Inputs: ARCHIVE_DIR, IMAGE_STORE, NEED_MB (one of them), RSS_MB, CRIO_ENDPOINT, CRIO_SOCKET (its
+# path), CRIO_DROP_IN, COPY. Libraries: node/programs/crio-switch.sh. Prints freeMb, needMb.
 if ! out=$(criu check 2>&1); then echo "criu check failed on the target: $out" >&2; exit 1; fi
 crictl --runtime-endpoint "$CRIO_ENDPOINT" info >/dev/null 2>&1 || { echo "CRI-O does not answer on $CRIO_ENDPOINT on $(hostname); start it (systemctl start crio) and run pulumi up again" >&2; exit 1; }
+require_crio_restore target "$CRIO_SOCKET" "$CRIO_DROP_IN"
 mode=$(stat -c %a "$ARCHIVE_DIR") || { echo "archive directory $ARCHIVE_DIR is missing" >&2; exit 1; }
 [ "$mode" = 700 ] || { echo "archive directory $ARCHIVE_DIR has mode $mode; checkpoints hold process memory and need 700" >&2; exit 1; }
 store=$IMAGE_STORE; [ -d "$store" ] || store=$(dirname "$store")

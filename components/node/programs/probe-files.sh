@@ -5,7 +5,9 @@
 # has no record of writing (the host's own, which the first write keeps aside: write-file.sh).
 # A path ending in "/" is a directory the program makes its own (private-dir.sh): "own - <path>",
 # "absent - <path>", "empty - <path>", or "foreign <entries> <path>" when it holds files the program
-# did not write. Inputs: PATHS (one per line), KEEP (the program's record of the files it wrote).
+# did not write. Then "crio-restore-switch <key>": the restore switch the node's crio binary reads
+# (crio-switch.sh). Inputs: PATHS (one per line), KEEP (the program's record of the files it wrote).
+# Libraries: node/programs/crio-switch.sh.
 while IFS= read -r p; do
   [ -n "$p" ] || continue
   if [ "${p%/}" != "$p" ]; then
@@ -17,3 +19,4 @@ while IFS= read -r p; do
   elif [ ! -e "$KEEP/owned$p" ]; then printf 'host %s %s\n' "$(sha256sum "$p" | cut -d' ' -f1)" "$p"
   else printf '%s %s %s\n' "$(sha256sum "$p" | cut -d' ' -f1)" "$(stat -c %Y "$p")" "$p"; fi
 done <<<"$PATHS"
+printf 'crio-restore-switch %s\n' "$(crio_restore_switch)"

@@ -7,7 +7,9 @@
 # the path as written by the program, and lists the directories it made for it.
 # Prints path, sha256, state (written or unchanged) and kept (where the host's own file waits, or "").
 # Inputs: DEST, MODE (octal), RESTART (a service name, or empty), KEEP (the program's record of the
-# files it manages on this node). Libraries: node/programs/service.sh.
+# files it manages on this node), SELECT (empty, or crio-restore-switch: stdin holds variants, see
+# variants.ts), SELECT_HELP (what to do when no variant fits). Libraries: node/programs/service.sh,
+# node/programs/crio-switch.sh.
 owned="$KEEP/owned$DEST"; kept="$KEEP/kept$DEST"
 if [ ! -e "$owned" ]; then
   made=(); d=$(dirname "$DEST")
@@ -21,7 +23,15 @@ if [ ! -e "$owned" ]; then
 fi
 install -d -m 0755 "$(dirname "$DEST")"
 tmp=$(mktemp "$(dirname "$DEST")/.live-migration-lab.XXXXXX")
-cat >"$tmp"
+if [ -z "${SELECT:-}" ]; then cat >"$tmp"; else
+  # stdin holds one variant per key the node's software may read (variants.ts): keep the one it reads.
+  variant=$(crio_restore_switch)
+  awk -v want="#live-migration-lab variant: $variant" '/^#live-migration-lab variant: / { on = ($0 == want); next } on' >"$tmp"
+  if [ ! -s "$tmp" ]; then
+    rm -f "$tmp"
+    echo "$DEST: no variant for this node's CRI-O ($variant; crio config of $(command -v crio || echo 'no crio')); $SELECT_HELP" >&2; exit 1
+  fi
+fi
 if [ -f "$DEST" ] && [ ! -L "$DEST" ] && cmp -s "$tmp" "$DEST"; then rm -f "$tmp"; state=unchanged; else chmod "$MODE" "$tmp"; mv -f "$tmp" "$DEST"; state=written; fi
 if [ "$state" = written ] && [ -n "$RESTART" ]; then service_restart_if_active "$RESTART"; fi
 if [ -e "$kept" ] || [ -L "$kept" ]; then found=$kept; else found=; fi
