@@ -15,6 +15,7 @@ import { desiredLab } from "./components/desired";
 import { probeNodes } from "./components/node/probe";
 import { archiveDirProblems } from "./components/node/drift";
 import { checkHistory, checkPending, DoneHop } from "./components/migration/plan";
+import { cgroupWarnings } from "./components/node/kubelet";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,6 +52,7 @@ async function lastUpdate(): Promise<{ done: DoneHop[]; started: Set<string> }> 
 
 export = async () => {
     const c = validated();
+    for (const w of c.warnings) pulumi.log.warn(w);
     if (c.sshPrivateKey === "plain") {
         pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
     }
@@ -93,5 +95,7 @@ export = async () => {
         kubeconfig: lab.kubeconfig ?? null,
         /** The CRIU options file written to every node. */
         criuConf: lab.criuConf,
+        /** What a user should know that did not stop the program: Kubernetes out of support, a cgroup v1 node under a kubelet from 1.35, ... */
+        warnings: pulumi.output(lab.criu).apply(criu => [...c.warnings, ...(c.kubernetes.enabled ? cgroupWarnings(c.kubernetes.version, criu as Record<string, { cgroup?: string }>) : [])]),
     };
 };

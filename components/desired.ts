@@ -8,7 +8,7 @@ import type { MigrationPlan } from "./migration/plan";
 import { criuConfigPaths, renderCriuConf } from "./node/criu";
 import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIns } from "./node/crio";
 import { CONFIG_NAMESPACE } from "./config/schema";
-import { CRICTL_CONFIG_PATH, KUBELET_DROP_IN_PATH, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
+import { CRICTL_CONFIG_PATH, KUBELET_DROP_IN_PATH, refusesCgroupV1, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, renderKubeadmInitConfig, renderKubeadmJoinConfig } from "./cluster/kubeadm";
 import { abortLog, ociRuntimeWrapper, renderOciRuntime } from "./migration/cutover";
 import { PKI_DIR } from "./cluster/cluster";
@@ -80,16 +80,23 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
     if (!c.kubernetes.enabled) return files;
     // kubeadm configures the kubelet; the node's own settings (checkpoint API, the driver's needs)
     // are its drop-in, which the kubelet reads over kubeadm's config.
+    const kubelet = (cgroup?: "v1" | "v2") => renderKubeletConfig({
+        kubernetesVersion: c.kubernetes.version,
+        cgroupDriver: driver.runtime.cgroupDriver,
+        clientCAFile: `${PKI_DIR}/ca.crt`,
+        // The node's own settings from the config win over what the driver's nodes need.
+        extra: { ...driver.runtime.kubeletSettings(node), ...node.kubelet },
+        cgroup,
+    });
     files.push({
         role: "kubelet-config",
         path: KUBELET_DROP_IN_PATH,
-        content: renderKubeletConfig({
-            kubernetesVersion: c.kubernetes.version,
-            cgroupDriver: driver.runtime.cgroupDriver,
-            clientCAFile: `${PKI_DIR}/ca.crt`,
-            // The node's own settings from the config win over what the driver's nodes need.
-            extra: { ...driver.runtime.kubeletSettings(node), ...node.kubelet },
-        }),
+        content: kubelet(),
+        // From 1.35 a cgroup v1 host needs failCgroupV1: false; which one the node is, it says itself.
+        ...(refusesCgroupV1(c.kubernetes.version) ? {
+            content: kubelet("v2"),
+            variants: { by: "cgroup" as const, contents: { v2: kubelet("v2"), v1: kubelet("v1") }, help: "" },
+        } : {}),
         mode: 0o644,
         restart: "kubelet",
     });

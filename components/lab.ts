@@ -48,7 +48,6 @@ export function buildCluster(desired: DesiredLab, sshPrivateKey: pulumi.Output<s
         archiveDir: c.archive.dir,
         install: desired.driver.install,
         observed: observed[d.spec.name],
-        kubernetesVersion: c.kubernetes.enabled ? c.kubernetes.version : undefined,
     }, { parent: lab }));
     const nodes = pulumi.all(lab.nodes.map(n => pulumi.output(n.address))).apply(addrs =>
         lab.nodes.map((n, i) => ({ name: n.name, role: n.role, address: addrs[i] })));

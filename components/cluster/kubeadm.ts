@@ -16,6 +16,9 @@ import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
 import { KUBELET_CHECKPOINT_DIR } from "../migration/cutover";
 import { FLINK_POD } from "../flink/flink";
 
+/** What kubeadm init and join share on the node (programs/kubeadm-lib.sh). */
+const KUBEADM_LIB = "cluster/programs/kubeadm-lib.sh";
+
 /** Where kubeadm's init config is written on the master (a managed file of the master's runtime). */
 export const KUBEADM_CONFIG_PATH = "/etc/live-migration-lab/kubeadm.yaml";
 /**
@@ -115,14 +118,14 @@ export function renderNodeInstallScript(a: NodeInstallArgs): string {
 
 /** `kubeadm init` once; prints the join parameters (read back as a secret output). */
 export function renderKubeadmInitScript(configPath: string): string {
-    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath, ADMIN_KUBECONFIG });
+    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath, ADMIN_KUBECONFIG }, [KUBEADM_LIB]);
 }
 
 /** `kubeadm join` once; the join parameters arrive on stdin, never in the script or its logs. */
 export function renderKubeadmJoinScript(configPath: string): string {
     return nodeProgram("cluster/programs/kubeadm-join.sh", "kubeadm join", {
         CONFIG: configPath, ENDPOINT_AT: JOIN_PLACEHOLDERS.endpoint, TOKEN_AT: JOIN_PLACEHOLDERS.token, HASH_AT: JOIN_PLACEHOLDERS.caHash,
-    });
+    }, [KUBEADM_LIB]);
 }
 
 /**

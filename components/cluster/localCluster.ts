@@ -15,8 +15,9 @@ export const STORAGE_CONF_PATH = "/etc/containers/storage.conf";
 /** Per node index i, pods get 10.85.i.0/24 of the cluster's pod network (kubeadm.ts POD_SUBNET). */
 export const podSubnet = (index: number) => `10.85.${index}.0/24`;
 /**
- * CRI-O's pause image: the one kubeadm 1.34 lists (CRI-O 1.34's default is pause:3.10). The node
- * builds it under kubeadm's name and tags it with this one.
+ * CRI-O's pause image: the one kubeadm 1.34 lists (CRI-O 1.34's default is pause:3.10; kubeadm 1.37
+ * lists 3.10.2 and only warns of the difference). The node builds it under kubeadm's name and tags
+ * it with this one.
  */
 export const PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1";
 /** A small image every local node has, for the lab's test pods; pods never pull (there is no registry). */

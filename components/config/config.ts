@@ -95,6 +95,8 @@ export interface LabConfig {
     /** `restore` is resolved here: the driver's default when the config leaves it out. */
     readonly archive: { readonly dir: string; readonly keep: number; readonly restore: RestoreMode };
     readonly cutover: { readonly maxPauseSeconds: number };
+    /** What the user should know but that does not stop the program (a Kubernetes out of support, ...). */
+    readonly warnings: readonly string[];
 }
 
 /** How a migration's target restores: straight from the archive (the CRI proxy), or from a checkpoint image. */
@@ -111,6 +113,12 @@ export const VAGRANT_SYSTEM_MB = 1024;
 
 /** The oldest Kubernetes minor with the kubelet checkpoint API (alpha in 1.25). */
 export const KUBERNETES_MIN_MINOR = 25;
+/**
+ * The Kubernetes minors in support (December 2026: 1.37, 1.36, 1.35; 1.34 left in October 2026), with
+ * the release of each that the local lab builds (the Go module proxy serves k8s.io/kubernetes v1.35.4,
+ * v1.36.3 and v1.37.2). The default is the newest.
+ */
+export const KUBERNETES_SUPPORTED: Readonly<Record<string, string>> = { "1.37": "1.37.2", "1.36": "1.36.3", "1.35": "1.35.4" };
 
 export class ConfigError extends Error {
     constructor(readonly problems: readonly ConfigProblem[]) {
@@ -311,6 +319,14 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
 
     const crio = c.crio ?? ({} as LabConfig["crio"]);
     const k8s = c.kubernetes ?? ({} as LabConfig["kubernetes"]);
+    const warnings: string[] = [];
+    // CRI-O follows Kubernetes' minor, except on the local lab, which can build only CRI-O 1.34.0
+    // (the Go module proxy answers 403 for later tags); its CRI (v1) serves the kubelets of 1.35-1.37.
+    const localCrio = LOCAL_CRIO_VERSIONS[LOCAL_CRIO_VERSIONS.length - 1];
+    if (crio && typeof crio === "object" && crio.version === undefined && typeof k8s.version === "string") {
+        (crio as { version?: string }).version = c.driver === "local" ? localCrio : minor(k8s.version);
+    }
+    const skewOk = c.driver === "local" && crio.version === localCrio;
     const crioKnown = typeof crio.version === "string" && CRIO_VERSIONS.includes(crio.version);
     if (typeof crio.version === "string" && /^1\.\d+$/.test(crio.version) && !crioKnown) {
         problems.push({ path: key("crio.version"), message: `got "${crio.version}"; allowed: ${CRIO_VERSIONS.map(v => `"${v}"`).join(", ")}` });
@@ -319,9 +335,16 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
         const kMinor = Number(k8s.version.split(".")[1]);
         if (kMinor < KUBERNETES_MIN_MINOR) {
             problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}"; the kubelet checkpoint API needs 1.${KUBERNETES_MIN_MINOR}.0 or newer` });
-        } else if (crioKnown && minor(k8s.version) !== crio.version) {
-            const other = CRIO_VERSIONS.includes(minor(k8s.version)) ? ` or crio.version "${minor(k8s.version)}"` : ` (there is no CRI-O ${minor(k8s.version)}; CRI-O releases known here: ${CRIO_VERSIONS.join(", ")})`;
-            problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}" with crio.version "${crio.version}"; CRI-O follows Kubernetes minor versions: use kubernetes ${crio.version}.x${other}` });
+        } else if (crioKnown && minor(k8s.version) !== crio.version && !(skewOk && KUBERNETES_SUPPORTED[minor(k8s.version)])) {
+            const other = CRIO_VERSIONS.includes(minor(k8s.version)) && !skewOk ? ` or crio.version "${minor(k8s.version)}"` : ` (there is no CRI-O ${minor(k8s.version)}; CRI-O releases known here: ${CRIO_VERSIONS.join(", ")})`;
+            const local = skewOk ? `; the local lab also runs its CRI-O ${localCrio} under the supported Kubernetes releases ${Object.values(KUBERNETES_SUPPORTED).join(", ")}` : "";
+            problems.push({ path: key("kubernetes.version"), message: `got "${k8s.version}" with crio.version "${crio.version}"; CRI-O follows Kubernetes minor versions: use kubernetes ${crio.version}.x${other}${local}` });
+        }
+        if (k8s.enabled !== false && kMinor >= KUBERNETES_MIN_MINOR && !KUBERNETES_SUPPORTED[minor(k8s.version)]) {
+            warnings.push(`${key("kubernetes.version")} is "${k8s.version}", a Kubernetes minor out of support (supported: ${Object.keys(KUBERNETES_SUPPORTED).join(", ")}); use "${configSchema.properties.kubernetes.properties.version.default}", the default`);
+        }
+        if (k8s.enabled !== false && skewOk && minor(k8s.version) !== crio.version) {
+            warnings.push(`CRI-O ${crio.version} runs Kubernetes ${k8s.version} on the local lab: CRI-O follows Kubernetes' minor, but the Go module proxy serves only CRI-O v1.34.0 to build (the kubelet speaks CRI v1 to it)`);
         }
     }
     if (c.driver === "local" && k8s.enabled !== false && crioKnown && !LOCAL_CRIO_VERSIONS.includes(crio.version)) {
@@ -400,7 +423,7 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     }
 
     if (problems.length > 0) throw new ConfigError(problems);
-    return { ...c, plan, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
+    return { ...c, plan, warnings, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -92,7 +92,8 @@ export const configSchema = {
             additionalProperties: false,
             default: {},
             properties: {
-                version: { type: "string", pattern: "^1\\.\\d+$", description: "a CRI-O minor version such as \"1.34\"", default: "1.34" },
+                // Default: the Kubernetes minor, or on the local lab the one CRI-O it can build (config.ts).
+                version: { type: "string", pattern: "^1\\.\\d+$", description: "a CRI-O minor version such as \"1.37\"" },
                 runtime: { enum: CRIU_RUNTIMES, default: "runc" },
                 checkpointRestore: { enum: CHECKPOINT_RESTORE_LEVELS, default: "checkpoint_restore" },
                 settings: { type: "object", default: {} },
@@ -103,7 +104,8 @@ export const configSchema = {
             additionalProperties: false,
             default: {},
             properties: {
-                version: { type: "string", pattern: "^1\\.\\d+\\.\\d+$", description: "a Kubernetes release such as \"1.34.1\"", default: "1.34.1" },
+                // The newest supported minor's release that the Go module proxy serves here (KUBERNETES_RELEASES).
+                version: { type: "string", pattern: "^1\\.\\d+\\.\\d+$", description: "a Kubernetes release such as \"1.37.2\"", default: "1.37.2" },
                 namespace: { ...dnsLabel, default: "default" },
                 // false: nodes and their CRIU/CRI-O configuration only (no cluster, Flink or migrations).
                 enabled: { type: "boolean", default: true },

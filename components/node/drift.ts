@@ -27,6 +27,8 @@ export function probeScript(paths: readonly string[]): string {
 
 /** Where parseProbe files the restore switch the node's crio binary reads (crio-switch.sh): not a path. */
 export const CRIO_SWITCH_OBSERVATION = "crio restore switch";
+/** ... and the node's cgroup version (v2 where /sys/fs/cgroup is cgroup2, else v1). */
+export const CGROUP_OBSERVATION = "cgroup";
 
 export function parseProbe(stdout: string): Record<string, Observation> {
     const out: Record<string, Observation> = {};
@@ -35,6 +37,8 @@ export function parseProbe(stdout: string): Record<string, Observation> {
         if (m) out[m[3]] = m[1] === "absent" ? "absent" : `${m[1]} ${m[2]}`;
         const sw = /^crio-restore-switch (\S+)$/.exec(line.trim());
         if (sw) out[CRIO_SWITCH_OBSERVATION] = sw[1];
+        const cg = /^cgroup (v1|v2)$/.exec(line.trim());
+        if (cg) out[CGROUP_OBSERVATION] = cg[1];
     }
     return out;
 }

@@ -13,6 +13,11 @@ export const CRICTL_CONFIG_PATH = "/etc/crictl.yaml";
 
 /** ContainerCheckpoint became beta, and on by default, in Kubernetes 1.30 (alpha since 1.25). */
 export const CHECKPOINT_GATE_DEFAULT_ON_SINCE = 30;
+/** From 1.35 the kubelet refuses to start on cgroup v1 unless failCgroupV1 is false (KEP-5573). */
+export const FAIL_CGROUP_V1_SINCE = 35;
+
+/** Whether a kubelet of this release needs `failCgroupV1: false` to run on a cgroup v1 host. */
+export const refusesCgroupV1 = (kubernetesVersion: string) => Number(kubernetesVersion.split(".")[1]) >= FAIL_CGROUP_V1_SINCE;
 
 export interface KubeletArgs {
     /** Kubernetes release, e.g. "1.34.1". */
@@ -22,6 +27,8 @@ export interface KubeletArgs {
     readonly clientCAFile: string;
     /** Further settings (the local lab's namespace nodes need some). */
     readonly extra?: Record<string, unknown>;
+    /** The node's cgroup version, where it matters: on v1 a kubelet from 1.35 needs failCgroupV1: false. */
+    readonly cgroup?: "v1" | "v2";
 }
 
 /** The feature gates the kubelet needs for `POST /checkpoint/...`. */
@@ -47,9 +54,20 @@ export function kubeletConfig(args: KubeletArgs): Record<string, unknown> {
         },
         authorization: { mode: "Webhook" },
         failSwapOn: false,
+        ...(args.cgroup === "v1" && refusesCgroupV1(args.kubernetesVersion) ? { failCgroupV1: false } : {}),
         ...(Object.keys(gates).length > 0 ? { featureGates: gates } : {}),
         ...args.extra,
     };
+}
+
+/**
+ * What a user should know of each node's kubelet: from 1.35 it runs on a cgroup v1 (or hybrid) host
+ * only because the program set failCgroupV1: false there (`criu` is each node's criu-check output).
+ */
+export function cgroupWarnings(kubernetesVersion: string, criu: Readonly<Record<string, { cgroup?: string }>>): string[] {
+    if (!refusesCgroupV1(kubernetesVersion)) return [];
+    return Object.entries(criu).filter(([, o]) => o.cgroup !== undefined && o.cgroup !== "v2").map(([node, o]) =>
+        `node ${node} runs cgroup ${o.cgroup === "hybrid" ? "v1 (hybrid: v2 mounted without controllers)" : o.cgroup}: the kubelet ${kubernetesVersion} refuses cgroup v1 by default (KEP-5573), so the program set failCgroupV1: false in its drop-in (${KUBELET_DROP_IN_PATH}) and kubeadm skips its SystemVerification preflight there; cgroup v1 support is in maintenance mode in Kubernetes: boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1) where you can`);
 }
 
 export function renderKubeletConfig(args: KubeletArgs): string {

@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeHandle, nodeCommand } from "./command";
 import { criuCheckScript, ensurePrivateDirScript, putBackFileScript, removeDirScript, writeFileScript } from "./scripts";
-import { CRIO_SWITCH_OBSERVATION, fileState, Observation } from "./drift";
+import { CGROUP_OBSERVATION, CRIO_SWITCH_OBSERVATION, fileState, Observation } from "./drift";
+import type { VariantSelector } from "./scripts";
 import { joinVariants } from "./variants";
 
 /** A file this program owns on a node: rendered content, path and mode. */
@@ -22,12 +23,12 @@ export interface ManagedFile {
      * all are sent and the node keeps the one it reads (variants.ts); `content` is the one assumed
      * until a node has said, `help` what to do when none fits.
      */
-    readonly variants?: { readonly by: "crio-restore-switch"; readonly contents: Readonly<Record<string, string>>; readonly help: string };
+    readonly variants?: { readonly by: VariantSelector; readonly contents: Readonly<Record<string, string>>; readonly help: string };
 }
 
 /** What a node should have for a managed file, given what it reported of its CRI-O (drift review). */
 export function expectedContent(f: ManagedFile, observed?: Readonly<Record<string, Observation>>): string {
-    const seen = observed?.[CRIO_SWITCH_OBSERVATION];
+    const seen = f.variants && observed?.[f.variants.by === "cgroup" ? CGROUP_OBSERVATION : CRIO_SWITCH_OBSERVATION];
     return (f.variants && seen !== undefined ? f.variants.contents[seen] : undefined) ?? f.content;
 }
 
@@ -39,8 +40,6 @@ export interface NodeRuntimeArgs {
     readonly install?: string;
     /** What the node has at each managed path right now (drift.ts); absent when not observed. */
     readonly observed?: Readonly<Record<string, Observation>>;
-    /** The kubelet's version, when the lab runs Kubernetes: the node check reads the cgroup mode against it. */
-    readonly kubernetesVersion?: string;
 }
 
 /** The managed files of one node, checked before any is written. */
@@ -81,7 +80,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
         // a new kernel fails mid-dump: check first, and fail here with CRIU's own message.
         const criu = nodeCommand(`${name}-criu-check`, {
             node,
-            create: criuCheckScript(args.kubernetesVersion),
+            create: criuCheckScript(),
             triggers: [{ lab: "node-check", node: node.name, check: "criu" }],
         }, { parent: this, dependsOn: install });
 

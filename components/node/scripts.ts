@@ -14,7 +14,10 @@ const octal = (mode: number) => mode.toString(8).padStart(4, "0");
  * (programs/write-file.sh); then restarts `restart`, the service that reads it, if it runs. A file
  * of the host's found there first is kept aside under `record` (the node's record of managed files).
  */
-export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD, select?: { by: "crio-restore-switch"; help: string }): string {
+/** What decides which variant of a managed file a node keeps (write-file.sh SELECT). */
+export type VariantSelector = "crio-restore-switch" | "cgroup";
+
+export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD, select?: { by: VariantSelector; help: string }): string {
     const inputs = { DEST: path, MODE: octal(mode), RESTART: restart ?? "", KEEP: record };
     if (!select) return nodeProgram("node/programs/write-file.sh", `write ${path}`, inputs, [SERVICE_LIB]);
     return nodeProgram("node/programs/write-file.sh", `write ${path}`, { ...inputs, SELECT: select.by, SELECT_HELP: select.help }, [SERVICE_LIB, CRIO_SWITCH_LIB]);
@@ -63,8 +66,8 @@ export function removeDirScript(path: string): string {
  * TCP repair is part of the plain check). An old CRIU on a new kernel fails here, not mid-dump.
  */
 /** `criu check`, and the node's cgroup mode against the kubelet `kubernetesVersion` (none: no Kubernetes). */
-export function criuCheckScript(kubernetesVersion?: string): string {
-    return nodeProgram("node/programs/criu-check.sh", "criu check", { KUBERNETES_MINOR: kubernetesVersion ? Number(kubernetesVersion.split(".")[1]) : 0 });
+export function criuCheckScript(): string {
+    return nodeProgram("node/programs/criu-check.sh", "criu check");
 }
 
 export interface PreflightArgs {

@@ -9,7 +9,7 @@ export const VARIANT_MARK = "#live-migration-lab variant: ";
 
 export function joinVariants(variants: Readonly<Record<string, string>>): string {
     return Object.entries(variants).map(([name, content]) => {
-        if (!/^[a-z_]+$/.test(name)) throw new Error(`variant name ${name} is not [a-z_]+`);
+        if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`variant name ${name} is not [a-z0-9_]+`);
         if (content.split("\n").some(l => l.startsWith(VARIANT_MARK))) throw new Error(`variant ${name} holds a marker line`);
         return `${VARIANT_MARK}${name}\n${content}`;
     }).join("");

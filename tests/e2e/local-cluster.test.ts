@@ -10,6 +10,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { createLocalLab, footprint, LocalLab } from "../harness/local-lab-helpers";
+import { validateConfig } from "../../components/config/config";
+import { refusesCgroupV1 } from "../../components/node/kubelet";
 import { checkpointImageScript, checkpointScript, transferScript } from "../../components/node/scripts";
 import { BUSYBOX_IMAGE } from "../../components/cluster/localCluster";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../../components/cluster/cluster";
@@ -55,7 +57,7 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
         for (const n of nodes) {
             assert.equal(n.status.conditions.find(c => c.type === "Ready")?.status, "True", `${n.metadata.name} Ready`);
             assert.equal(n.status.nodeInfo.containerRuntimeVersion, "cri-o://1.34.0");
-            assert.equal(n.status.nodeInfo.kubeletVersion, "v1.34.1");
+            assert.equal(n.status.nodeInfo.kubeletVersion, `v${validateConfig({}, false).kubernetes.version}`, "the default Kubernetes");
         }
         for (const node of ["master", "worker"] as const) {
             // What the running CRI-O really uses, not what the file says.
@@ -68,6 +70,9 @@ describe("Kubernetes with CRI-O in the local lab (kubelet checkpoint API, real C
             assert.equal(configz.cgroupDriver, "cgroupfs");
             assert.match(configz.cgroupRoot, new RegExp(`^/lml[0-9a-f]{6}-${node}$`));
             assert.deepEqual(configz.clusterDNS, ["10.96.0.10"]);
+            // From 1.35 a kubelet on a cgroup v1 host (these nodes share this host's) runs only with failCgroupV1: false.
+            const v1 = !fs.existsSync("/sys/fs/cgroup/cgroup.controllers");
+            if (v1 && refusesCgroupV1(validateConfig({}, false).kubernetes.version)) assert.equal(configz.failCgroupV1, false, "the drop-in's cgroup v1 variant is what runs");
         }
         // kubeadm's control plane as static pods, kube-proxy on every node and CoreDNS, all Running.
         const system = JSON.parse(kubectl("get pods -n kube-system -o json")).items as { metadata: { name: string }; spec: { nodeName: string }; status: { phase: string } }[];

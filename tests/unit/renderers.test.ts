@@ -8,7 +8,7 @@ import * as YAML from "yaml";
 import { validateConfig } from "../../components/config/config";
 import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn, renderCrioDropIns } from "../../components/node/crio";
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../../components/node/criu";
-import { checkpointFeatureGates, renderKubeletConfig } from "../../components/node/kubelet";
+import { cgroupWarnings, checkpointFeatureGates, renderKubeletConfig } from "../../components/node/kubelet";
 import { FLINK_FREEZE_TOLERANCE_MS, flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../../components/flink/flink";
 import { clusterReadyScript, renderKubeadmInitConfig, renderKubeadmInitScript, renderKubeadmJoinConfig, renderKubeadmJoinScript, renderKubeadmResetScript, renderNodeInstallScript } from "../../components/cluster/kubeadm";
 import { nodeAddress } from "../../components/drivers";
@@ -108,6 +108,12 @@ describe("kubelet settings", () => {
             assert.equal(doc.authentication.anonymous.enabled, false, "the checkpoint endpoint is not anonymous");
         });
     }
+    it("sets failCgroupV1: false only for a cgroup v1 node's kubelet from 1.35 (KEP-5573)", () => {
+        const fail = (version: string, cgroup?: "v1" | "v2") => YAML.parse(renderKubeletConfig({ kubernetesVersion: version, cgroupDriver: "cgroupfs", clientCAFile: "/ca.crt", cgroup })).failCgroupV1;
+        assert.equal(fail("1.37.2", "v1"), false);
+        assert.equal(fail("1.35.4", "v1"), false);
+        for (const [v, cg] of [["1.37.2", "v2"], ["1.34.1", "v1"], ["1.37.2", undefined]] as const) assert.equal(fail(v, cg), undefined, `${v} ${cg}`);
+    });
 });
 
 describe("flink-minimal pod", () => {
@@ -363,17 +369,15 @@ describe("node scripts", () => {
             assert.deepEqual(fs.readdirSync(dir).sort(), ["r2", "r3"].flatMap(n => [`checkpoint-redis-${n}_default-server-x.tar`, `checkpoint-redis-${n}_default-sidecar-x.tar`]).sort());
         });
 
-        it("checks the node's cgroup mode against the kubelet: 1.35 is refused without cgroup v2, naming what works", () => {
-            const v2 = fs.existsSync("/sys/fs/cgroup/cgroup.controllers");
-            const check = (version?: string) => spawnSync("bash", ["-c", scripts.criuCheckScript(version)], { encoding: "utf8" });
-            const r = check("1.35.0");
-            if (v2) {
-                assert.doesNotMatch(r.stderr, /refuses cgroup v1/);
-            } else {
-                assert.notEqual(r.status, 0);
-                assert.match(r.stderr, /runs cgroup (v1|hybrid): the kubelet 1\.35 refuses cgroup v1 unless failCgroupV1 is false \(KEP-5573\); use kubernetes\.version 1\.34\.x on this host, or a host booted with cgroup v2 only/);
-            }
-            for (const ok of ["1.34.1", undefined]) assert.doesNotMatch(check(ok).stderr, /refuses cgroup v1/, `kubernetes ${ok ?? "none"}`);
+        it("reports the node's cgroup mode (criu-check.sh), and the program warns where a kubelet from 1.35 runs on cgroup v1", () => {
+            const r = spawnSync("bash", ["-c", scripts.criuCheckScript()], { encoding: "utf8" });
+            const mode = fs.existsSync("/sys/fs/cgroup/cgroup.controllers") ? "v2" : fs.existsSync("/sys/fs/cgroup/unified") ? "hybrid" : "v1";
+            if (r.status === 0) assert.equal(JSON.parse(r.stdout).cgroup, mode);
+            else assert.doesNotMatch(r.stderr, /cgroup/, "a failing criu check is about CRIU, never the cgroup mode");
+            const warned = cgroupWarnings("1.37.2", { master: { cgroup: "hybrid" }, worker: { cgroup: "v2" } });
+            assert.equal(warned.length, 1);
+            assert.match(warned[0], /^node master runs cgroup v1 \(hybrid: v2 mounted without controllers\): the kubelet 1\.37\.2 refuses cgroup v1 by default \(KEP-5573\), so the program set failCgroupV1: false in its drop-in \(\/etc\/kubernetes\/kubelet\.conf\.d\/50-live-migration-lab\.conf\) and kubeadm skips its SystemVerification preflight there/);
+            assert.deepEqual(cgroupWarnings("1.34.1", { master: { cgroup: "v1" } }), [], "1.34 runs on cgroup v1 as it is");
         });
 
         it("refuses to transfer without a key on stdin, saying so", () => {
@@ -571,7 +575,7 @@ describe("drift review", () => {
             // No crio on this PATH: the probe says so (crio-switch.test.ts runs it with one).
             const observed = parseProbe(execFileSync("bash", ["-s"], { input: script, encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin" } }));
             assert.deepEqual(observed, {
-                "crio restore switch": "none",
+                "crio restore switch": "none", cgroup: fs.existsSync("/sys/fs/cgroup/cgroup.controllers") ? "v2" : "v1",
                 [at("runc.conf")]: `${sha("tcp-established\n")} 1700000000`,
                 [at("gone.conf")]: "absent",
                 [at("hosts.conf")]: `host ${sha("mine\n")}`,

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# live-migration-lab (library): what the node's CRI-O knows and runs with, for its restore switch.
+# live-migration-lab (library): what the node's CRI-O knows and runs with, for its restore switch,
+# and the node's cgroup version (node_cgroup: v2 where /sys/fs/cgroup is cgroup2, else v1).
 # crio_restore_switch prints the key that switches restores for the crio binary on PATH, from what
 # its `crio config` prints (CRI-O lists every key of its tables, a default one commented out):
 # container_level_enabled ([crio.checkpoint_restore], CRI-O main from 2026-09 and the 1.30-1.34
 # patch releases after it), enable_criu_support ([crio.runtime], before), none (no crio), or unknown.
+node_cgroup() { if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; else echo v1; fi; }
+
 crio_restore_switch() {
   local conf
   command -v crio >/dev/null || { echo none; return 0; }

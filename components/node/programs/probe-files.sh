@@ -6,7 +6,7 @@
 # A path ending in "/" is a directory the program makes its own (private-dir.sh): "own - <path>",
 # "absent - <path>", "empty - <path>", or "foreign <entries> <path>" when it holds files the program
 # did not write. Then "crio-restore-switch <key>": the restore switch the node's crio binary reads
-# (crio-switch.sh). Inputs: PATHS (one per line), KEEP (the program's record of the files it wrote).
+# (crio-switch.sh), and "cgroup v1|v2". Inputs: PATHS (one per line), KEEP (the program's record of the files it wrote).
 # Libraries: node/programs/crio-switch.sh.
 while IFS= read -r p; do
   [ -n "$p" ] || continue
@@ -20,3 +20,4 @@ while IFS= read -r p; do
   else printf '%s %s %s\n' "$(sha256sum "$p" | cut -d' ' -f1)" "$(stat -c %Y "$p")" "$p"; fi
 done <<<"$PATHS"
 printf 'crio-restore-switch %s\n' "$(crio_restore_switch)"
+printf 'cgroup %s\n' "$(node_cgroup)"

@@ -7,8 +7,8 @@
 # the path as written by the program, and lists the directories it made for it.
 # Prints path, sha256, state (written or unchanged) and kept (where the host's own file waits, or "").
 # Inputs: DEST, MODE (octal), RESTART (a service name, or empty), KEEP (the program's record of the
-# files it manages on this node), SELECT (empty, or crio-restore-switch: stdin holds variants, see
-# variants.ts), SELECT_HELP (what to do when no variant fits). Libraries: node/programs/service.sh,
+# files it manages on this node), SELECT (empty, or crio-restore-switch or cgroup: stdin holds
+# variants, see variants.ts), SELECT_HELP (what to do when no variant fits). Libraries: node/programs/service.sh,
 # node/programs/crio-switch.sh.
 owned="$KEEP/owned$DEST"; kept="$KEEP/kept$DEST"
 if [ ! -e "$owned" ]; then
@@ -25,7 +25,7 @@ install -d -m 0755 "$(dirname "$DEST")"
 tmp=$(mktemp "$(dirname "$DEST")/.live-migration-lab.XXXXXX")
 if [ -z "${SELECT:-}" ]; then cat >"$tmp"; else
   # stdin holds one variant per key the node's software may read (variants.ts): keep the one it reads.
-  variant=$(crio_restore_switch)
+  if [ "$SELECT" = cgroup ]; then variant=$(node_cgroup); else variant=$(crio_restore_switch); fi
   awk -v want="#live-migration-lab variant: $variant" '/^#live-migration-lab variant: / { on = ($0 == want); next } on' >"$tmp"
   if [ ! -s "$tmp" ]; then
     rm -f "$tmp"
