@@ -63,7 +63,9 @@ describe("kubeadm join, run for real against a stand-in kubeadm", () => {
         fs.writeFileSync(path.join(dir, "join.yaml"), template);
         // The stand-in kubeadm keeps what it was given and the mode of the file.
         fs.mkdirSync(path.join(dir, "bin"));
-        fs.writeFileSync(path.join(dir, "bin", "kubeadm"), `#!/bin/bash\necho "$@" >${dir}/args; cp "$3" ${dir}/seen; stat -c %a "$3" >${dir}/mode\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "bin", "kubeadm"), `#!/bin/bash\n[ "$1" = version ] && exit 0\necho "$@" >${dir}/args; cp "$3" ${dir}/seen; stat -c %a "$3" >${dir}/mode\n`, { mode: 0o755 });
+        // sed's arguments are readable by every local user (/proc/PID/cmdline): the stand-in records them.
+        fs.writeFileSync(path.join(dir, "bin", "sed"), `#!/bin/bash\necho "$@" >>${dir}/sed-args\nexec /bin/sed "$@"\n`, { mode: 0o755 });
         const script = renderKubeadmJoinScript(path.join(dir, "join.yaml"))
             .replace(/\/etc\/kubernetes\/kubelet\.conf/g, `${dir}/kubelet.conf`)
             .replace(/\/etc\/live-migration-lab\/\.join/g, `${dir}/.join`)
@@ -79,6 +81,7 @@ describe("kubeadm join, run for real against a stand-in kubeadm", () => {
         assert.equal(fs.readFileSync(path.join(dir, "mode"), "utf8").trim(), "600");
         assert.match(fs.readFileSync(path.join(dir, "args"), "utf8"), /^join --config \S+\/\.join\.\w+$/m);
         assert.deepEqual(fs.readdirSync(dir).filter(f => f.startsWith(".join")), [], "the filled-in config is removed");
+        assert.ok(!fs.readFileSync(path.join(dir, "sed-args"), "utf8").includes(token), "the token never is a command's argument");
 
         // Without join parameters on stdin it says so, and kubeadm is not run.
         fs.rmSync(path.join(dir, "args"));
