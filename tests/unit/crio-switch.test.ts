@@ -88,9 +88,12 @@ describe("CRI-O's restore switch, learned from the node's binary", () => {
             assert.ok(!fs.existsSync(r.dest));
         });
 
-        it("reports none where the node has no crio yet", () => {
+        it("reports none where the node has no crio (yet), and writes the newest CRI-O's form there", () => {
             const probe = run(probeScript([path.join(dir, "absent.conf")]));
             assert.equal(parseProbe(probe.stdout)[CRIO_SWITCH_OBSERVATION], "none");
+            const r = write(renderCrioDropIns({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore" }) as Record<string, string>);
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal((TOML.parse(fs.readFileSync(r.dest, "utf8")) as any).crio.checkpoint_restore.container_level_enabled, "checkpoint_restore");
         });
     });
 });

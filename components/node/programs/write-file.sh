@@ -26,7 +26,11 @@ tmp=$(mktemp "$(dirname "$DEST")/.live-migration-lab.XXXXXX")
 if [ -z "${SELECT:-}" ]; then cat >"$tmp"; else
   # stdin holds one variant per key the node's software may read (variants.ts): keep the one it reads.
   if [ "$SELECT" = cgroup ]; then variant=$(node_cgroup); else variant=$(crio_restore_switch); fi
-  awk -v want="#live-migration-lab variant: $variant" '/^#live-migration-lab variant: / { on = ($0 == want); next } on' >"$tmp"
+  # No crio on the node (yet), or one that would not print its config: the first variant, the newest
+  # CRI-O's form; drift review rewrites it once the node reports another.
+  case $variant in none | unknown) first=1 ;; *) first=0 ;; esac
+  awk -v want="#live-migration-lab variant: $variant" -v first="$first" '
+    /^#live-migration-lab variant: / { n++; on = first ? (n == 1) : ($0 == want); next } on' >"$tmp"
   if [ ! -s "$tmp" ]; then
     rm -f "$tmp"
     echo "$DEST: no variant for this node's CRI-O ($variant; crio config of $(command -v crio || echo 'no crio')); $SELECT_HELP" >&2; exit 1
