@@ -4,7 +4,8 @@ import { CONFIG_MAP, POD } from "./facts";
 
 /** Why a job launch line is bounded, or undefined. */
 export function boundedJob(text: string): string | undefined {
-    if (/(^|\s)--input(\s|=)/.test(text)) return "reads a file with --input, so the job finishes";
+    // As written by hand or as the program renders each word ('--input'); one dash is the same to Flink's ParameterTool.
+    if (/(^|\s)'?--?input(=|'?(\s|$))/.test(text)) return "reads a file with --input, so the job finishes";
     if (/WordCount(\.jar)?\b/.test(text)) return "runs WordCount, a batch-style example that finishes";
     return undefined;
 }

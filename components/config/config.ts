@@ -375,7 +375,8 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     }
     if (Array.isArray(flink.args)) {
         flink.args.forEach((a, i) => {
-            if (a === "--input" || a.startsWith("--input=")) {
+            // Flink's ParameterTool takes -input as --input.
+            if (/^--?input(=|$)/.test(a)) {
                 problems.push({ path: key(`flink.args[${i}]`), message: `got "${a}"; a job reading an input file is bounded and finishes before anything can migrate; leave the built-in generator on` });
             }
         });

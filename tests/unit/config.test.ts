@@ -123,6 +123,9 @@ describe("stack config validation", () => {
 
     it("rejects a bounded Flink job", () => {
         hasProblem(problems({ flink: { args: ["--input", "/data/words.txt"] } }), "flink.args[0]", "bounded");
+        // Flink's ParameterTool reads -input as --input.
+        hasProblem(problems({ flink: { args: ["-input", "/data/words.txt"] } }), "flink.args[0]", "bounded");
+        hasProblem(problems({ flink: { args: ["-input=/data/words.txt"] } }), "flink.args[0]", "bounded");
     });
 
     it("rejects unknown keys with the keys allowed there", () => {

@@ -9,6 +9,7 @@ import { flinkPolicies } from "../../policy/flink";
 import { migrationPolicies } from "../../policy/migration";
 import { securityPolicies } from "../../policy/security";
 import { validateConfig } from "../../components/config/config";
+import { words } from "../../components/node/program";
 import { desiredLab } from "../../components/desired";
 import { buildLab } from "../../components/lab";
 import { promiseOf, Registered, runWithMocks } from "./mocks";
@@ -169,6 +170,16 @@ describe("policy pack", () => {
             assert.match(command[2], /--input \/data\/in\.txt/);
             assertHasViolation(rs, "flink-job-unbounded", "--input");
         });
+
+        for (const flag of ["--input", "-input"]) {
+            it(`rejects ${flag} as the program renders it (each word quoted), with one dash too (Flink's ParameterTool takes both)`, async () => {
+                const rs = await happyPath();
+                const command = find(rs, "flink-m1").props.spec.containers[0].command;
+                command[2] = command[2].replace(" '--rps' '100'", ` ${words([flag, "/data/in.txt"])}`);
+                assert.match(command[2], new RegExp(`'${flag}' '/data/in\\.txt'`));
+                assertHasViolation(rs, "flink-job-unbounded", "input");
+            });
+        }
 
         it("rejects WordCount", async () => {
             const rs = await happyPath();
