@@ -56,7 +56,9 @@ export function buildCluster(desired: DesiredLab, sshPrivateKey: pulumi.Output<s
     if (!c.kubernetes.enabled) return { lab, nodes, criu };
 
     const ready = Object.fromEntries(c.nodes.map((n, i) => [n.name, runtimes[i].ready]));
-    const cluster = new Cluster("cluster", { driver: desired.driver, nodes: lab.nodes, ready });
+    // Whose checkpoint archives are the lab's on a node (kubeadm reset removes them): every workload's pods.
+    const labPods = [FLINK_CHAIN.podPrefix, ...c.workloads.map(w => w.name)];
+    const cluster = new Cluster("cluster", { driver: desired.driver, nodes: lab.nodes, ready, labPods });
     return { lab, nodes, criu, cluster };
 }
 

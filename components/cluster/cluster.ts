@@ -19,6 +19,8 @@ export interface ClusterArgs {
     readonly nodes: readonly NodeHandle[];
     /** Per node name, what must be done on it before Kubernetes starts (its NodeRuntime). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
+    /** The name prefixes of the lab's workload pods (the Flink job's, every workload's). */
+    readonly labPods: readonly string[];
 }
 
 export class Cluster extends pulumi.ComponentResource {

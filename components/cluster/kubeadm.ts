@@ -14,7 +14,6 @@ import { SERVICE_LIB } from "../node/scripts";
 import { ADMIN_KUBECONFIG } from "./cluster";
 import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
 import { KUBELET_CHECKPOINT_DIR } from "../migration/cutover";
-import { FLINK_POD } from "../flink/flink";
 
 /** What kubeadm init and join share on the node (programs/kubeadm-lib.sh). */
 const KUBEADM_LIB = "cluster/programs/kubeadm-lib.sh";
@@ -132,8 +131,8 @@ export function renderKubeadmJoinScript(configPath: string): string {
  * `kubeadm reset` on a node leaving the cluster (a supervised kubelet is stopped first). kubeadm
  * empties /var/lib/kubelet: checkpoints the lab did not make (not of its pods) are kept through it.
  */
-export function renderKubeadmResetScript(): string {
-    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", { CHECKPOINTS: KUBELET_CHECKPOINT_DIR, OURS: `checkpoint-${FLINK_POD}*` }, [SERVICE_LIB]);
+export function renderKubeadmResetScript(labPods: readonly string[]): string {
+    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", { CHECKPOINTS: KUBELET_CHECKPOINT_DIR, OURS: labPods.map(p => `checkpoint-${p}*`).join("\n") }, [SERVICE_LIB]);
 }
 
 /**
@@ -146,6 +145,8 @@ export function clusterReadyScript(names: readonly string[], seconds: number): s
 
 export interface DeclareKubeadmArgs {
     readonly nodes: readonly NodeHandle[];
+    /** The name prefixes of the lab's workload pods: kubeadm reset removes their checkpoint archives and keeps others'. */
+    readonly labPods: readonly string[];
     /** Per node name, what must be done on it before kubeadm runs there (runtime files, services, images). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
 }
@@ -160,7 +161,7 @@ export function declareKubeadm(parent: pulumi.ComponentResource, name: string, a
     const init = nodeCommand(`${name}-init`, {
         node: master,
         create: renderKubeadmInitScript(KUBEADM_CONFIG_PATH),
-        delete: renderKubeadmResetScript(),
+        delete: renderKubeadmResetScript(args.labPods),
         triggers: [{ lab: "node-check", node: master.name, check: "kubeadm-init" }],
         secretOutput: true, // the join token
         timeoutMinutes: 20,
@@ -168,7 +169,7 @@ export function declareKubeadm(parent: pulumi.ComponentResource, name: string, a
     const joined = [init, ...workers.map(w => nodeCommand(`${name}-${w.name}-join`, {
         node: w,
         create: renderKubeadmJoinScript(KUBEADM_JOIN_CONFIG_PATH),
-        delete: renderKubeadmResetScript(),
+        delete: renderKubeadmResetScript(args.labPods),
         stdin: init.stdout,
         triggers: [{ lab: "node-check", node: w.name, check: "kubeadm-join" }],
         timeoutMinutes: 20,

@@ -12,6 +12,8 @@ export interface SupervisedArgs {
     readonly nodes: readonly NodeHandle[];
     /** Per node name, what must be done on it first (its NodeRuntime). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
+    /** The name prefixes of the lab's workload pods (kubeadm reset). */
+    readonly labPods: readonly string[];
     /** The CRI proxy's service, when the kubelet talks to CRI-O through it. */
     readonly proxy?: ServiceSpec;
     /** Builds kubeadm's images (and busybox) on each node for this Kubernetes release, when set. */
@@ -41,5 +43,5 @@ export function declareSupervisedKubeadm(parent: pulumi.ComponentResource, name:
         const kubelet = service(n, kubeletService(), [crio, ...proxy, ...images, ...(args.before?.(n) ?? [])]);
         return [n.name, [kubelet]];
     }));
-    return declareKubeadm(parent, name, { nodes: args.nodes, ready });
+    return declareKubeadm(parent, name, { nodes: args.nodes, ready, labPods: args.labPods });
 }

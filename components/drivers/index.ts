@@ -41,6 +41,8 @@ export interface DeclareClusterArgs {
     readonly nodes: readonly NodeHandle[];
     /** Per node name, what must be done on it before Kubernetes starts (its NodeRuntime). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
+    /** The name prefixes of the lab's workload pods: their checkpoint archives are the lab's (kubeadm reset). */
+    readonly labPods: readonly string[];
 }
 
 export interface NodeDriver {

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as YAML from "yaml";
 import * as os from "os";
 import * as path from "path";
-import { renderKubeadmJoinConfig, renderKubeadmJoinScript } from "../../components/cluster/kubeadm";
+import { renderKubeadmJoinConfig, renderKubeadmJoinScript, renderKubeadmResetScript } from "../../components/cluster/kubeadm";
 import { ensurePrivateDirScript, MANAGED_FILES_RECORD, NODE_ROOT, putBackFileScript, removeDirScript, writeFileScript } from "../../components/node/scripts";
 import { renderEntrypoint } from "../../components/flink/flink";
 
@@ -89,6 +89,27 @@ describe("kubeadm join, run for real against a stand-in kubeadm", () => {
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /no join parameters on stdin/);
         assert.ok(!fs.existsSync(path.join(dir, "args")));
+    });
+});
+
+describe("kubeadm reset, run for real against a stand-in kubeadm that empties the kubelet's directory", () => {
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-reset-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("takes every workload's checkpoint archives (process memory) with the reset and puts back only others'", () => {
+        const checkpoints = path.join(dir, "var", "lib", "kubelet", "checkpoints");
+        fs.mkdirSync(checkpoints, { recursive: true });
+        const archives = ["checkpoint-flink-minimal-m1_default-flink-1.tar", "checkpoint-redis-r1_default-server-1.tar", "checkpoint-redis-r1_default-sidecar-1.tar", "checkpoint-theirs_default-app-1.tar"];
+        for (const a of archives) fs.writeFileSync(path.join(checkpoints, a), "memory");
+        fs.mkdirSync(path.join(dir, "bin"));
+        fs.writeFileSync(path.join(dir, "bin", "kubeadm"), `#!/bin/bash\n[ "$1" = reset ] && rm -rf '${path.join(dir, "var", "lib", "kubelet")}'\n`, { mode: 0o755 });
+        const script = renderKubeadmResetScript(["flink-minimal", "redis"])
+            .split(`'/var/lib/kubelet/checkpoints'`).join(`'${checkpoints}'`)
+            .replace(/\/var\/log\//g, `${dir}/`);
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(fs.readdirSync(checkpoints), ["checkpoint-theirs_default-app-1.tar"], "the lab's archives are gone, the host's own is back");
     });
 });
 

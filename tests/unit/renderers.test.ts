@@ -285,7 +285,7 @@ describe("node scripts", () => {
         ["install", renderNodeInstallScript({ kubernetesVersion: "1.34.1", crioVersion: "1.34" })],
         ["init", renderKubeadmInitScript("/etc/k.yaml")],
         ["join", renderKubeadmJoinScript("/etc/j.yaml")],
-        ["reset", renderKubeadmResetScript()],
+        ["reset", renderKubeadmResetScript(["flink-minimal", "redis"])],
         ["cluster ready", clusterReadyScript(["master", "worker"], 30)],
         ["local images", local.localImagesScript("1.34.1")],
         ["local pod routes", local.podRoutesScript([{ subnet: "10.85.1.0/24", via: "10.9.0.11" }])],

@@ -4,11 +4,13 @@
 # itself; a kubelet the lab supervises (nodes without systemd) is stopped first, or it would start
 # the static pods again while kubeadm removes them. CRI-O's own bridge CNI config in /etc/cni/net.d
 # stays: it belongs to the cri-o package. kubeadm empties /var/lib/kubelet: checkpoint archives
-# there that are not of the lab's pods (named OURS, a glob) are moved aside and put back after.
+# there that are not of the lab's pods (OURS: a glob per workload pod, one per line) are moved aside
+# and put back after; the lab's own (process memory) go with the reset.
 # Inputs: CHECKPOINTS (the kubelet's checkpoint directory), OURS. Libraries: node/programs/service.sh.
 if service_running kubelet; then service_stop kubelet; fi
 aside=$(mktemp -d "${CHECKPOINTS%/*/*}/.live-migration-lab-reset.XXXXXX")
-find "$CHECKPOINTS" -maxdepth 1 -type f ! -name "$OURS" -exec mv -t "$aside" {} + 2>/dev/null || true
+theirs=(); while IFS= read -r glob; do [ -z "$glob" ] || theirs+=(! -name "$glob"); done <<<"$OURS"
+find "$CHECKPOINTS" -maxdepth 1 -type f "${theirs[@]}" -exec mv -t "$aside" {} + 2>/dev/null || true
 put_back() {
   if [ -n "$(ls -A "$aside")" ]; then install -d -m 0700 "$CHECKPOINTS" && mv -t "$CHECKPOINTS" "$aside"/*; fi
   rmdir "$aside"
