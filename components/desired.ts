@@ -1,7 +1,7 @@
 // The desired lab: everything the program wants on the nodes, computed once per run from the
 // validated config, and read both by the drift probe (before any resource is declared) and by the
 // resources themselves. Pure: no resource, no I/O.
-import type { LabConfig, NodeSpec } from "./config/config";
+import type { LabConfig, NodeSpec } from "./config/types";
 import { driverFor, NodeDriver } from "./drivers";
 import type { ManagedFile } from "./node/nodeRuntime";
 import type { MigrationPlan } from "./migration/plan";

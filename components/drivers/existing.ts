@@ -4,7 +4,7 @@
 // `existing.services` who runs them (systemd, or the lab's supervisor on hosts without it), and
 // `existing.images` whether kubeadm's and the Flink image are pulled or built on each host.
 import * as pulumi from "@pulumi/pulumi";
-import type { LabConfig } from "../config/config";
+import type { LabConfig } from "../config/types";
 import type { KeySource } from "../node/command";
 import { kubeadmHosts } from "./kubeadmHosts";
 import { nodeProgram } from "../node/program";

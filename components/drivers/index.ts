@@ -5,7 +5,7 @@
 // Modelled on kind's providers (pkg/cluster/internal/providers/provider.go): one interface, one
 // module per implementation, chosen once from the config.
 import type * as pulumi from "@pulumi/pulumi";
-import type { LabConfig, NodeSpec } from "../config/config";
+import type { LabConfig, NodeSpec } from "../config/types";
 import type { NodeHandle } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
 import type { KubeadmFacts } from "../cluster/kubeadm";

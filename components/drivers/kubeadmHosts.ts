@@ -1,7 +1,7 @@
 // What the two drivers with real machines share (vagrant and existing): systemd hosts where
 // packages are installed (or already there), kubeadm as on every driver, and the official Flink image
 // pulled from a registry.
-import type { LabConfig } from "../config/config";
+import type { LabConfig } from "../config/types";
 import { declareKubeadm, renderNodeInstallScript } from "../cluster/kubeadm";
 import type { NodeDriver } from "./index";
 

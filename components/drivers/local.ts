@@ -9,7 +9,7 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { LabConfig, NodeSpec } from "../config/config";
+import type { LabConfig, NodeSpec } from "../config/types";
 import { jsonStdout, NodeHandle, nodeCommand } from "../node/command";
 import type { ManagedFile } from "../node/nodeRuntime";
 import { q } from "../node/program";

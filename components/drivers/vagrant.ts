@@ -2,7 +2,7 @@
 // reached as the `vagrant` user with the key Vagrant made for each machine.
 import * as path from "path";
 import * as command from "@pulumi/command";
-import type { LabConfig } from "../config/config";
+import type { LabConfig } from "../config/types";
 import { q } from "../node/program";
 import { kubeadmHosts } from "./kubeadmHosts";
 import { nodeAddress } from "./address";

@@ -1,7 +1,7 @@
 // The flink-minimal pod: a JobManager and a TaskManager in one container, as in the seed, running
 // an unbounded stateful job from Flink's streaming examples.
 import * as YAML from "yaml";
-import type { FlinkSpec } from "../config/config";
+import type { FlinkSpec } from "../config/types";
 import { libraryText, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
 import { IMAGE_INPUTS_DIR, MigratingWorkload, NODE_OUTAGE_TOLERATIONS, ProbeArgs, restoreAnnotation, VerifyArgs, verifyScript, WorkloadProbe } from "../workload/workload";

@@ -1,7 +1,7 @@
 // The flink-minimal pod and its configuration, at the node and image of its current stage.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { FlinkSpec } from "../config/config";
+import type { FlinkSpec } from "../config/types";
 import { FLINK_POD, flinkPodManifest, renderFlinkConf, renderLog4j } from "./flink";
 import { restoredPodIgnores } from "../workload/pod";
 

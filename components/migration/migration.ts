@@ -16,7 +16,7 @@ import {
     archivesOf, CheckpointOut, CriuStats, CutoverOut, ImageOut, MIGRATION_STEPS, SentArchive, StepContext, StepName, TransferOut,
 } from "./steps";
 import type { MigratingWorkload, WorkloadProbe } from "../workload/workload";
-import type { RestoreMode } from "../config/config";
+import type { RestoreMode } from "../config/types";
 
 /** Which attempt of a hop this run declares, from the source's abort log (cutover.ts abortLog). */
 export interface Attempt {

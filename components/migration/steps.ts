@@ -14,7 +14,7 @@ import { firstFigureScript } from "../workload/pod";
 import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
 import { cutoverScript, fencePath, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
-import type { RestoreMode } from "../config/config";
+import type { RestoreMode } from "../config/types";
 
 /** Where a step runs: on the hop's source or target node, or on the master (the kubelet API's client). */
 export type StepNode = "source" | "target" | "master";

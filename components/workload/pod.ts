@@ -3,7 +3,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { ContainerSpec, WorkloadSpec } from "../config/config";
+import type { ContainerSpec, WorkloadSpec } from "../config/types";
 import { nodeProgram, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
 import { NodeHandle, nodeCommand } from "../node/command";
