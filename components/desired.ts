@@ -11,7 +11,7 @@ import { CONFIG_NAMESPACE } from "./config/schema";
 import { CRICTL_CONFIG_PATH, KUBELET_DROP_IN_PATH, refusesCgroupV1, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, renderKubeadmInitConfig, renderKubeadmJoinConfig } from "./cluster/kubeadm";
 import { abortLog, ociRuntimeWrapper, renderOciRuntime } from "./migration/cutover";
-import { PKI_DIR } from "./cluster/cluster";
+import { PKI_DIR } from "./paths";
 
 export interface DesiredNode {
     readonly spec: NodeSpec;

@@ -58,7 +58,7 @@ export function buildCluster(desired: DesiredLab, sshPrivateKey: pulumi.Output<s
     const ready = Object.fromEntries(c.nodes.map((n, i) => [n.name, runtimes[i].ready]));
     // Whose checkpoint archives are the lab's on a node (kubeadm reset removes them): every workload's pods.
     const labPods = [FLINK_CHAIN.podPrefix, ...c.workloads.map(w => w.name)];
-    const cluster = new Cluster("cluster", { driver: desired.driver, nodes: lab.nodes, ready, labPods });
+    const cluster = new Cluster("cluster", { plan: desired.driver.cluster, nodes: lab.nodes, ready, labPods });
     return { lab, nodes, criu, cluster };
 }
 

@@ -1,21 +1,34 @@
-// Kubernetes on the lab nodes, as the node driver brings it up (drivers/): kubeadm on every driver
-// (kubeadm.ts), after what the driver's nodes need first. Outputs a kubeconfig (secret) and a
-// Kubernetes provider.
+// Kubernetes on the lab nodes, bootstrapped by kubeadm (kubeadm.ts) on what the node driver
+// provides: the driver says how its nodes run CRI-O and the kubelet (a ClusterPlan: systemd's units,
+// or the lab's supervisor with what its nodes need first), and the cluster declares it. Like kind's
+// actions over its providers, nothing here knows which driver it is. Outputs a kubeconfig (secret)
+// and a Kubernetes provider.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { NodeHandle } from "../node/command";
-import type { NodeDriver } from "../drivers";
+import { declareKubeadm } from "./kubeadm";
+import type { ServiceSpec } from "./localCluster";
+import { declareSupervisedKubeadm } from "./supervised";
 
-/** Kubernetes' certificate directory and admin kubeconfig (kubeadm's paths). */
-export const PKI_DIR = "/etc/kubernetes/pki";
-export const ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf";
+export { ADMIN_KUBECONFIG, KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY, PKI_DIR } from "../paths";
 
-/** The API server's client certificate for kubelets: what the checkpoint call presents. */
-export const KUBELET_CLIENT_CERT = `${PKI_DIR}/apiserver-kubelet-client.crt`;
-export const KUBELET_CLIENT_KEY = `${PKI_DIR}/apiserver-kubelet-client.key`;
+/** How a driver's nodes run Kubernetes' services, which decides how the cluster is brought up. */
+export type ClusterPlan =
+    /** systemd runs CRI-O and the kubelet (the packages' units; kubeadm starts the kubelet). */
+    | { readonly services: "systemd" }
+    | {
+        /** The lab's supervisor runs them, on nodes without systemd (supervised.ts). */
+        readonly services: "supervised";
+        /** The CRI proxy's service, when the kubelet talks to CRI-O through it. */
+        readonly proxy?: ServiceSpec;
+        /** Builds kubeadm's images on each node for this Kubernetes release (no registry), when set. */
+        readonly buildImages?: string;
+        /** More steps on a node before its kubelet starts, after `ready` (the local lab's pod routes). */
+        readonly before?: (parent: pulumi.ComponentResource, name: string, node: NodeHandle, ready: pulumi.Resource[]) => pulumi.Resource[];
+    };
 
 export interface ClusterArgs {
-    readonly driver: NodeDriver;
+    readonly plan: ClusterPlan;
     readonly nodes: readonly NodeHandle[];
     /** Per node name, what must be done on it before Kubernetes starts (its NodeRuntime). */
     readonly ready: Readonly<Record<string, pulumi.Resource[]>>;
@@ -32,7 +45,10 @@ export class Cluster extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("lab:cluster:Cluster", name, {}, opts);
         if (!args.nodes.some(n => n.role === "master")) throw new pulumi.ResourceError("the cluster needs a node with role master", this);
-        this.kubeconfig = args.driver.declareCluster(this, name, args).kubeconfig;
+        const { plan, nodes, ready, labPods } = args;
+        this.kubeconfig = plan.services === "supervised"
+            ? declareSupervisedKubeadm(this, name, { nodes, ready, labPods, proxy: plan.proxy, buildImages: plan.buildImages, before: plan.before })
+            : declareKubeadm(this, name, { nodes, ready, labPods });
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
         this.registerOutputs({ kubeconfig: this.kubeconfig });
     }

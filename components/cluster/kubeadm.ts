@@ -11,7 +11,7 @@ import { CRIO_SOCKET } from "../node/crio";
 import { KUBELET_DROP_IN_DIR } from "../node/kubelet";
 import { NodeHandle, nodeCommand } from "../node/command";
 import { SERVICE_LIB } from "../node/scripts";
-import { ADMIN_KUBECONFIG } from "./cluster";
+import { ADMIN_KUBECONFIG } from "../paths";
 import { POD_SUBNET, SERVICE_SUBNET } from "./networks";
 import { KUBELET_CHECKPOINT_DIR } from "../migration/cutover";
 

@@ -18,8 +18,8 @@ export interface SupervisedArgs {
     readonly proxy?: ServiceSpec;
     /** Builds kubeadm's images (and busybox) on each node for this Kubernetes release, when set. */
     readonly buildImages?: string;
-    /** More steps before a node's kubelet starts (the local lab's pod routes). */
-    readonly before?: (node: NodeHandle) => pulumi.Resource[];
+    /** More steps on a node before its kubelet starts, after `ready` (the local lab's pod routes). */
+    readonly before?: (parent: pulumi.ComponentResource, name: string, node: NodeHandle, ready: pulumi.Resource[]) => pulumi.Resource[];
 }
 
 /** Supervised CRI-O, images and kubelet on every node, then kubeadm. Returns the admin kubeconfig (secret). */
@@ -40,7 +40,7 @@ export function declareSupervisedKubeadm(parent: pulumi.ComponentResource, name:
             triggers: [{ lab: "node-check", node: n.name, check: "local-images" }],
             timeoutMinutes: 10,
         }, { parent, dependsOn: [crio] })] : [];
-        const kubelet = service(n, kubeletService(), [crio, ...proxy, ...images, ...(args.before?.(n) ?? [])]);
+        const kubelet = service(n, kubeletService(), [crio, ...proxy, ...images, ...(args.before?.(parent, name, n, args.ready[n.name]) ?? [])]);
         return [n.name, [kubelet]];
     }));
     return declareKubeadm(parent, name, { nodes: args.nodes, ready, labPods: args.labPods });

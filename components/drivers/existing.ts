@@ -9,8 +9,7 @@ import type { KeySource } from "../node/command";
 import { kubeadmHosts } from "./kubeadmHosts";
 import { nodeProgram } from "../node/program";
 import { PAUSE_IMAGE } from "../cluster/localCluster";
-import { declareSupervisedKubeadm } from "../cluster/supervised";
-import type { NodeDriver } from "./index";
+import type { NodeDriver } from "./driver";
 
 /** What a host with `existing.install: present` must have on its PATH (a node check says which are missing). */
 export const PRESENT_COMMANDS = ["kubeadm", "kubelet", "kubectl", "crio", "crictl", "conmon", "criu", "buildah"] as const;
@@ -44,9 +43,7 @@ export function existingDriver(c: LabConfig): NodeDriver {
         kubeadm: { imagePullPolicy: build ? "Never" : "IfNotPresent", ignorePreflightErrors: [] },
         install: present ? presentCheckScript(PRESENT_COMMANDS.filter(x => build || x !== "buildah")) : hosts.install,
         flinkImage: build ? "build" : "pull",
-        declareCluster: supervised
-            ? (parent, name, args) => ({ kubeconfig: declareSupervisedKubeadm(parent, name, { ...args, buildImages: build ? c.kubernetes.version : undefined }) })
-            : hosts.declareCluster,
+        cluster: supervised ? { services: "supervised", buildImages: build ? c.kubernetes.version : undefined } : hosts.cluster,
         probeKey: plainConfigKey => plainConfigKey,
         isUp: () => true,
         declareNodes(parent, _name, args) {

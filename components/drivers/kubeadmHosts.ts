@@ -2,17 +2,17 @@
 // packages are installed (or already there), kubeadm as on every driver, and the official Flink image
 // pulled from a registry.
 import type { LabConfig } from "../config/types";
-import { declareKubeadm, renderNodeInstallScript } from "../cluster/kubeadm";
-import type { NodeDriver } from "./index";
+import { renderNodeInstallScript } from "../cluster/kubeadm";
+import type { NodeDriver } from "./driver";
 
 export function kubeadmHosts(c: LabConfig):
-    Pick<NodeDriver, "runtime" | "kubeadm" | "clusterFiles" | "install" | "flinkImage" | "declareCluster"> {
+    Pick<NodeDriver, "runtime" | "kubeadm" | "clusterFiles" | "install" | "flinkImage" | "cluster"> {
     return {
         runtime: { cgroupDriver: "systemd", kubeletSettings: () => undefined },
         kubeadm: { imagePullPolicy: "IfNotPresent", ignorePreflightErrors: [] },
         clusterFiles: () => [],
         install: renderNodeInstallScript({ kubernetesVersion: c.kubernetes.version, crioVersion: c.crio.version }),
         flinkImage: "pull",
-        declareCluster: (parent, name, args) => ({ kubeconfig: declareKubeadm(parent, name, args) }),
+        cluster: { services: "systemd" },
     };
 }

@@ -17,9 +17,9 @@ import {
     CNI_CONFIG_PATH, CRI_PROXY_SOCKET, criProxyService, localCrioSettings, localKubeletSettings, podRoutesScript, podSubnet, renderCniConfig,
     renderStorageConf, STORAGE_CONF_PATH,
 } from "../cluster/localCluster";
-import { declareSupervisedKubeadm } from "../cluster/supervised";
 import { nodeAddress } from "./address";
-import type { DeclareClusterArgs, NodeDriver } from "./index";
+import type { NodeDriver } from "./driver";
+import type { ClusterPlan } from "../cluster/cluster";
 
 /** Where the repository's helper scripts live (the local driver runs them on this host). */
 export const SCRIPTS_DIR = path.resolve(__dirname, "..", "..", "scripts");
@@ -77,7 +77,7 @@ export function localDriver(c: LabConfig): NodeDriver {
         },
         isUp: node => fs.existsSync(path.join(c.local.stateDir, "nodes", node.name)),
         declareNodes: (parent, name) => declareLocalNodes(c, parent, name),
-        declareCluster: (parent, name, args) => ({ kubeconfig: declareLocalKubeadm(c, parent, name, args) }),
+        cluster: localClusterPlan(c),
     };
 }
 
@@ -139,13 +139,13 @@ export const LOCAL_PREFLIGHT_IGNORED = ["HTTPProxyCIDR"];
  * for direct restores), the node's kubeadm and test images, routes to the other nodes' pods, and
  * the supervised kubelet (supervised.ts); then kubeadm itself. Returns the admin kubeconfig (secret).
  */
-function declareLocalKubeadm(c: LabConfig, parent: pulumi.ComponentResource, name: string, args: DeclareClusterArgs): pulumi.Output<string> {
-    return declareSupervisedKubeadm(parent, name, {
-        ...args,
+function localClusterPlan(c: LabConfig): ClusterPlan {
+    return {
+        services: "supervised",
         // With direct restores the kubelet's runtime endpoint is the CRI proxy in front of CRI-O.
         proxy: c.archive.restore === "direct" ? criProxyService(c.archive.dir, criProxyDigest(), c.cutover.maxPauseSeconds) : undefined,
         buildImages: c.kubernetes.version,
-        before: n => {
+        before: (parent, name, n, ready) => {
             const index = c.nodes.findIndex(s => s.name === n.name);
             const others = c.nodes.map((_, i) => ({ subnet: podSubnet(i), via: nodeAddress(c.local.subnet, i) })).filter((_, i) => i !== index);
             return [nodeCommand(`${name}-${n.name}-pod-routes`, {
@@ -153,7 +153,7 @@ function declareLocalKubeadm(c: LabConfig, parent: pulumi.ComponentResource, nam
                 create: podRoutesScript(others),
                 delete: podRoutesScript(others, true),
                 triggers: [{ lab: "node-check", node: n.name, check: "pod-routes" }],
-            }, { parent, dependsOn: args.ready[n.name] })];
+            }, { parent, dependsOn: ready })];
         },
-    });
+    };
 }

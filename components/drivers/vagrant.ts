@@ -6,7 +6,7 @@ import type { LabConfig } from "../config/types";
 import { q } from "../node/program";
 import { kubeadmHosts } from "./kubeadmHosts";
 import { nodeAddress } from "./address";
-import type { NodeDriver } from "./index";
+import type { NodeDriver } from "./driver";
 
 export interface VagrantfileArgs {
     readonly provider: "libvirt" | "virtualbox";

@@ -11,7 +11,7 @@ import {
 } from "../node/scripts";
 import type { MigratingWorkload, WorkloadProbe } from "../workload/workload";
 import { firstFigureScript } from "../workload/pod";
-import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../cluster/cluster";
+import { KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY } from "../paths";
 import { cutoverScript, fencePath, holdDir, holdScript, KUBELET_CHECKPOINT_DIR } from "./cutover";
 import { IMAGE_STORE } from "../node/crio";
 import type { RestoreMode } from "../config/types";
