@@ -85,6 +85,7 @@ up() {
   [[ $name =~ ^[a-z0-9][a-z0-9-]*$ ]] || fail "not a VM name: $name"
   [[ $port =~ ^[0-9]+$ ]] || fail "not a port: $port"
   img=$(build_image)
+  { command -v qemu-img && command -v qemu-system-x86_64; } >/dev/null || fail "needs QEMU (apt-get install qemu-system-x86 qemu-utils)"
   dir=$(vm_dir "$name")
   if [ -f "$dir/qemu.pid" ] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null; then fail "VM $name runs already (vm.sh down $name)"; fi
   rm -rf "$dir" && mkdir -p "$dir" && chmod 0700 "$dir"

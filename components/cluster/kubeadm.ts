@@ -115,9 +115,30 @@ export function renderNodeInstallScript(a: NodeInstallArgs): string {
     });
 }
 
-/** `kubeadm init` once; prints the join parameters (read back as a secret output). */
+/**
+ * Who may call the kubelet's checkpoint API: the API server's kubelet client (the certificate the
+ * checkpoint step presents). kubeadm 1.34 issued that certificate in the group kubeadm:cluster-admins;
+ * from 1.37 it has only its user, bound to system:kubelet-api-admin, which has nodes/proxy, /stats,
+ * /log and /metrics but not nodes/checkpoint (seen: "Forbidden (user=kube-apiserver-kubelet-client,
+ * verb=create, resource=nodes, subresource(s)=[checkpoint])"). So the lab grants exactly that.
+ */
+export function renderCheckpointRbac(): string {
+    const name = "live-migration-lab:kubelet-checkpoint";
+    return yamlDocs([
+        { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name }, rules: [{ apiGroups: [""], resources: ["nodes/checkpoint"], verbs: ["create"] }] },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: KUBELET_CLIENT_USER }],
+        },
+    ]);
+}
+/** The user of the API server's kubelet client certificate (kubeadm's APIServerKubeletClientCertCommonName). */
+export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
+
+/** `kubeadm init` once, and the checkpoint API's grant; prints the join parameters (read back as a secret output). */
 export function renderKubeadmInitScript(configPath: string): string {
-    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath, ADMIN_KUBECONFIG }, [KUBEADM_LIB]);
+    return nodeProgram("cluster/programs/kubeadm-init.sh", "kubeadm init", { CONFIG: configPath, ADMIN_KUBECONFIG, RBAC: renderCheckpointRbac() }, [KUBEADM_LIB]);
 }
 
 /** `kubeadm join` once; the join parameters arrive on stdin, never in the script or its logs. */

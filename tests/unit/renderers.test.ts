@@ -10,7 +10,7 @@ import { CRIO_VERSIONS, crioKeySource, dottedKeys, isCrioKey, renderCrioDropIn, 
 import { criuConfigPaths, parseCriuConf, renderCriuConf } from "../../components/node/criu";
 import { cgroupWarnings, checkpointFeatureGates, renderKubeletConfig } from "../../components/node/kubelet";
 import { FLINK_FREEZE_TOLERANCE_MS, flinkConf, flinkImageScript, flinkVerifyScript, flinkPodManifest, flinkProbeScript, renderEntrypoint, renderFlinkConf } from "../../components/flink/flink";
-import { clusterReadyScript, renderKubeadmInitConfig, renderKubeadmInitScript, renderKubeadmJoinConfig, renderKubeadmJoinScript, renderKubeadmResetScript, renderNodeInstallScript } from "../../components/cluster/kubeadm";
+import { clusterReadyScript, renderCheckpointRbac, renderKubeadmInitConfig, renderKubeadmInitScript, renderKubeadmJoinConfig, renderKubeadmJoinScript, renderKubeadmResetScript, renderNodeInstallScript } from "../../components/cluster/kubeadm";
 import { nodeAddress } from "../../components/drivers";
 import { renderVagrantfile } from "../../components/drivers/vagrant";
 import * as scripts from "../../components/node/scripts";
@@ -244,6 +244,14 @@ describe("vagrant and kubeadm", () => {
         assert.match(text, /^KUBERNETES_VERSION='1\.34\.1'$/m);
         assert.match(text, /"kubelet=\$\{KUBERNETES_VERSION\}-\*"/);
         assert.match(text, /criu/);
+    });
+
+    it("grants the API server's kubelet client the checkpoint API, which kubeadm 1.37's role for it lacks (applied after kubeadm init)", () => {
+        const [role, binding] = YAML.parseAllDocuments(renderCheckpointRbac()).map(d => d.toJS());
+        assert.deepEqual(role.rules, [{ apiGroups: [""], resources: ["nodes/checkpoint"], verbs: ["create"] }]);
+        assert.deepEqual(binding.subjects, [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "kube-apiserver-kubelet-client" }]);
+        assert.equal(binding.roleRef.name, role.metadata.name);
+        assert.match(renderKubeadmInitScript("/etc/live-migration-lab/kubeadm.yaml"), /kubectl --kubeconfig "\$ADMIN_KUBECONFIG" apply -f -/);
     });
 
     it("renders kubeadm config documents that parse, with CRI-O as the runtime and the lab's kubelet drop-in directory", () => {
