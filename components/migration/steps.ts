@@ -111,7 +111,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "preflight", on: "target",
-        does: "`criu check` passes, CRI-O answers, the archive directory is 0700, and there is room for the archive and its second copy (the archive joined after the restore, or the checkpoint image)",
+        does: "`criu check` passes, CRI-O answers and its running config restores, the archive directory is 0700, and there is room for the archive and its second copy (the archive joined after the restore, or the checkpoint image)",
         // Preflight sizes the archive from the source's RSS.
         program: x => x.out<WorkloadProbe>("source-probe").apply(b => preflightScript({
             archiveDir: x.archiveDir, imageStore: IMAGE_STORE, rssBytes: b.rssBytes,
@@ -120,7 +120,7 @@ export const MIGRATION_STEPS: readonly (CommandRow | PodRow)[] = [
     },
     {
         kind: "command", step: "hold", on: "source",
-        does: "arms the hop's lease: the runtime wrapper keeps the job frozen from CRI-O's pause for the dump until the target commits",
+        does: "the source's running CRI-O restores too; arms the hop's lease: the runtime wrapper keeps the job frozen from CRI-O's pause for the dump until the target commits",
         program: x => holdScript({
             id: x.hop.id, namespace: x.namespace, pod: x.sourcePod, containers: x.workload.containers, maxPauseSeconds: x.maxPauseSeconds, checkpointTimeoutSeconds: CHECKPOINT_TIMEOUT,
         }, x.attempt),
