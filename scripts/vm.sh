@@ -35,9 +35,12 @@ build_image() {
   dir=$(image_dir)
   if [ -f "$dir/root.img" ] && [ -f "$dir/vmlinuz" ] && [ -f "$dir/initrd.img" ]; then echo "$dir"; return; fi
   [ "$(id -u)" = 0 ] || fail "building the VM image needs root (debootstrap)"
+  local tools=(debootstrap e2fsprogs qemu-system-x86 qemu-utils)
   for t in debootstrap mkfs.ext4 qemu-system-x86_64 qemu-img; do
-    command -v "$t" >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap e2fsprogs qemu-system-x86 qemu-utils >/dev/null ||
-      fail "needs $t (apt-get install debootstrap e2fsprogs qemu-system-x86 qemu-utils)"
+    command -v "$t" >/dev/null && continue
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tools[@]}" >/dev/null ||
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tools[@]}" >/dev/null; } ||
+      fail "needs $t (apt-get install ${tools[*]})"
   done
   echo "vm.sh: building the $SUITE VM image into $dir (once, several minutes)" >&2
   rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" && chmod 0700 "$dir.tmp"
