@@ -6,7 +6,7 @@ import { driverFor, NodeDriver } from "./drivers";
 import type { ManagedFile } from "./node/nodeRuntime";
 import type { MigrationPlan } from "./migration/plan";
 import { criuConfigPaths, renderCriuConf } from "./node/criu";
-import { CRIO_DROP_IN_PATH, deepMerge, renderCrioDropIns } from "./node/crio";
+import { CRIO_DROP_IN_PATH, deepMerge, isCrioKey, renderCrioDropIns } from "./node/crio";
 import { CONFIG_NAMESPACE } from "./config/schema";
 import { CRICTL_CONFIG_PATH, KUBELET_DROP_IN_PATH, refusesCgroupV1, renderCrictlConfig, renderKubeletConfig } from "./node/kubelet";
 import { KUBEADM_CONFIG_PATH, KUBEADM_JOIN_CONFIG_PATH, renderKubeadmInitConfig, renderKubeadmJoinConfig } from "./cluster/kubeadm";
@@ -63,12 +63,14 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
         // CRI-O runs the runtime through the lab's wrapper, which holds a migrating job frozen (cutover.ts).
         runtimePath: ociRuntimeWrapper(c.crio.runtime),
     });
+    // A node that cannot tell yet (no crio) gets the form of the release crio.version names.
+    const assumed = isCrioKey(c.crio.version, "crio.checkpoint_restore.container_level_enabled") || !dropIns.enable_criu_support ? "container_level_enabled" : "enable_criu_support";
     files.push({
         role: "crio-drop-in",
         path: CRIO_DROP_IN_PATH,
-        content: dropIns.container_level_enabled!,
+        content: dropIns[assumed]!,
         variants: {
-            by: "crio-restore-switch", contents: dropIns,
+            by: "crio-restore-switch", contents: dropIns, assumed,
             help: `${CONFIG_NAMESPACE}:crio.checkpointRestore is "${c.crio.checkpointRestore}", which a CRI-O without [crio.checkpoint_restore] container_level_enabled cannot express; install a CRI-O patch release from after 2026-09, or use "checkpoint_restore" or "none"`,
         },
         mode: 0o644,
@@ -95,7 +97,7 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
         // From 1.35 a cgroup v1 host needs failCgroupV1: false; which one the node is, it says itself.
         ...(refusesCgroupV1(c.kubernetes.version) ? {
             content: kubelet("v2"),
-            variants: { by: "cgroup" as const, contents: { v2: kubelet("v2"), v1: kubelet("v1") }, help: "" },
+            variants: { by: "cgroup" as const, contents: { v2: kubelet("v2"), v1: kubelet("v1") }, assumed: "v2", help: "" },
         } : {}),
         mode: 0o644,
         restart: "kubelet",

@@ -20,10 +20,10 @@ export interface ManagedFile {
     readonly after?: string;
     /**
      * Content per restore switch, where the right one depends on what the node's CRI-O binary knows:
-     * all are sent and the node keeps the one it reads (variants.ts); `content` is the one assumed
-     * until a node has said, `help` what to do when none fits.
+     * all are sent and the node keeps the one it reads (variants.ts); `assumed` names the one a node
+     * gets that cannot tell (no crio yet), which is `content`; `help` says what to do when none fits.
      */
-    readonly variants?: { readonly by: VariantSelector; readonly contents: Readonly<Record<string, string>>; readonly help: string };
+    readonly variants?: { readonly by: VariantSelector; readonly contents: Readonly<Record<string, string>>; readonly assumed: string; readonly help: string };
 }
 
 /** What a node should have for a managed file, given what it reported of its CRI-O (drift review). */
@@ -95,7 +95,7 @@ export class NodeRuntime extends pulumi.ComponentResource {
             const state = fileState(f.path, expectedContent(f, args.observed), args.observed?.[f.path]);
             const cmd = nodeCommand(`${name}-${f.role}`, {
                 node,
-                create: writeFileScript(f.path, f.mode, f.restart, undefined, f.variants && { by: f.variants.by, help: f.variants.help }),
+                create: writeFileScript(f.path, f.mode, f.restart, undefined, f.variants && { by: f.variants.by, assumed: f.variants.assumed, help: f.variants.help }),
                 delete: putBackFileScript(f.path),
                 stdin: f.variants ? joinVariants(f.variants.contents) : f.content,
                 triggers: [{ lab: "managed-file", node: node.name, path: f.path, mode: f.mode.toString(8).padStart(4, "0") }],

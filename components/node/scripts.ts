@@ -17,10 +17,10 @@ const octal = (mode: number) => mode.toString(8).padStart(4, "0");
 /** What decides which variant of a managed file a node keeps (write-file.sh SELECT). */
 export type VariantSelector = "crio-restore-switch" | "cgroup";
 
-export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD, select?: { by: VariantSelector; help: string }): string {
+export function writeFileScript(path: string, mode: number, restart?: string, record = MANAGED_FILES_RECORD, select?: { by: VariantSelector; assumed: string; help: string }): string {
     const inputs = { DEST: path, MODE: octal(mode), RESTART: restart ?? "", KEEP: record };
     if (!select) return nodeProgram("node/programs/write-file.sh", `write ${path}`, inputs, [SERVICE_LIB]);
-    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { ...inputs, SELECT: select.by, SELECT_HELP: select.help }, [SERVICE_LIB, CRIO_SWITCH_LIB]);
+    return nodeProgram("node/programs/write-file.sh", `write ${path}`, { ...inputs, SELECT: select.by, SELECT_DEFAULT: select.assumed, SELECT_HELP: select.help }, [SERVICE_LIB, CRIO_SWITCH_LIB]);
 }
 
 /** What the node's CRI-O knows and runs with, for its restore switch (programs/crio-switch.sh). */

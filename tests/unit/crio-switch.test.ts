@@ -33,7 +33,7 @@ describe("CRI-O's restore switch, learned from the node's binary", () => {
         const contents = renderCrioDropIns({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore" }) as Record<string, string>;
         assert.deepEqual(splitVariants(joinVariants(contents)), contents);
         assert.equal(splitVariants("[crio]\n"), undefined);
-        const f: ManagedFile = { role: "crio-drop-in", path: "/etc/crio/crio.conf.d/x.conf", content: contents.container_level_enabled, mode: 0o644, variants: { by: "crio-restore-switch", contents, help: "" } };
+        const f: ManagedFile = { role: "crio-drop-in", path: "/etc/crio/crio.conf.d/x.conf", content: contents.container_level_enabled, mode: 0o644, variants: { by: "crio-restore-switch", contents, assumed: "container_level_enabled", help: "" } };
         assert.equal(expectedContent(f, { [CRIO_SWITCH_OBSERVATION]: "enable_criu_support" }), contents.enable_criu_support);
         assert.equal(expectedContent(f, { [CRIO_SWITCH_OBSERVATION]: "container_level_enabled" }), contents.container_level_enabled);
         assert.equal(expectedContent(f, { [CRIO_SWITCH_OBSERVATION]: "none" }), contents.container_level_enabled, "assumed until the node says");
@@ -56,7 +56,7 @@ describe("CRI-O's restore switch, learned from the node's binary", () => {
         });
         const write = (contents: Record<string, string>) => {
             const dest = path.join(dir, "etc", "60-live-migration-lab.conf");
-            const r = run(writeFileScript(dest, 0o644, undefined, path.join(dir, "record"), { by: "crio-restore-switch", help: "use checkpoint_restore" }), joinVariants(contents));
+            const r = run(writeFileScript(dest, 0o644, undefined, path.join(dir, "record"), { by: "crio-restore-switch", assumed: "enable_criu_support", help: "use checkpoint_restore" }), joinVariants(contents));
             return { ...r, dest };
         };
 
@@ -88,12 +88,12 @@ describe("CRI-O's restore switch, learned from the node's binary", () => {
             assert.ok(!fs.existsSync(r.dest));
         });
 
-        it("reports none where the node has no crio (yet), and writes the newest CRI-O's form there", () => {
+        it("reports none where the node has no crio (yet), and writes there the form of the release the config names", () => {
             const probe = run(probeScript([path.join(dir, "absent.conf")]));
             assert.equal(parseProbe(probe.stdout)[CRIO_SWITCH_OBSERVATION], "none");
             const r = write(renderCrioDropIns({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_restore" }) as Record<string, string>);
             assert.equal(r.status, 0, r.stderr);
-            assert.equal((TOML.parse(fs.readFileSync(r.dest, "utf8")) as any).crio.checkpoint_restore.container_level_enabled, "checkpoint_restore");
+            assert.equal((TOML.parse(fs.readFileSync(r.dest, "utf8")) as any).crio.runtime.enable_criu_support, true, "1.34.0's switch (assumed)");
         });
     });
 });

@@ -8,7 +8,8 @@
 # Prints path, sha256, state (written or unchanged) and kept (where the host's own file waits, or "").
 # Inputs: DEST, MODE (octal), RESTART (a service name, or empty), KEEP (the program's record of the
 # files it manages on this node), SELECT (empty, or crio-restore-switch or cgroup: stdin holds
-# variants, see variants.ts), SELECT_HELP (what to do when no variant fits). Libraries: node/programs/service.sh,
+# variants, see variants.ts), SELECT_DEFAULT (the variant for a node that cannot tell), SELECT_HELP
+# (what to do when no variant fits). Libraries: node/programs/service.sh,
 # node/programs/crio-switch.sh.
 owned="$KEEP/owned$DEST"; kept="$KEEP/kept$DEST"
 if [ ! -e "$owned" ]; then
@@ -26,11 +27,10 @@ tmp=$(mktemp "$(dirname "$DEST")/.live-migration-lab.XXXXXX")
 if [ -z "${SELECT:-}" ]; then cat >"$tmp"; else
   # stdin holds one variant per key the node's software may read (variants.ts): keep the one it reads.
   if [ "$SELECT" = cgroup ]; then variant=$(node_cgroup); else variant=$(crio_restore_switch); fi
-  # No crio on the node (yet), or one that would not print its config: the first variant, the newest
-  # CRI-O's form; drift review rewrites it once the node reports another.
-  case $variant in none | unknown) first=1 ;; *) first=0 ;; esac
-  awk -v want="#live-migration-lab variant: $variant" -v first="$first" '
-    /^#live-migration-lab variant: / { n++; on = first ? (n == 1) : ($0 == want); next } on' >"$tmp"
+  # No crio on the node (yet), or one that would not print its config: the variant of the release the
+  # config names (SELECT_DEFAULT); drift review rewrites it once the node reports another.
+  case $variant in none | unknown) variant=$SELECT_DEFAULT ;; esac
+  awk -v want="#live-migration-lab variant: $variant" '/^#live-migration-lab variant: / { on = ($0 == want); next } on' >"$tmp"
   if [ ! -s "$tmp" ]; then
     rm -f "$tmp"
     echo "$DEST: no variant for this node's CRI-O ($variant; crio config of $(command -v crio || echo 'no crio')); $SELECT_HELP" >&2; exit 1
