@@ -37,6 +37,7 @@ crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-soc
 resume() { local k; for k in "${!CIDS[@]}"; do [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "${CGS[k]}"; done; }
 decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by" && rm -f "${HOLD_FILES[@]}"; }
 gone() { local cg; for cg in "${CGS[@]}"; do [ -d "$cg" ] || return 0; done; return 1; }
+running() { local cg; for cg in "${CGS[@]}"; do ! frozen "$cg" || return 1; done; }
 give_back() { resume; echo "$(date -u +%FT%TZ) attempt $ATTEMPT: $1" >>"$dir/aborted"; }
 case "${1:-}" in
 watch)
@@ -45,7 +46,12 @@ watch)
   # next `pulumi up` redoes the hop, and no late commit can take it.
   void() { echo "$1" >"$hold/state"; if decide aborted; then give_back "$1"; fi; exit 0; }
   until [ -s "$hold/heldAt" ]; do
-    if [ -s "$hold/failed" ]; then void "the checkpoint failed ($(cat "$hold/failed")); the job runs on"; fi
+    if [ -s "$hold/failed" ]; then
+      # CRI-O thaws the job after a failed dump (its runtime call is let through): give it up to 3 s
+      # to, so that it finds the job paused as it left it; thawing first would fail CRI-O's resume.
+      for _ in $(seq 60); do ! running || break; sleep 0.05; done
+      void "the checkpoint failed ($(cat "$hold/failed")); the job runs on"
+    fi
     if gone || [ "$(date +%s)" -ge "$deadline" ]; then void "no checkpoint was held within ${CHECKPOINT_TIMEOUT}s; the job runs on"; fi
     # Paused for the dump, but CRI-O never came to thaw it (CRI-O stopped or crashed mid-checkpoint):
     # the job is frozen since the pause, so the hold ends MAX_PAUSE after it all the same.
