@@ -111,7 +111,7 @@ export function buildLab(desired: DesiredLab, sshPrivateKey: pulumi.Output<strin
             }),
         });
     }
-    // The local lab builds the workloads' images on its nodes from Debian packages.
+    // Nodes without a registry (the local lab, existing hosts with images: build) build the workloads' images from Debian packages.
     const built = c.workloads.some(w => w.containers.some(x => x.packages.length > 0))
         ? new WorkloadImages("workload-images", { workloads: c.workloads, nodes: lab.nodes }, { dependsOn: [cluster] })
         : undefined;

@@ -8,14 +8,18 @@ import * as k8s from "@pulumi/kubernetes";
 import type { NodeHandle } from "../node/command";
 import { declareKubeadm } from "./kubeadm";
 import type { ServiceSpec } from "./localCluster";
-import { declareSupervisedKubeadm } from "./supervised";
+import { declareSupervisedKubeadm, withImages } from "./supervised";
 
 export { ADMIN_KUBECONFIG, KUBELET_CLIENT_CERT, KUBELET_CLIENT_KEY, PKI_DIR } from "../paths";
 
 /** How a driver's nodes run Kubernetes' services, which decides how the cluster is brought up. */
 export type ClusterPlan =
     /** systemd runs CRI-O and the kubelet (the packages' units; kubeadm starts the kubelet). */
-    | { readonly services: "systemd" }
+    | {
+        readonly services: "systemd";
+        /** Builds kubeadm's images on each node for this Kubernetes release (no registry), when set. */
+        readonly buildImages?: string;
+    }
     | {
         /** The lab's supervisor runs them, on nodes without systemd (supervised.ts). */
         readonly services: "supervised";
@@ -48,7 +52,7 @@ export class Cluster extends pulumi.ComponentResource {
         const { plan, nodes, ready, labPods } = args;
         this.kubeconfig = plan.services === "supervised"
             ? declareSupervisedKubeadm(this, name, { nodes, ready, labPods, proxy: plan.proxy, buildImages: plan.buildImages, before: plan.before })
-            : declareKubeadm(this, name, { nodes, ready, labPods });
+            : declareKubeadm(this, name, { nodes, ready: plan.buildImages ? withImages(this, name, nodes, ready, plan.buildImages) : ready, labPods });
         this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
         this.registerOutputs({ kubeconfig: this.kubeconfig });
     }

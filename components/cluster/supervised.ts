@@ -22,6 +22,21 @@ export interface SupervisedArgs {
     readonly before?: (parent: pulumi.ComponentResource, name: string, node: NodeHandle, ready: pulumi.Resource[]) => pulumi.Resource[];
 }
 
+/** Builds kubeadm's images on a node from the binaries on its PATH (no registry), after `dependsOn`. */
+function imagesCommand(parent: pulumi.ComponentResource, name: string, node: NodeHandle, kubernetesVersion: string, dependsOn: pulumi.Resource[]) {
+    return nodeCommand(`${name}-${node.name}-images`, {
+        node,
+        create: localImagesScript(kubernetesVersion),
+        triggers: [{ lab: "node-check", node: node.name, check: "local-images" }],
+        timeoutMinutes: 10,
+    }, { parent, dependsOn });
+}
+
+/** `ready` with each node's kubeadm images built once it is ready (systemd's nodes without a registry). */
+export function withImages(parent: pulumi.ComponentResource, name: string, nodes: readonly NodeHandle[], ready: Readonly<Record<string, pulumi.Resource[]>>, kubernetesVersion: string) {
+    return Object.fromEntries(nodes.map(n => [n.name, [imagesCommand(parent, name, n, kubernetesVersion, ready[n.name])]]));
+}
+
 /** Supervised CRI-O, images and kubelet on every node, then kubeadm. Returns the admin kubeconfig (secret). */
 export function declareSupervisedKubeadm(parent: pulumi.ComponentResource, name: string, args: SupervisedArgs): pulumi.Output<string> {
     const service = (node: NodeHandle, s: ServiceSpec, dependsOn: pulumi.Resource[]) => nodeCommand(`${name}-${node.name}-${s.name}`, {
@@ -34,12 +49,7 @@ export function declareSupervisedKubeadm(parent: pulumi.ComponentResource, name:
     const ready = Object.fromEntries(args.nodes.map(n => {
         const crio = service(n, crioService(), args.ready[n.name]);
         const proxy = args.proxy ? [service(n, args.proxy, [crio])] : [];
-        const images = args.buildImages ? [nodeCommand(`${name}-${n.name}-images`, {
-            node: n,
-            create: localImagesScript(args.buildImages),
-            triggers: [{ lab: "node-check", node: n.name, check: "local-images" }],
-            timeoutMinutes: 10,
-        }, { parent, dependsOn: [crio] })] : [];
+        const images = args.buildImages ? [imagesCommand(parent, name, n, args.buildImages, [crio])] : [];
         const kubelet = service(n, kubeletService(), [crio, ...proxy, ...images, ...(args.before?.(parent, name, n, args.ready[n.name]) ?? [])]);
         return [n.name, [kubelet]];
     }));

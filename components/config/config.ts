@@ -313,7 +313,7 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     if (archive.restore === undefined && c.archive) archive.restore = c.driver === "local" ? "direct" : "image";
 
     const workloads = Array.isArray(c.workloads) ? c.workloads : [];
-    problems.push(...checkWorkloads(workloads, { driver: c.driver, restore: archive.restore ?? "direct", names, firstWorker }));
+    problems.push(...checkWorkloads(workloads, { driver: c.driver, builds: c.driver === "local" || (c.driver === "existing" && existing.images === "build"), restore: archive.restore ?? "direct", names, firstWorker }));
     const starts: WorkloadStart[] = [
         ...(flink.enabled !== false ? [{ name: FLINK_WORKLOAD, node: typeof flink.node === "string" && names.has(flink.node) ? flink.node : undefined, nodePath: "flink.node" }] : []),
         ...workloads.filter(w => typeof w?.name === "string").map(w => ({
@@ -388,6 +388,8 @@ export function checkMemory(plan: MigrationPlan, starts: readonly WorkloadStart[
 
 interface WorkloadFacts {
     readonly driver: unknown;
+    /** Whether the nodes build images (the local lab; existing hosts with existing.images "build"): then from `packages`. */
+    readonly builds: boolean;
     /** archive.restore as the config gives it, or the driver's default. */
     readonly restore: RestoreMode;
     readonly names: ReadonlySet<string>;
@@ -441,10 +443,10 @@ export function checkWorkloads(workloads: Partial<Mutable<WorkloadSpec>>[], f: W
             } else if (!had) images.set(x.image, { packages: list, at: `workloads[${i}].containers[${j}]` });
             if (f.driver === "local" && packages.length === 0) {
                 problems.push({ path: at(`.containers[${j}].packages`), message: `missing with driver local: the local lab has no registry, so it builds "${x.image}" on its nodes from Debian packages: list them, such as ["redis-server"]` });
-            } else if (f.driver === "local" && !x.image.startsWith("localhost/")) {
-                problems.push({ path: at(`.containers[${j}].image`), message: `got "${x.image}", but the local lab builds this image itself (from packages) and a registry's name would hide that: name it "localhost/${x.image.replace(/^.*\//, "").replace(/:.*$/, "")}:1"` });
-            } else if (f.driver !== "local" && packages.length > 0) {
-                problems.push({ path: at(`.containers[${j}].packages`), message: `set with driver ${String(f.driver)}; only the local lab builds images from Debian packages, elsewhere the nodes pull "image": push it to a registry they reach and remove packages` });
+            } else if (packages.length > 0 && !f.builds) {
+                problems.push({ path: at(`.containers[${j}].packages`), message: `set with driver ${String(f.driver)}, whose nodes pull "image"; only the local lab and existing hosts with existing.images "build" build images from Debian packages: push it to a registry the nodes reach and remove packages, or set existing.images "build"` });
+            } else if (packages.length > 0 && !x.image.startsWith("localhost/")) {
+                problems.push({ path: at(`.containers[${j}].image`), message: `got "${x.image}", but the nodes build this image themselves (from packages) and a registry's name would hide that: name it "localhost/${x.image.replace(/^.*\//, "").replace(/:.*$/, "")}:1"` });
             }
         });
         if (containers.length > 1 && f.restore === "image") {

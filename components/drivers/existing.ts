@@ -43,7 +43,7 @@ export function existingDriver(c: LabConfig): NodeDriver {
         kubeadm: { imagePullPolicy: build ? "Never" : "IfNotPresent", ignorePreflightErrors: [] },
         install: present ? presentCheckScript(PRESENT_COMMANDS.filter(x => build || x !== "buildah")) : hosts.install,
         flinkImage: build ? "build" : "pull",
-        cluster: supervised ? { services: "supervised", buildImages: build ? c.kubernetes.version : undefined } : hosts.cluster,
+        cluster: { services: supervised ? "supervised" : "systemd", buildImages: build ? c.kubernetes.version : undefined },
         probeKey: plainConfigKey => plainConfigKey,
         isUp: () => true,
         declareNodes(parent, _name, args) {

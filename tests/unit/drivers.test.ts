@@ -60,6 +60,18 @@ describe("node drivers", () => {
         assert.match(file(0, "kubeadm-config"), /imagePullPolicy: Never/);
         assert.match(file(1, "kubeadm-join-config"), /- HTTPProxyCIDR/);
         assert.match(file(0, "kubeadm-config"), /kind: KubeProxyConfiguration\nconntrack:\n {2}maxPerCore: 0\nmode: iptables\n/);
+        assert.deepEqual(d.driver.cluster, { services: "supervised", buildImages: validateConfig(raw, true).kubernetes.version });
+    });
+
+    it("existing systemd hosts without a registry (images build): kubeadm's images built there too, and systemd runs the services", () => {
+        const raw = { driver: "existing", nodes: nodes(true), sshPrivateKey: KEY, existing: { install: "present", services: "systemd", images: "build" } };
+        const c = validateConfig(raw, true);
+        const d = desiredLab(c);
+        assert.deepEqual(d.driver.cluster, { services: "systemd", buildImages: c.kubernetes.version });
+        assert.equal(d.driver.runtime.cgroupDriver, "systemd");
+        assert.doesNotMatch(d.nodes[0].files.find(f => f.role === "crio-drop-in")!.content, /cgroup_manager/);
+        const pulled = desiredLab(validateConfig({ ...raw, existing: { install: "present", services: "systemd", images: "pull" } }, true));
+        assert.deepEqual(pulled.driver.cluster, { services: "systemd", buildImages: undefined });
     });
 
     it("local without Kubernetes: only the checkpoint/restore files, no cluster extras in CRI-O or the kubelet", () => {

@@ -73,6 +73,14 @@ describe("workloads: the pods users bring", () => {
         hasProblem(registryName, "workloads[0].containers[0].image", `"localhost/redis:1"`);
         const vagrant = problems({ driver: "vagrant", workloads: [{ name: "a", containers: [{ name: "c", image: "redis:7", packages: ["redis-server"] }], probe: { command: ["true"] } }] });
         hasProblem(vagrant, "workloads[0].containers[0].packages", "set with driver vagrant", "remove packages");
+        // Existing hosts build images only with existing.images "build" (binaries present, no registry).
+        const existing = (images: string) => ({
+            driver: "existing", nodes: [{ name: "master", role: "master", address: "10.0.0.10" }, { name: "worker", role: "worker", address: "10.0.0.11" }],
+            existing: { install: "present", images }, flink: { enabled: false }, sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+            workloads: [{ name: "a", containers: [{ name: "c", image: "localhost/a:1", packages: ["redis-server"] }], probe: { command: ["true"] } }],
+        });
+        hasProblem(problems(existing("pull")), "workloads[0].containers[0].packages", "set with driver existing", `or set existing.images "build"`);
+        assert.deepEqual(validateConfig(existing("build"), true).workloads[0].containers[0].packages, ["redis-server"]);
         const twoLists = problems({ workloads: [{ name: "a", containers: [{ name: "c", image: "localhost/a:1", packages: ["x1"] }, { name: "d", image: "localhost/a:1", packages: ["x2"] }], probe: { command: ["true"] } }] });
         hasProblem(twoLists, "workloads[0].containers[1].packages", `image "localhost/a:1", which workloads[0].containers[0] builds from [x1]`);
         const image = problems({ archive: { restore: "image" }, workloads: redisExample() });
