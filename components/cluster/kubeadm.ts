@@ -153,7 +153,7 @@ export function renderKubeadmJoinScript(configPath: string): string {
  * empties /var/lib/kubelet: checkpoints the lab did not make (not of its pods) are kept through it.
  */
 export function renderKubeadmResetScript(labPods: readonly string[]): string {
-    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", { CHECKPOINTS: KUBELET_CHECKPOINT_DIR, OURS: labPods.map(p => `checkpoint-${p}*`).join("\n") }, [SERVICE_LIB]);
+    return nodeProgram("cluster/programs/kubeadm-reset.sh", "kubeadm reset", { CHECKPOINTS: KUBELET_CHECKPOINT_DIR, OURS: labPods.map(p => `checkpoint-${p}*`).join("\n") }, [SERVICE_LIB, KUBEADM_LIB]);
 }
 
 /**

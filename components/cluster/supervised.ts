@@ -28,7 +28,8 @@ function imagesCommand(parent: pulumi.ComponentResource, name: string, node: Nod
         node,
         create: localImagesScript(kubernetesVersion),
         triggers: [{ lab: "node-check", node: node.name, check: "local-images" }],
-        timeoutMinutes: 10,
+        // Seven images of about 100 MB each: 3 minutes on the local lab, 15 on a VM under emulation.
+        timeoutMinutes: 30,
     }, { parent, dependsOn });
 }
 

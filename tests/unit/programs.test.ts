@@ -90,6 +90,36 @@ describe("kubeadm join, run for real against a stand-in kubeadm", () => {
         assert.match(r.stderr, /no join parameters on stdin/);
         assert.ok(!fs.existsSync(path.join(dir, "args")));
     });
+    it("tries a join again whose preflight could not reach CRI-O within kubeadm's 2 s, and not one that failed otherwise", () => {
+        fs.writeFileSync(path.join(dir, "join.yaml"), renderKubeadmJoinConfig({ node: { name: "worker", address: "10.9.0.11" }, facts: { cgroupDriver: "systemd", imagePullPolicy: "Never", ignorePreflightErrors: [] } }));
+        fs.mkdirSync(path.join(dir, "bin"));
+        const standIn = (failures: number, error: string) => fs.writeFileSync(path.join(dir, "bin", "kubeadm"), [
+            "#!/bin/bash", '[ "$1" = version ] && exit 0', `echo x >>${dir}/calls`,
+            `if [ "$(wc -l <${dir}/calls)" -le ${failures} ]; then echo '${error}'; echo 'error: error execution phase preflight: preflight checks failed'; exit 1; fi`, "",
+        ].join("\n"), { mode: 0o755 });
+        const script = renderKubeadmJoinScript(path.join(dir, "join.yaml"))
+            .replace(/\/etc\/kubernetes\/kubelet\.conf/g, `${dir}/kubelet.conf`)
+            .replace(/\/etc\/live-migration-lab\/\.join/g, `${dir}/.join`)
+            .replace(/\/var\/log\//g, `${dir}/`)
+            .replace(/sleep 5/, "sleep 0");
+        const join = JSON.stringify({ join: `kubeadm join 10.9.0.10:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:${"ab".repeat(32)} ` });
+        const run = () => spawnSync("bash", ["-c", script], { input: join, encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").split("\n").filter(Boolean).length;
+        const cri = `\t[ERROR CRI]: could not connect to the container runtime: failed to create new CRI runtime service: validate service connection: validate CRI v1 runtime API for endpoint "unix:///var/run/crio/crio.sock": rpc error: code = DeadlineExceeded desc = context deadline exceeded`;
+        standIn(1, cri);
+        assert.equal(run().stdout.trim(), '{"joined":"now"}');
+        assert.equal(calls(), 2, "tried again once");
+        fs.rmSync(path.join(dir, "calls"));
+        standIn(5, cri);
+        const r = run();
+        assert.equal(r.status, 1);
+        assert.equal(calls(), 3, "at most three tries");
+        assert.match(r.stderr, /kubeadm join failed; last lines of .*kubeadm-join\.log:\n.*could not connect to the container runtime/);
+        fs.rmSync(path.join(dir, "calls"));
+        standIn(1, "\t[ERROR FileAvailable--etc-kubernetes-kubelet.conf]: /etc/kubernetes/kubelet.conf already exists");
+        assert.equal(run().status, 1);
+        assert.equal(calls(), 1, "other preflight errors are not tried again");
+    });
 });
 
 describe("kubeadm reset, run for real against a stand-in kubeadm that empties the kubelet's directory", () => {

@@ -14,8 +14,6 @@ trap 'rm -f "$filled"' EXIT
 # every local user could read in /proc/PID/cmdline.
 sed -f <(printf 's|%s|%s|\n' "$ENDPOINT_AT" "$endpoint" "$TOKEN_AT" "$token" "$HASH_AT" "$hash") "$CONFIG" >"$filled"
 # kubeadm prints the join command (a bootstrap token) into its log: root only, removed by reset.
-log=/var/log/live-migration-lab-kubeadm-join.log
-(umask 077 && : >"$log")
 mapfile -t preflight < <(cgroup_v1_preflight)
-kubeadm join --config "$filled" "${preflight[@]}" >"$log" 2>&1 || { echo "kubeadm join failed; last lines of $log:" >&2; tail -n 25 "$log" >&2; exit 1; }
+kubeadm_logged join /var/log/live-migration-lab-kubeadm-join.log join --config "$filled" "${preflight[@]}" || exit 1
 echo '{"joined":"now"}'

@@ -6,7 +6,8 @@
 # stays: it belongs to the cri-o package. kubeadm empties /var/lib/kubelet: checkpoint archives
 # there that are not of the lab's pods (OURS: a glob per workload pod, one per line) are moved aside
 # and put back after; the lab's own (process memory) go with the reset.
-# Inputs: CHECKPOINTS (the kubelet's checkpoint directory), OURS. Libraries: node/programs/service.sh.
+# Inputs: CHECKPOINTS (the kubelet's checkpoint directory), OURS. Libraries: node/programs/service.sh,
+# cluster/programs/kubeadm-lib.sh.
 if service_running kubelet; then service_stop kubelet; fi
 aside=$(mktemp -d "${CHECKPOINTS%/*/*}/.live-migration-lab-reset.XXXXXX")
 theirs=(); while IFS= read -r glob; do [ -z "$glob" ] || theirs+=(! -name "$glob"); done <<<"$OURS"
@@ -16,7 +17,7 @@ put_back() {
   rmdir "$aside"
 }
 trap put_back EXIT
-kubeadm reset -f >/var/log/live-migration-lab-kubeadm-reset.log 2>&1 || { tail -n 20 /var/log/live-migration-lab-kubeadm-reset.log >&2; exit 1; }
+kubeadm_logged reset /var/log/live-migration-lab-kubeadm-reset.log reset -f || exit 1
 # kubeadm's init and join logs name a bootstrap token.
 rm -f /var/log/live-migration-lab-kubeadm-init.log /var/log/live-migration-lab-kubeadm-join.log
 echo '{"reset":"done"}'
