@@ -5,11 +5,21 @@
 #
 #   vm.sh image                 build the VM image once (cached by IMAGE_VERSION, the suite and the
 #                               packages); print its directory
-#   vm.sh up NAME PORT [BINS]   boot a VM from the image (a copy-on-write overlay of its own) with
+#   vm.sh up NAME PORT [BINS [IMAGES]]
+#                               boot a VM from the image (a copy-on-write overlay of its own) with
 #                               SSH on 127.0.0.1:PORT only (user-mode networking: no traffic leaves
 #                               this machine); BINS, a directory on this host, is mounted read-only
 #                               at /opt/lab/bin (9p), e.g. scripts/k8s-build.sh's Kubernetes and
-#                               CRI-O; waits for sshd; prints one JSON line: name, port, key, dir
+#                               CRI-O; IMAGES at /opt/lab/images (the inputs of images built on the
+#                               nodes, as on the local lab's); waits for sshd; prints one JSON line:
+#                               name, port, key, dir, address
+#   vm.sh net-up NETNS CIDR     a network of VMs: the network namespace NETNS with a bridge holding
+#                               CIDR (e.g. 10.231.94.1/24). With LAB_VM_NET=NETNS:ADDRESS/BITS, `up`
+#                               runs QEMU in NETNS and gives the VM a second NIC on that bridge with
+#                               that address (its node address: VMs reach each other there, and
+#                               whoever runs in NETNS reaches them); SSH on 127.0.0.1:PORT is then
+#                               NETNS's loopback. Nothing of it touches the host's network.
+#   vm.sh net-down NETNS        remove that namespace (its VMs must be down)
 #   vm.sh ssh NAME [COMMAND]    run COMMAND (or a shell) in the VM as root
 #   vm.sh down NAME             power it off and remove its overlay and state
 #
@@ -23,11 +33,11 @@ CACHE=${LAB_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/vm}
 STATE=${LAB_VM_STATE:-/run/live-migration-lab-vm}
 SUITE=${LAB_VM_SUITE:-sid}
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=systemd-sysv,udev,kmod,procps,openssh-server,iproute2,iptables,nftables,criu,runc,conmon,crun,ca-certificates,python3-minimal,curl,e2fsprogs,containernetworking-plugins,buildah,netavark,sudo
+PACKAGES=systemd-sysv,udev,kmod,procps,openssh-server,openssh-client,python3-pycriu,openssl,iproute2,iptables,nftables,criu,runc,conmon,crun,ca-certificates,python3-minimal,curl,e2fsprogs,containernetworking-plugins,buildah,netavark,sudo
 fail() { echo "vm.sh: $*" >&2; exit 1; }
 
 # Bumped whenever build_image makes a different image; the cache key is it, the suite and the packages.
-IMAGE_VERSION=1
+IMAGE_VERSION=2
 image_dir() { echo "$CACHE/$SUITE-$(printf '%s %s %s' "$IMAGE_VERSION" "$SUITE" "$PACKAGES" | sha256sum | cut -c1-12)"; }
 
 build_image() {
@@ -83,34 +93,99 @@ build_image() {
 
 vm_dir() { echo "$STATE/$1"; }
 
+# in_net NAME COMMAND...: COMMAND in the VM's network namespace, if it has one.
+in_net() {
+  local dir; dir=$(vm_dir "$1"); shift
+  if [ -s "$dir/netns" ]; then nsenter --net="/run/netns/$(cat "$dir/netns")" -- "$@"; else "$@"; fi
+}
+
+net_up() {
+  local netns=$1 cidr=$2
+  [[ $netns =~ ^[a-z0-9][a-z0-9-]*$ ]] || fail "not a namespace name: $netns"
+  [[ $cidr =~ ^[0-9.]+/[0-9]+$ ]] || fail "not an address/bits: $cidr"
+  [ -e "/run/netns/$netns" ] || ip netns add "$netns"
+  ip -n "$netns" link set lo up
+  ip -n "$netns" link show lab0 >/dev/null 2>&1 || ip -n "$netns" link add lab0 type bridge
+  ip -n "$netns" addr replace "$cidr" dev lab0
+  ip -n "$netns" link set lab0 up
+}
+
+net_down() {
+  [ -e "/run/netns/$1" ] || return 0
+  ip netns pids "$1" | grep -q . && fail "namespace $1 still has processes (vm.sh down its VMs first)"
+  ip netns del "$1"
+}
+
 up() {
-  local name=$1 port=$2 bins=${3:-} img dir virtfs=()
+  local name=$1 port=$2 bins=${3:-} images=${4:-} img dir virtfs=() net=() netns='' address='' tap='' mac=''
   [[ $name =~ ^[a-z0-9][a-z0-9-]*$ ]] || fail "not a VM name: $name"
   [[ $port =~ ^[0-9]+$ ]] || fail "not a port: $port"
+  if [ -n "${LAB_VM_NET:-}" ]; then
+    netns=${LAB_VM_NET%%:*}; address=${LAB_VM_NET#*:}
+    [[ $address =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)\.([0-9]+)/[0-9]+$ ]] || fail "LAB_VM_NET: not NETNS:ADDRESS/BITS: $LAB_VM_NET"
+    [ -e "/run/netns/$netns" ] || fail "no network namespace $netns (vm.sh net-up $netns CIDR)"
+    mac=$(printf '52:54:00:%02x:%02x:%02x' "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}" "${BASH_REMATCH[4]}")
+    tap="t-${name:0:13}"
+  fi
   img=$(build_image)
   { command -v qemu-img && command -v qemu-system-x86_64; } >/dev/null || fail "needs QEMU (apt-get install qemu-system-x86 qemu-utils)"
   dir=$(vm_dir "$name")
   if [ -f "$dir/qemu.pid" ] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null; then fail "VM $name runs already (vm.sh down $name)"; fi
   rm -rf "$dir" && mkdir -p "$dir" && chmod 0700 "$dir"
+  echo "$port" >"$dir/port"
   qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$dir/overlay.qcow2"
   if [ -n "$bins" ]; then virtfs=(-virtfs "local,path=$(cd "$bins" && pwd),mount_tag=labbin,security_model=none,readonly=on"); fi
+  if [ -n "$images" ]; then virtfs+=(-virtfs "local,path=$(cd "$images" && pwd),mount_tag=labimages,security_model=none,readonly=on"); fi
+  if [ -n "$netns" ]; then
+    echo "$netns" >"$dir/netns"; echo "${address%/*}" >"$dir/address"
+    ip -n "$netns" link del "$tap" 2>/dev/null || true
+    ip -n "$netns" tuntap add dev "$tap" mode tap
+    ip -n "$netns" link set "$tap" master lab0 up
+    net=(-netdev "tap,id=lab,ifname=$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=lab,mac=$mac")
+  fi
   # thread=single: a JVM crashed in 2 of 10 runs under multi-threaded TCG (LAB-NOTES).
-  qemu-system-x86_64 -name "lab-$name" -machine q35 -accel "tcg,thread=${LAB_VM_TCG_THREAD:-multi}" -cpu max \
+  in_net "$name" qemu-system-x86_64 -name "lab-$name" -machine q35 -accel "tcg,thread=${LAB_VM_TCG_THREAD:-multi}" -cpu max \
     -smp "${LAB_VM_CPUS:-2}" -m "${LAB_VM_MEMORY_MB:-2048}" \
     -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 quiet" \
     -drive "file=$dir/overlay.qcow2,if=virtio,format=qcow2" \
     -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$port-:22" \
-    "${virtfs[@]}" -display none -serial "file:$dir/console.log" -monitor none \
+    "${virtfs[@]}" "${net[@]}" -display none -serial "file:$dir/console.log" -monitor none \
     -daemonize -pidfile "$dir/qemu.pid"
-  echo "$port" >"$dir/port"
   local deadline=$(( $(date +%s) + ${LAB_VM_BOOT_SECONDS:-300} ))
   until ssh_vm "$name" true 2>/dev/null; do
-    [ "$(date +%s)" -lt "$deadline" ] || { tail -n 30 "$dir/console.log" >&2; fail "VM $name: no sshd on 127.0.0.1:$port after ${LAB_VM_BOOT_SECONDS:-300}s (console: $dir/console.log)"; }
-    kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null || { tail -n 30 "$dir/console.log" >&2; fail "VM $name: QEMU exited"; }
+    [ "$(date +%s)" -lt "$deadline" ] || boot_failed "$name" "no sshd on 127.0.0.1:$port after ${LAB_VM_BOOT_SECONDS:-300}s"
+    kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null || boot_failed "$name" "QEMU exited"
     sleep 2
   done
-  printf '{"name":"%s","port":%s,"key":"%s","dir":"%s"}\n' "$name" "$port" "$img/id_ed25519" "$dir"
+  # Its own name, and its node address on the lab's bridge (systemd-networkd, by the NIC's MAC).
+  ssh_vm "$name" "echo $name >/etc/hostname && hostname $name && sed -i 's/^127.0.1.1 .*/127.0.1.1 $name/' /etc/hosts" ||
+    boot_failed "$name" "could not name it"
+  if [ -n "$images" ]; then
+    ssh_vm "$name" 'mkdir -p /opt/lab/images && mount -t 9p -o trans=virtio,ro labimages /opt/lab/images' || boot_failed "$name" "could not mount $images"
+  fi
+  if [ -n "$address" ]; then
+    # Before the image's DHCP file (10-user.network matches en*): networkd takes the first match.
+    printf '[Match]\nMACAddress=%s\n\n[Network]\nAddress=%s\n' "$mac" "$address" |
+      ssh_vm "$name" "cat >/etc/systemd/network/05-lab.network && networkctl reload && networkctl reconfigure \$(grep -l '$mac' /sys/class/net/*/address | cut -d/ -f5)" ||
+      boot_failed "$name" "could not give it its address $address"
+    deadline=$(( $(date +%s) + 60 ))
+    until in_net "$name" timeout 2 bash -c "exec 3<>/dev/tcp/${address%/*}/22" 2>/dev/null; do
+      [ "$(date +%s)" -lt "$deadline" ] || boot_failed "$name" "its address ${address%/*} does not answer on the bridge"
+      sleep 1
+    done
+  fi
+  printf '{"name":"%s","port":%s,"key":"%s","dir":"%s","address":"%s"}\n' "$name" "$port" "$img/id_ed25519" "$dir" "${address%/*}"
+}
+
+# boot_failed NAME WHY: the console's last lines, and nothing of the VM left behind but the cache.
+boot_failed() {
+  local dir; dir=$(vm_dir "$1")
+  tail -n 30 "$dir/console.log" >&2 2>/dev/null || true
+  kill "$(cat "$dir/qemu.pid" 2>/dev/null)" 2>/dev/null || true
+  if [ -s "$dir/netns" ]; then ip -n "$(cat "$dir/netns")" link del "t-${1:0:13}" 2>/dev/null || true; fi
+  rm -rf "$dir"
+  fail "VM $1: $2 (its console's last lines above)"
 }
 
 # The VM's host key is the one made with the image: pinned, never learned on first use.
@@ -118,7 +193,7 @@ ssh_vm() {
   local name=$1 dir img; shift
   dir=$(vm_dir "$name"); img=$(image_dir)
   [ -f "$dir/known_hosts" ] || printf '[127.0.0.1]:%s %s\n' "$(cat "$dir/port")" "$(cat "$img/host-key.pub" 2>/dev/null)" >"$dir/known_hosts"
-  ssh -i "$img/id_ed25519" -p "$(cat "$dir/port")" -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR \
+  in_net "$name" ssh -i "$img/id_ed25519" -p "$(cat "$dir/port")" -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR \
     -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$dir/known_hosts" root@127.0.0.1 "$@"
 }
 
@@ -131,15 +206,18 @@ down() {
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     kill "$pid" 2>/dev/null || true
   fi
+  if [ -s "$dir/netns" ]; then ip -n "$(cat "$dir/netns")" link del "t-${1:0:13}" 2>/dev/null || true; fi
   rm -rf "$dir"
 }
 
-action=${1:?usage: vm.sh image | up NAME PORT [BINS] | ssh NAME [COMMAND] | down NAME}
+action=${1:?usage: vm.sh image | net-up NETNS CIDR | net-down NETNS | up NAME PORT [BINS [IMAGES]] | ssh NAME [COMMAND] | down NAME}
 shift
 case "$action" in
   image) build_image ;;
-  up) up "${1:?name}" "${2:?port}" "${3:-}" ;;
+  up) up "${1:?name}" "${2:?port}" "${3:-}" "${4:-}" ;;
+  net-up) net_up "${1:?netns}" "${2:?cidr}" ;;
+  net-down) net_down "${1:?netns}" ;;
   ssh) name=${1:?name}; shift; ssh_vm "$name" "$@" ;;
   down) down "${1:?name}" ;;
-  *) fail "unknown action '$action' (image, up, ssh, down)" ;;
+  *) fail "unknown action '$action' (image, net-up, net-down, up, ssh, down)" ;;
 esac

@@ -11,8 +11,11 @@ import { nodeProgram } from "../node/program";
 import { PAUSE_IMAGE } from "../cluster/localCluster";
 import type { NodeDriver } from "./driver";
 
-/** What a host with `existing.install: present` must have on its PATH (a node check says which are missing). */
-export const PRESENT_COMMANDS = ["kubeadm", "kubelet", "kubectl", "crio", "crictl", "conmon", "criu", "buildah"] as const;
+/**
+ * What a host with `existing.install: present` must have on its PATH (a node check says which are
+ * missing): ssh too, with which a hop's target pulls the archive from its source.
+ */
+export const PRESENT_COMMANDS = ["kubeadm", "kubelet", "kubectl", "crio", "crictl", "conmon", "criu", "ssh", "buildah"] as const;
 
 /** Checks that the binaries are on the host's PATH; prints where each is. */
 export function presentCheckScript(commands: readonly string[]): string {

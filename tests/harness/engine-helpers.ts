@@ -10,7 +10,7 @@ export const FIXTURES = path.join(__dirname, "..", "fixtures");
 export interface Run { status: number; out: string }
 
 /** Runs pulumi (optionally inside a network namespace) with a file backend under `work`. */
-export function pulumiRunner(work: string, netns?: string, extraEnv: Record<string, string> = {}) {
+export function pulumiRunner(work: string, netns?: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000) {
     const env = {
         ...process.env,
         ...extraEnv,
@@ -21,7 +21,7 @@ export function pulumiRunner(work: string, netns?: string, extraEnv: Record<stri
     fs.mkdirSync(path.join(work, "state"), { recursive: true });
     const pulumi = (args: string[], cwd: string, input?: string): Run => {
         const argv = netns ? ["nsenter", `--net=/run/netns/${netns}`, "--", "pulumi", ...args, "--non-interactive"] : ["pulumi", ...args, "--non-interactive"];
-        const r = spawnSync(argv[0], argv.slice(1), { cwd, env, input, encoding: "utf8", timeout: 600_000 });
+        const r = spawnSync(argv[0], argv.slice(1), { cwd, env, input, encoding: "utf8", timeout: timeoutMs });
         return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
     };
     const ok = (args: string[], cwd: string, input?: string): string => {

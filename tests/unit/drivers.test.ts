@@ -51,7 +51,7 @@ describe("node drivers", () => {
         assert.equal(d.driver.runtime.cgroupDriver, "cgroupfs");
         assert.equal(d.driver.flinkImage, "build");
         assert.match(d.driver.install!, /cluster\/programs\/present-check\.sh/);
-        assert.match(d.driver.install!, /^COMMANDS='kubeadm kubelet kubectl crio crictl conmon criu buildah'$/m);
+        assert.match(d.driver.install!, /^COMMANDS='kubeadm kubelet kubectl crio crictl conmon criu ssh buildah'$/m);
         const file = (i: number, role: string) => d.nodes[i].files.find(f => f.role === role)!.content;
         assert.match(file(0, "crio-drop-in"), /cgroup_manager = "cgroupfs"/);
         assert.match(file(0, "crio-drop-in"), /pause_image = "registry\.k8s\.io\/pause:3\.10\.1"/);
