@@ -97,7 +97,13 @@ function managedFiles(c: LabConfig, driver: NodeDriver, node: NodeSpec, index: n
         // From 1.35 a cgroup v1 host needs failCgroupV1: false; which one the node is, it says itself.
         ...(refusesCgroupV1(c.kubernetes.version) ? {
             content: kubelet("v2"),
-            variants: { by: "cgroup" as const, contents: { v2: kubelet("v2"), v1: kubelet("v1") }, assumed: "v2", help: "" },
+            variants: {
+                by: "cgroup" as const,
+                // A node whose config turns the override off gets no v1 variant: its kubelet would not start there.
+                contents: node.kubelet.failCgroupV1 === true ? { v2: kubelet("v2") } : { v2: kubelet("v2"), v1: kubelet("v1") },
+                assumed: "v2",
+                help: `the node runs cgroup v1, where the kubelet ${c.kubernetes.version} starts only with failCgroupV1: false (KEP-5573), but ${CONFIG_NAMESPACE}:nodes[${index}].kubelet.failCgroupV1 is true: remove that setting (the program sets false on cgroup v1 hosts and warns), boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1)`,
+            },
         } : {}),
         mode: 0o644,
         restart: "kubelet",

@@ -15,6 +15,8 @@ import { expectedContent, ManagedFile } from "../../components/node/nodeRuntime"
 import { libraryText } from "../../components/node/program";
 import { joinVariants, splitVariants } from "../../components/node/variants";
 import { writeFileScript } from "../../components/node/scripts";
+import { desiredLab } from "../../components/desired";
+import { validateConfig } from "../../components/config/config";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "crio-config");
 /** `crio config` of CRI-O v1.34.0 as built here (k8s-build.sh), run on a host without crio.conf. */
@@ -84,8 +86,38 @@ describe("CRI-O's restore switch, learned from the node's binary", () => {
             crioPrints(V1_34_0);
             const r = write(renderCrioDropIns({ version: "1.34", runtime: "runc", checkpointRestore: "checkpoint_only" }) as Record<string, string>);
             assert.equal(r.status, 1);
-            assert.match(r.stderr, /no variant for this node's CRI-O \(enable_criu_support; crio config of .*\/bin\/crio\); use checkpoint_restore/);
+            assert.match(r.stderr, /no variant for \S+ \(enable_criu_support, from crio config of .*\/bin\/crio\): use checkpoint_restore; nothing was changed on it/);
             assert.ok(!fs.existsSync(r.dest));
+            assert.ok(!fs.existsSync(path.join(dir, "etc")), "not even its directory");
+            assert.ok(!fs.existsSync(path.join(dir, "record")), "nor the record of what the program wrote");
+        });
+
+        it("writes the kubelet drop-in a node's cgroup version needs, and refuses a cgroup v1 node whose config turns failCgroupV1 on, before changing anything", () => {
+            const kubeletFile = (kubelet: Record<string, unknown>) => desiredLab(validateConfig({ nodes: [{ name: "master", role: "master", kubelet }, { name: "worker", role: "worker" }] }, false)).nodes[0].files.find(f => f.role === "kubelet-config")!;
+            const writeOn = (cgroup: "v1" | "v2", f: ManagedFile) => {
+                const fsDir = path.join(dir, `cgroup-${cgroup}`);
+                fs.mkdirSync(fsDir, { recursive: true });
+                if (cgroup === "v2") fs.writeFileSync(path.join(fsDir, "cgroup.controllers"), "cpu memory\n");
+                const dest = path.join(dir, cgroup, "etc", "kubelet.conf.d", "50-live-migration-lab.conf");
+                const r = run(`export CGROUP_FS=${fsDir}\n${writeFileScript(dest, 0o644, undefined, path.join(dir, cgroup, "record"), { by: f.variants!.by, assumed: f.variants!.assumed, help: f.variants!.help })}`, joinVariants(f.variants!.contents));
+                return { ...r, dest };
+            };
+            const defaults = kubeletFile({});
+            for (const cgroup of ["v1", "v2"] as const) {
+                const r = writeOn(cgroup, defaults);
+                assert.equal(r.status, 0, r.stderr);
+                assert.equal(/^failCgroupV1: false$/m.test(fs.readFileSync(r.dest, "utf8")), cgroup === "v1", `failCgroupV1: false on ${cgroup} only`);
+            }
+            fs.rmSync(path.join(dir, "v1"), { recursive: true });
+            fs.rmSync(path.join(dir, "v2"), { recursive: true });
+            const turnedOn = kubeletFile({ failCgroupV1: true });
+            const refused = writeOn("v1", turnedOn);
+            assert.equal(refused.status, 1);
+            assert.match(refused.stderr, /no variant for \S+ \(v1, from its cgroup\): the node runs cgroup v1, where the kubelet 1\.37\.\d+ starts only with failCgroupV1: false \(KEP-5573\), but live-migration-lab:nodes\[0\]\.kubelet\.failCgroupV1 is true: remove that setting/);
+            assert.ok(!fs.existsSync(path.join(dir, "v1")), "nothing was written on the node");
+            const v2 = writeOn("v2", turnedOn);
+            assert.equal(v2.status, 0, v2.stderr);
+            assert.match(fs.readFileSync(v2.dest, "utf8"), /^failCgroupV1: true$/m, "on cgroup v2 the setting is the node's own business");
         });
 
         it("reports none where the node has no crio (yet), and writes there the form of the release the config names", () => {

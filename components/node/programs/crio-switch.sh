@@ -6,7 +6,8 @@
 # its `crio config` prints (CRI-O lists every key of its tables, a default one commented out):
 # container_level_enabled ([crio.checkpoint_restore], CRI-O main from 2026-09 and the 1.30-1.34
 # patch releases after it), enable_criu_support ([crio.runtime], before), none (no crio), or unknown.
-node_cgroup() { if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; else echo v1; fi; }
+# (CGROUP_FS: where the cgroup file system is mounted, /sys/fs/cgroup unless a test says otherwise.)
+node_cgroup() { if [ -f "${CGROUP_FS:-/sys/fs/cgroup}/cgroup.controllers" ]; then echo v2; else echo v1; fi; }
 
 crio_restore_switch() {
   local conf

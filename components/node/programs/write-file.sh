@@ -12,6 +12,20 @@
 # (what to do when no variant fits). Libraries: node/programs/service.sh,
 # node/programs/crio-switch.sh.
 owned="$KEEP/owned$DEST"; kept="$KEEP/kept$DEST"
+if [ -n "${SELECT:-}" ]; then
+  # stdin holds one variant per key the node's software may read (variants.ts): keep the one it reads,
+  # chosen before anything on the node changes, so a node no variant fits is left as it was.
+  if [ "$SELECT" = cgroup ]; then variant=$(node_cgroup); what="its cgroup"; else variant=$(crio_restore_switch); what="crio config of $(command -v crio || echo 'no crio')"; fi
+  # No crio on the node (yet), or one that would not print its config: the variant of the release the
+  # config names (SELECT_DEFAULT); drift review rewrites it once the node reports another.
+  case $variant in none | unknown) variant=$SELECT_DEFAULT ;; esac
+  selected=$(mktemp)
+  awk -v want="#live-migration-lab variant: $variant" '/^#live-migration-lab variant: / { on = ($0 == want); next } on' >"$selected"
+  if [ ! -s "$selected" ]; then
+    rm -f "$selected"
+    echo "$DEST: no variant for $(hostname) ($variant, from $what): $SELECT_HELP; nothing was changed on it" >&2; exit 1
+  fi
+fi
 if [ ! -e "$owned" ]; then
   made=(); d=$(dirname "$DEST")
   while [ ! -e "$d" ]; do made=("$d" "${made[@]}"); d=$(dirname "$d"); done
@@ -24,18 +38,7 @@ if [ ! -e "$owned" ]; then
 fi
 install -d -m 0755 "$(dirname "$DEST")"
 tmp=$(mktemp "$(dirname "$DEST")/.live-migration-lab.XXXXXX")
-if [ -z "${SELECT:-}" ]; then cat >"$tmp"; else
-  # stdin holds one variant per key the node's software may read (variants.ts): keep the one it reads.
-  if [ "$SELECT" = cgroup ]; then variant=$(node_cgroup); else variant=$(crio_restore_switch); fi
-  # No crio on the node (yet), or one that would not print its config: the variant of the release the
-  # config names (SELECT_DEFAULT); drift review rewrites it once the node reports another.
-  case $variant in none | unknown) variant=$SELECT_DEFAULT ;; esac
-  awk -v want="#live-migration-lab variant: $variant" '/^#live-migration-lab variant: / { on = ($0 == want); next } on' >"$tmp"
-  if [ ! -s "$tmp" ]; then
-    rm -f "$tmp"
-    echo "$DEST: no variant for this node's CRI-O ($variant; crio config of $(command -v crio || echo 'no crio')); $SELECT_HELP" >&2; exit 1
-  fi
-fi
+if [ -z "${SELECT:-}" ]; then cat >"$tmp"; else cat "$selected" >"$tmp"; rm -f "$selected"; fi
 if [ -f "$DEST" ] && [ ! -L "$DEST" ] && cmp -s "$tmp" "$DEST"; then rm -f "$tmp"; state=unchanged; else chmod "$MODE" "$tmp"; mv -f "$tmp" "$DEST"; state=written; fi
 if [ "$state" = written ] && [ -n "$RESTART" ]; then service_restart_if_active "$RESTART"; fi
 if [ -e "$kept" ] || [ -L "$kept" ]; then found=$kept; else found=; fi
