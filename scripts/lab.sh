@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# The project's one entry point, used by the README and by CI alike.
+# The project's one entry point, used by the README and by CI alike. `scripts/lab.sh help` (or
+# -h, --help, COMMAND --help) prints what follows, from `usage:` to its end, and installs nothing.
 #
-#   scripts/lab.sh test [ARGS]     install what the project needs (Node 22, npm packages, the Pulumi
-#                                  engine), then run the engine's Go tests, the unit suite (npm test:
-#                                  no root, no engine) and the end-to-end suite (npm run test:e2e: the
-#                                  real engine and, as root, the local lab); mocha ARGS (--grep ...)
-#                                  go to both suites. The VM suite runs apart: scripts/lab.sh npm run
-#                                  test:vm (cgroup v2 + systemd hosts under QEMU, as root)
-#   scripts/lab.sh engine          only make the Pulumi engine available (scripts/engine.sh)
-#   scripts/lab.sh bench lab       benchmarks that print figures (scripts/bench.ts); also
-#   scripts/lab.sh npm run bench:migrate -- --runs N --svg FILE   (npm scripts get the engine)
-#   scripts/lab.sh up|preview|destroy [pulumi args]   the lab stack ($LAB_STACK, default dev)
-#   scripts/lab.sh migrate NODE    append a migration of the Flink job to NODE, then `pulumi up`
-#                                  up, preview and migrate run the policy pack (policy/) too;
-#                                  --no-policy (or LAB_POLICY=0) leaves it out
-#   scripts/lab.sh <cmd> [args]    run any command with the project's Node 22 first on PATH
+# usage: scripts/lab.sh COMMAND [ARGS]
+#   up [pulumi args]          build or update the lab stack ($LAB_STACK, default dev): nodes, their
+#                             CRIU/CRI-O/runc files, Kubernetes, the workloads; carries out new migrations
+#   preview [pulumi args]     what `up` would change, config drift on the nodes included
+#   migrate NODE [WORKLOAD]   append a migration of the workload (the Flink job, or a name from
+#                             `workloads`; needed once the stack runs several) to NODE, then `up`
+#   destroy [pulumi args]     remove everything the stack made; hosts get their own files back
+#                             (up, preview and migrate run the policy pack (policy/) too;
+#                             --no-policy or LAB_POLICY=0 leaves it out)
+#   test [mocha args]         install what the project needs (Node 22, npm packages, the Pulumi
+#                             engine), then run the engine's Go tests, the unit suite (npm test: no
+#                             root, no engine) and the end-to-end suite (npm run test:e2e: the real
+#                             engine and, as root, the local lab); mocha args (--grep ...) go to both
+#   npm run test:vm           the VM suite apart (cgroup v2 + systemd hosts under QEMU, as root)
+#   bench lab                 benchmarks that print figures (scripts/bench.ts); also
+#   npm run bench:migrate -- --runs N --svg FILE   (npm scripts get the engine on PATH)
+#   pulumi ARGS               the Pulumi engine, with the lab's backend and passphrase
+#   engine                    only make the Pulumi engine available (scripts/engine.sh)
+#   exec COMMAND [ARGS]       any command with the project's Node 22 first on PATH
+#   help                      this text
 #
 # Pulumi state lives in a local file backend under .lab/state with a passphrase secrets provider
 # (passphrase kept in .lab/passphrase, mode 0600), unless PULUMI_BACKEND_URL or
@@ -30,6 +37,15 @@ NODE_VERSION=22.23.3
 CACHE_DIR=${LAB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab}
 
 fail() { echo "lab.sh: $*" >&2; exit 1; }
+usage() { sed -n '/^# usage:/,/^[^#]/{/^#/!d; s/^# \{0,1\}//; p}' "${BASH_SOURCE[0]}"; }
+# Help before anything is installed: no command, help, -h/--help, or COMMAND --help / -h.
+case "${1:-}" in
+  "") usage >&2; exit 2 ;;
+  help | -h | --help) usage; exit 0 ;;
+  up | preview | migrate | destroy | test | bench | engine | pulumi | npm | exec)
+    if [ "${2:-}" = --help ] || [ "${2:-}" = -h ]; then usage; exit 0; fi ;;
+  *) echo "lab.sh: unknown command '$1'" >&2; usage >&2; exit 2 ;;
+esac
 
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
@@ -180,8 +196,8 @@ lab_pulumi() {
   fi
 }
 
-cmd=${1:-test}
-shift || true
+cmd=$1
+shift
 cd "$ROOT"
 # The policy pack's guard rails go with every up and preview of the lab stack, unless asked not to.
 POLICY=(--policy-pack "$ROOT/policy")
@@ -237,5 +253,5 @@ case "$cmd" in
     echo "lab.sh: requested migration $id${workload:+ of $workload} to $node_name" >&2
     lab_pulumi up --stack "$STACK" --yes ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
-  *) exec "$cmd" "$@" ;;
+  exec) exec "$@" ;;
 esac

@@ -128,3 +128,36 @@ describe("lab.sh touches the host only after validation (run for real with stand
         assert.ok(!fs.existsSync(path.join(dir, "lab")));
     });
 });
+
+describe("lab.sh's help installs nothing, and an unknown command is a usage error", () => {
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-labsh-help-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    // An empty cache and no npm or node on PATH: anything that installs would fail or fill the cache.
+    const labSh = (...args: string[]) => spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args], {
+        encoding: "utf8", cwd: ROOT, env: { HOME: dir, PATH: "/usr/bin:/bin", LAB_CACHE_DIR: path.join(dir, "cache") },
+    });
+
+    it("prints the commands for help, -h, --help and COMMAND --help, and exits 0", () => {
+        for (const args of [["help"], ["-h"], ["--help"], ["up", "--help"], ["migrate", "-h"], ["test", "--help"]]) {
+            const r = labSh(...args);
+            assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+            assert.match(r.stdout, /^usage: scripts\/lab\.sh COMMAND \[ARGS\]\n/);
+            for (const c of ["up", "preview", "migrate NODE [WORKLOAD]", "destroy", "test", "bench", "pulumi", "exec COMMAND"]) {
+                assert.match(r.stdout, new RegExp(`^ {2}${c.replace(/[[\]]/g, "\\$&")}\\s`, "m"), `${c} is listed`);
+            }
+            assert.ok(!fs.existsSync(path.join(dir, "cache")), "nothing was installed");
+        }
+    });
+
+    it("prints the usage on stderr and exits 2 for an unknown command or none", () => {
+        for (const args of [["status"], []]) {
+            const r = labSh(...args);
+            assert.equal(r.status, 2, r.stderr);
+            assert.match(r.stderr, /usage: scripts\/lab\.sh COMMAND/);
+            assert.equal(r.stdout, "");
+            assert.ok(!fs.existsSync(path.join(dir, "cache")), "nothing was installed");
+        }
+        assert.match(labSh("status").stderr, /^lab\.sh: unknown command 'status'\n/);
+    });
+});
