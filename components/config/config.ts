@@ -2,19 +2,23 @@
 // namespace is validated here (ajv for shape, then the rules that relate keys to each other)
 // before index.ts declares a single resource. Every problem is reported at once, one line each,
 // naming the config path, what was given and what is allowed.
-import Ajv, { ErrorObject } from "ajv";
 import * as os from "os";
-import { posix } from "path";
 import { CONFIG_NAMESPACE, configSchema } from "./schema";
 import { checkCriuOptions, dumpsTcpConnections } from "../node/criu";
-import type { ConfigProblem } from "./problem";
+import { ConfigProblem, key, Mutable } from "./problem";
+import { validateShape, describeAjvError } from "./shape";
+import { checkOwnDirectory } from "./directories";
+import { checkMemory, podMemoryMb } from "./memory";
+import { checkWorkloads } from "./workloads";
 import { checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, planMigrations, WorkloadStart } from "../migration/plan";
 import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from "../cluster/networks";
-import { flinkPodMemoryMb } from "../flink/flink";
 import { FLINK_WORKLOAD } from "./types";
 import type { FlinkSpec, LabConfig, RestoreMode, WorkloadSpec } from "./types";
 export * from "./types";
+export { checkOwnDirectory } from "./directories";
+export { checkMemory } from "./memory";
+export { checkWorkloads } from "./workloads";
 
 /** CRI-O minors the local lab can build (scripts/k8s-build.sh: crio_release). */
 export const LOCAL_CRIO_VERSIONS: readonly string[] = ["1.34"];
@@ -44,8 +48,6 @@ export class ConfigError extends Error {
     }
 }
 
-const key = (path: string) => `${CONFIG_NAMESPACE}:${path}`;
-
 /**
  * Turns Pulumi's flat config map ("live-migration-lab:nodes" -> JSON text) into one object.
  * Keys of other namespaces (aws:region, ...) are not ours and are left alone.
@@ -68,56 +70,6 @@ export function rawConfigFrom(all: Record<string, string>): Record<string, unkno
     return out;
 }
 
-/** `/nodes/1/role` -> `nodes[1].role` */
-function configPath(instancePath: string, child?: string): string {
-    const parts = instancePath.split("/").slice(1).map(p => p.replace(/~1/g, "/").replace(/~0/g, "~"));
-    if (child !== undefined) parts.push(child);
-    return key(parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join(""));
-}
-
-const shown = (path: string, value: unknown) => (path.endsWith(":sshPrivateKey") ? "a value (not shown)" : JSON.stringify(value));
-
-function describeAjvError(e: ErrorObject): ConfigProblem {
-    const path = configPath(e.instancePath);
-    const got = `got ${shown(path, e.data)}`;
-    const p = e.params as Record<string, unknown>;
-    switch (e.keyword) {
-        case "enum":
-            return { path, message: `${got}; allowed: ${(p.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(", ")}` };
-        case "type": {
-            // YAML reads an unquoted 1.30 as the number 1.3.
-            const quote = p.type === "string" && typeof e.data === "number" ? `; YAML read an unquoted value as the number ${e.data}: quote it in the stack's YAML (version: "1.30", not version: 1.30, which is 1.3)` : "";
-            return { path, message: `${got}; expected ${p.type}${quote}` };
-        }
-        case "pattern": {
-            const description = (e.parentSchema as { description?: string } | undefined)?.description;
-            return { path, message: `${got}; expected ${description ?? `a string matching ${p.pattern}`}` };
-        }
-        case "additionalProperties": {
-            const names = Object.keys((e.parentSchema as { properties: object }).properties);
-            const extra = String(p.additionalProperty);
-            // `pulumi config set ns:archive.dir X` without --path makes a key named "archive.dir".
-            const dotted = extra.includes(".") && names.includes(extra.split(".")[0])
-                ? `; for the nested key use --path: pulumi config set --path ${configPath(e.instancePath, extra)} VALUE` : "";
-            return { path: configPath(e.instancePath, extra), message: `unknown key; allowed here: ${names.join(", ")}${dotted}` };
-        }
-        case "required":
-            return { path: configPath(e.instancePath, String(p.missingProperty)), message: "missing; this key is required" };
-        case "minimum":
-        case "maximum": {
-            const s = e.parentSchema as { minimum?: number; maximum?: number };
-            return { path, message: `${got}; allowed: ${s.minimum ?? "-inf"} to ${s.maximum ?? "+inf"}` };
-        }
-        case "minItems":
-            return { path, message: `has ${(e.data as unknown[]).length} entries; needs at least ${p.limit}` };
-        default:
-            return { path, message: `${got}; ${e.message}` };
-    }
-}
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true });
-const validateShape = ajv.compile(configSchema);
-
 function isPrivateSubnet(subnet: string): boolean {
     const o = subnet.split("/")[0].split(".").map(Number);
     if (o.some(n => n > 255)) return false;
@@ -125,30 +77,6 @@ function isPrivateSubnet(subnet: string): boolean {
 }
 
 const minor = (version: string) => version.split(".").slice(0, 2).join(".");
-
-/** Directories of the system and of the software around the lab: a lab directory is none of these. */
-const SYSTEM_DIRECTORIES = ["/", "/home", "/media", "/mnt", "/opt", "/root", "/srv", "/tmp", "/var", "/var/lib", "/var/cache", "/var/local", "/var/mail", "/var/opt", "/var/spool", "/var/tmp"];
-/** ... nor lies inside these. */
-const SYSTEM_TREES = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var/lib/cni", "/var/lib/containers", "/var/lib/etcd", "/var/lib/kubelet", "/var/lock", "/var/log", "/var/run"];
-
-/**
- * A directory the program creates, makes root-only and deletes again (archive.dir, local.stateDir)
- * must be one of its own: not a system directory, not inside one, not someone's home. The node
- * check refuses one that exists already with files the program did not write (private-dir.sh).
- */
-export function checkOwnDirectory(dir: string, at: string, fallback: string): ConfigProblem[] {
-    if (!dir.startsWith("/")) return []; // the schema reports it
-    const instead = `use the default "${fallback}", or another path that does not exist yet`;
-    if (posix.normalize(dir) !== dir || (dir.length > 1 && dir.endsWith("/"))) {
-        return [{ path: at, message: `got "${dir}"; write it without ".", ".." or a trailing "/": "${posix.normalize(dir).replace(/(.)\/$/, "$1")}"` }];
-    }
-    const tree = SYSTEM_TREES.find(t => dir === t || dir.startsWith(`${t}/`));
-    const why = SYSTEM_DIRECTORIES.includes(dir) ? "a system directory"
-        : tree ? (tree === dir ? "a system directory" : tree.startsWith("/var/lib/") ? `inside ${tree}, which ${tree.slice("/var/lib/".length)} owns` : `inside ${tree}, a system directory`)
-            : /^\/home\/[^/]+$/.test(dir) ? "someone's home directory" : undefined;
-    if (!why) return [];
-    return [{ path: at, message: `got "${dir}", ${why}; the program makes this directory root-only and deletes it on destroy, so it must be one of its own: ${instead}` }];
-}
 
 /**
  * Validates the raw config object (see rawConfigFrom). `sshKeyIsSecret` tells whether the
@@ -339,126 +267,4 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
 
     if (problems.length > 0) throw new ConfigError(problems);
     return { ...c, plan, warnings, sshPrivateKey: hasKey ? (sshKeyIsSecret ? "secret" : "plain") : "absent" } as LabConfig;
-}
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** Memory limit of each workload's pod, in MB (the Flink pod's as its manifest sets it; 0 where the schema refused a size). */
-function podMemoryMb(flink: Partial<FlinkSpec>, workloads: readonly Partial<WorkloadSpec>[]): Map<string, number> {
-    const sized = typeof flink.jobManagerMemory === "string" && typeof flink.taskManagerMemory === "string";
-    const out = new Map<string, number>([[FLINK_WORKLOAD, sized ? flinkPodMemoryMb(flink as FlinkSpec) : 0]]);
-    for (const w of workloads) {
-        if (typeof w?.name === "string" && Array.isArray(w.containers)) out.set(w.name, w.containers.reduce((sum, x) => sum + (typeof x?.memoryMb === "number" ? x.memoryMb : 0), 0));
-    }
-    return out;
-}
-
-/**
- * The workloads' pods must fit where they run: where they start, and on each hop's target, where
- * the restored pod is made beside what runs there while the source's pod still exists. `capacityMb`:
- * what pods may take on a node (undefined: not known, as on existing hosts); `sharedHost`: the
- * nodes share one machine's memory (the local lab).
- */
-export function checkMemory(plan: MigrationPlan, starts: readonly WorkloadStart[], memory: ReadonlyMap<string, number>, capacityMb: number | undefined, sharedHost: boolean): ConfigProblem[] {
-    if (capacityMb === undefined) return [];
-    const pool = (node: string) => (sharedHost ? "" : node);
-    const where = (node: string) => (sharedHost ? "this machine, which all the local lab's nodes share," : `node ${node}, which`);
-    const problems: ConfigProblem[] = [];
-    const running = new Map<string, string>(); // workload -> node
-    const load = (node: string) => [...running].filter(([, n]) => pool(n) === pool(node)).reduce((sum, [w]) => sum + (memory.get(w) ?? 0), 0);
-    for (const s of starts) {
-        if (s.node === undefined) continue;
-        const need = memory.get(s.name) ?? 0;
-        const used = load(s.node);
-        if (used + need > capacityMb) {
-            problems.push({ path: key(s.nodePath.replace(/\.node$/, "")), message: `needs ${need} MB for its pod on ${s.node}, but ${where(s.node)} has ${capacityMb} MB for pods and ${used} MB of it go to the workloads before it: lower its memory or start it on another node` });
-        }
-        running.set(s.name, s.node);
-    }
-    for (const hop of plan.hops) {
-        const need = memory.get(hop.workload) ?? 0;
-        const used = load(hop.to);
-        if (used + need > capacityMb) {
-            problems.push({ path: key(`migrations[${hop.index}].to`), message: `got "${hop.to}": workload ${hop.workload}'s restored pod needs ${need} MB beside the ${used} MB running there while the hop runs, but ${where(hop.to)} has ${capacityMb} MB for pods; move another workload away first` });
-        }
-        running.set(hop.workload, hop.to);
-    }
-    return problems;
-}
-
-interface WorkloadFacts {
-    readonly driver: unknown;
-    /** Whether the nodes build images (the local lab; existing hosts with existing.images "build"): then from `packages`. */
-    readonly builds: boolean;
-    /** archive.restore as the config gives it, or the driver's default. */
-    readonly restore: RestoreMode;
-    readonly names: ReadonlySet<string>;
-    readonly firstWorker: string | undefined;
-}
-
-/**
- * The workloads the stack brings: unique names clear of the Flink job's, a node that exists, unique
- * container names, a probe container that is one of them, and images the driver can get. Fills in
- * defaults (node: the first worker; probe.container: the first container). Shape errors (a missing
- * image, a probe without a command) come from the schema.
- */
-export function checkWorkloads(workloads: Partial<Mutable<WorkloadSpec>>[], f: WorkloadFacts): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const seen = new Map<string, number>();
-    const images = new Map<string, { packages: string; at: string }>();
-    workloads.forEach((w, i) => {
-        if (!w || typeof w !== "object") return;
-        const at = (p: string) => key(`workloads[${i}]${p}`);
-        if (typeof w.name === "string") {
-            if (w.name === FLINK_WORKLOAD || w.name.startsWith("flink-minimal")) {
-                problems.push({ path: at(".name"), message: `got "${w.name}", which the built-in Flink job's workload and pods use; choose another name` });
-            } else if (seen.has(w.name)) {
-                problems.push({ path: at(".name"), message: `got "${w.name}", already used by workloads[${seen.get(w.name)}]; workload names must be unique` });
-            } else {
-                // A hop's pods are NAME-<id>, and the source keeps its checkpoints by NAME*: one name
-                // followed by "-" must not start another.
-                const other = [...seen.keys()].find(n => w.name!.startsWith(`${n}-`) || n.startsWith(`${w.name}-`));
-                if (other !== undefined) {
-                    problems.push({ path: at(".name"), message: `got "${w.name}", which with "${other}" (workloads[${seen.get(other)}]) would share pod names (a hop's pod is NAME-<id>); choose names where neither is the other's start followed by "-"` });
-                }
-            }
-            seen.set(w.name, i);
-        }
-        if (w.node === undefined && f.firstWorker) w.node = f.firstWorker;
-        if (typeof w.node === "string" && f.names.size > 0 && !f.names.has(w.node)) {
-            problems.push({ path: at(".node"), message: `got "${w.node}"; allowed: ${[...f.names].map(n => `"${n}"`).join(", ")}` });
-        }
-        const containers = Array.isArray(w.containers) ? w.containers.filter(x => x && typeof x.name === "string") : [];
-        const cnames = new Map<string, number>();
-        containers.forEach((x, j) => {
-            if (cnames.has(x.name)) problems.push({ path: at(`.containers[${j}].name`), message: `got "${x.name}", already used by containers[${cnames.get(x.name)}]; container names must be unique in a pod` });
-            cnames.set(x.name, j);
-            const packages = Array.isArray(x.packages) ? x.packages : [];
-            if (typeof x.image !== "string") return;
-            // One image, one package list: the nodes build each image once.
-            const list = [...new Set(packages)].sort().join(" ");
-            const had = images.get(x.image);
-            if (had && had.packages !== list) {
-                problems.push({ path: at(`.containers[${j}].packages`), message: `got [${list}] for image "${x.image}", which ${had.at} builds from [${had.packages}]; give each package list its own image name` });
-            } else if (!had) images.set(x.image, { packages: list, at: `workloads[${i}].containers[${j}]` });
-            if (f.driver === "local" && packages.length === 0) {
-                problems.push({ path: at(`.containers[${j}].packages`), message: `missing with driver local: the local lab has no registry, so it builds "${x.image}" on its nodes from Debian packages: list them, such as ["redis-server"]` });
-            } else if (packages.length > 0 && !f.builds) {
-                problems.push({ path: at(`.containers[${j}].packages`), message: `set with driver ${String(f.driver)}, whose nodes pull "image"; only the local lab and existing hosts with existing.images "build" build images from Debian packages: push it to a registry the nodes reach and remove packages, or set existing.images "build"` });
-            } else if (packages.length > 0 && !x.image.startsWith("localhost/")) {
-                problems.push({ path: at(`.containers[${j}].image`), message: `got "${x.image}", but the nodes build this image themselves (from packages) and a registry's name would hide that: name it "localhost/${x.image.replace(/^.*\//, "").replace(/:.*$/, "")}:1"` });
-            }
-        });
-        if (containers.length > 1 && f.restore === "image") {
-            problems.push({ path: at(".containers"), message: `has ${containers.length} containers with archive.restore "image", which restores pods of one container only; use archive.restore "direct" (the local lab) or one container` });
-        }
-        const probe = w.probe as { container?: string } | undefined;
-        if (probe && typeof probe === "object") {
-            if (probe.container === undefined && containers.length > 0) probe.container = containers[0].name;
-            if (typeof probe.container === "string" && containers.length > 0 && !cnames.has(probe.container)) {
-                problems.push({ path: at(".probe.container"), message: `got "${probe.container}", which is not a container of this workload; allowed: ${[...cnames.keys()].map(n => `"${n}"`).join(", ")}` });
-            }
-        }
-    });
-    return problems;
 }
