@@ -23,9 +23,9 @@ const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfi
 
 const keyName = `${CONFIG_NAMESPACE}:sshPrivateKey`;
 
-function validated() {
+function validated(raw: Record<string, unknown>, recorded: ReadonlyMap<string, string>) {
     try {
-        return validateConfig(rawConfigFrom(pulumi.runtime.allConfig()), isConfigSecret(keyName));
+        return validateConfig(raw, isConfigSecret(keyName), undefined, recorded);
     } catch (e) {
         if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
         throw e;
@@ -51,13 +51,18 @@ async function lastUpdate(): Promise<{ done: DoneHop[]; started: Set<string> }> 
 }
 
 export = async () => {
-    const c = validated();
+    const raw = rawConfigFrom(pulumi.runtime.allConfig());
+    // Migrations are history: what the last update carried out, read before validation, tells which
+    // workload an entry without `workload` moved, whatever workloads were added or removed since.
+    const kubernetes = (raw.kubernetes as { enabled?: unknown } | undefined)?.enabled !== false;
+    const last = kubernetes ? await lastUpdate() : undefined;
+    const c = validated(raw, new Map((last?.done ?? []).map(h => [h.id, h.workload])));
     for (const w of c.warnings) pulumi.log.warn(w);
     if (c.sshPrivateKey === "plain") {
         pulumi.log.warn(`${keyName} is stored in plain text; set it with --secret (the policy pack rejects this)`);
     }
-    if (c.kubernetes.enabled) {
-        const { done, started } = await lastUpdate();
+    if (c.kubernetes.enabled && last) {
+        const { done, started } = last;
         // Each request with its workload, as planned (a valid config plans every request).
         const requests = c.plan.hops.map(h => ({ id: h.id, to: h.to, workload: h.workload }));
         const history = checkHistory(done, c.plan.starts, requests, c.migrations);

@@ -82,7 +82,7 @@ const minor = (version: string) => version.split(".").slice(0, 2).join(".");
  * Validates the raw config object (see rawConfigFrom). `sshKeyIsSecret` tells whether the
  * sshPrivateKey config value is stored as a Pulumi secret. Throws ConfigError listing every problem.
  */
-export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boolean, hostMemoryMb = Math.floor(os.totalmem() / 2 ** 20)): LabConfig {
+export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boolean, hostMemoryMb = Math.floor(os.totalmem() / 2 ** 20), recorded: ReadonlyMap<string, string> = new Map()): LabConfig {
     const data = structuredClone(raw) as Record<string, unknown>;
     const problems: ConfigProblem[] = [];
     if (!validateShape(data)) {
@@ -251,7 +251,7 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
 
     let plan: MigrationPlan | undefined;
     if (Array.isArray(c.migrations) && names.size > 0) {
-        plan = planMigrations(starts, c.migrations, [...names]);
+        plan = planMigrations(starts, c.migrations, [...names], recorded);
         problems.push(...plan.problems);
         if (plan.problems.length === 0) {
             problems.push(...checkMemory(plan, starts, podMemoryMb(flink, workloads), c.driver === "local" ? hostMemoryMb : c.driver === "vagrant" ? (c.vagrant?.memoryMb ?? 0) - VAGRANT_SYSTEM_MB : undefined, c.driver === "local"));

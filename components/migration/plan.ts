@@ -41,13 +41,18 @@ export interface MigrationRequest { readonly id: string; readonly to: string; re
  * The workload a request moves: the one it names, or the stack's only one. Undefined (with a
  * problem) when it names none of them or leaves it out among several.
  */
-export function workloadOf(r: MigrationRequest, index: number, workloads: readonly string[]): { workload?: string; problem?: ConfigProblem } {
+export function workloadOf(r: MigrationRequest, index: number, workloads: readonly string[], recorded: ReadonlyMap<string, string> = new Map()): { workload?: string; problem?: ConfigProblem } {
     const path = `${CONFIG_NAMESPACE}:migrations[${index}].workload`;
     const allowed = workloads.map(w => `"${w}"`).join(", ");
     if (workloads.length === 0) {
         return { problem: { path: `${CONFIG_NAMESPACE}:migrations[${index}]`, message: `got ${show(r)}, but the stack runs no workload to move (flink.enabled is false and workloads is empty)` } };
     }
     if (r.workload === undefined) {
+        // A carried-out entry keeps meaning the workload it moved when it was written, whatever
+        // workloads came or went since: the last update recorded which one that was.
+        const moved = recorded.get(r.id);
+        if (moved !== undefined && workloads.includes(moved)) return { workload: moved };
+        if (moved !== undefined) return { problem: { path, message: `missing, and this carried-out hop moved workload ${moved}, which the stack no longer runs; history stays as it was: run ${moved} again, or start a new stack` } };
         if (workloads.length === 1) return { workload: workloads[0] };
         return { problem: { path, message: `missing; the stack runs ${workloads.length} workloads, so each migration names the one it moves; allowed: ${allowed}` } };
     }
@@ -64,6 +69,8 @@ export function planMigrations(
     starts: readonly WorkloadStart[],
     requests: readonly MigrationRequest[],
     nodeNames: readonly string[],
+    /** The workload each carried-out hop moved (by id), as the last update recorded it. */
+    recorded: ReadonlyMap<string, string> = new Map(),
 ): MigrationPlan {
     const problems: ConfigProblem[] = [];
     const hops: MigrationHop[] = [];
@@ -79,7 +86,7 @@ export function planMigrations(
             problems.push({ path: `${path}.id`, message: `got "${r.id}", already used by migrations[${seen.get(r.id)}]; ids must be unique` });
         }
         seen.set(r.id, index);
-        const { workload, problem } = workloadOf(r, index, names);
+        const { workload, problem } = workloadOf(r, index, names, recorded);
         if (problem) problems.push(problem);
         if (!nodeNames.includes(r.to)) {
             problems.push({ path: `${path}.to`, message: `got "${r.to}", which is not a node; allowed: ${nodeNames.map(n => `"${n}"`).join(", ")}` });

@@ -116,6 +116,24 @@ describe("workloads: the pods users bring", () => {
         assert.match(notStarted[0].message, /workload redis has not been started by a successful `pulumi up` yet/);
     });
 
+    it("keeps a carried-out entry without workload meaning what it moved when the stack ran one workload, after another is added or removed", () => {
+        // `lab.sh migrate master` on a stack with only the Flink job wrote {id: m1, to: master}; m1 was carried out.
+        const history = [{ id: "m1", to: "master" }];
+        const withRedis = { flink: { node: "worker" }, workloads: redisExample(), migrations: history };
+        hasProblem(problems(withRedis), "migrations[0].workload", "missing; the stack runs 2 workloads");
+        const recorded = new Map([["m1", "flink"]]);
+        const c = validateConfig(withRedis, false, 16384, recorded);
+        assert.deepEqual(c.plan.hops.map(h => [h.id, h.workload, h.from, h.to]), [["m1", "flink", "worker", "master"]]);
+        // A new entry still names its workload, and later hops of the same workload follow m1.
+        const more = validateConfig({ ...withRedis, migrations: [...history, { id: "r1", workload: "redis", to: "worker" }, { id: "m2", workload: "flink", to: "worker" }] }, false, 16384, recorded);
+        assert.deepEqual(more.plan.hops.map(h => `${h.id}:${h.workload}:${h.from}->${h.to}:${h.previous ?? "-"}`), ["m1:flink:worker->master:-", "r1:redis:master->worker:-", "m2:flink:master->worker:m1"]);
+        // Its workload removed since: said so, not silently given to the one left.
+        const redisOnly = { flink: { enabled: false }, workloads: redisExample(), migrations: history };
+        let said = "";
+        try { validateConfig(redisOnly, false, 16384, recorded); } catch (e) { said = String(e); }
+        assert.match(said, /migrations\[0\]\.workload: missing, and this carried-out hop moved workload flink, which the stack no longer runs/);
+    });
+
     it("never replaces a restored pod for a change of its containers, which would restore the same archive again; a redone hop makes a new one", () => {
         assert.deepEqual(restoredPodIgnores("r1", { retrying: false }, ["spec.containers[0].env"]), ["spec.containers"]);
         assert.deepEqual(restoredPodIgnores("r1", { retrying: true }, ["spec.containers[0].env"]), []);
