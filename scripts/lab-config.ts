@@ -3,17 +3,20 @@
 // the stack config only after the program's own validation has passed, so that a config the
 // program refuses never reaches the host.
 //
-//   node -r ts-node/register/transpile-only scripts/lab-config.ts < CONFIG_JSON
+//   node -r ts-node/register/transpile-only scripts/lab-config.ts [MIGRATIONS_JSON_FILE] < CONFIG_JSON
 //
 // CONFIG_JSON is what `pulumi config --json` prints (secrets stay hidden: only whether
-// sshPrivateKey is a secret is read). On a valid config it prints NUL-terminated fields, read by
+// sshPrivateKey is a secret is read); MIGRATIONS_JSON_FILE holds `pulumi stack output migrations
+// --json` (the hops carried out, which tell the workload of an entry that names none, as the
+// program reads them; empty or absent for a new stack). On a valid config it prints NUL-terminated fields, read by
 // bash's `mapfile -d ''` with no word splitting or globbing:
 //   driver, local.stateDir, local.subnet, kubernetes.version (or -), crio.version,
 //   the Flink version (or -), then one field per workload image: its Debian packages, sorted,
 //   joined by spaces (names the schema allows contain none).
 // On an invalid one it prints the program's own message (every problem with its config path) to
 // stderr and exits 2.
-import { ConfigError, LabConfig, rawConfigFrom, validateConfig } from "../components/config/config";
+import * as fs from "fs";
+import { ConfigError, FLINK_WORKLOAD, LabConfig, rawConfigFrom, validateConfig } from "../components/config/config";
 import { CONFIG_NAMESPACE } from "../components/config/schema";
 
 interface Entry { value?: unknown; objectValue?: unknown; secret?: boolean }
@@ -38,13 +41,22 @@ export function hostFields(c: LabConfig): string[] {
         k8s && c.flink.enabled ? c.flink.version : "-", ...[...images].sort()];
 }
 
+/** The workload of each carried-out hop by id, from the stack's `migrations` output (before workloads: the Flink job's). */
+export function recordedWorkloads(migrationsOutput: string): Map<string, string> {
+    let hops: unknown;
+    try { hops = JSON.parse(migrationsOutput || "null"); } catch { hops = null; }
+    const ok = (h: any): h is { id: string; workload?: unknown } => typeof h?.id === "string";
+    return new Map(Array.isArray(hops) ? hops.filter(ok).map(h => [h.id, typeof h.workload === "string" ? h.workload : FLINK_WORKLOAD]) : []);
+}
+
 function main(): void {
     let text = "";
     process.stdin.setEncoding("utf8").on("data", d => (text += d)).on("end", () => {
         let c: LabConfig;
         try {
             const { all, keyIsSecret } = flatConfig(JSON.parse(text || "{}"));
-            c = validateConfig(rawConfigFrom(all), keyIsSecret);
+            const done = process.argv[2] ? fs.readFileSync(process.argv[2], "utf8") : "";
+            c = validateConfig(rawConfigFrom(all), keyIsSecret, undefined, recordedWorkloads(done));
         } catch (e) {
             process.stderr.write(`${e instanceof ConfigError ? e.message : `lab-config: ${(e as Error).message}`}\n`);
             process.exit(2);

@@ -152,10 +152,12 @@ select_stack() {
 # (the Kubernetes bin directory, or -). Returns non-zero, having said why, when anything fails.
 export LAB_ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-$CACHE_DIR/rootfs}
 lab_network() {
-  local json fields=()
+  local json done_hops fields=()
   json=$(pulumi config --json --stack "$STACK") || { echo "lab.sh: could not read the config of stack $STACK" >&2; return 1; }
+  # The hops carried out (none on a new stack): an entry without workload means the one it moved.
+  done_hops=$(pulumi stack output migrations --json --stack "$STACK" 2>/dev/null) || done_hops=null
   # The last field is lab-config's exit status (a process substitution's is not seen otherwise).
-  mapfile -d '' fields < <(rc=0; node -r ts-node/register/transpile-only "$ROOT/scripts/lab-config.ts" <<<"$json" || rc=$?; echo -n "$rc")
+  mapfile -d '' fields < <(rc=0; node -r ts-node/register/transpile-only "$ROOT/scripts/lab-config.ts" <(printf '%s' "$done_hops") <<<"$json" || rc=$?; echo -n "$rc")
   [ "${fields[-1]}" = 0 ] || return 1
   unset 'fields[-1]'
   local driver=${fields[0]} state=${fields[1]} subnet=${fields[2]} k8s=${fields[3]} crio=${fields[4]} flink=${fields[5]}

@@ -20,9 +20,18 @@ function configJson(values: Record<string, unknown>, secret: string[] = []): Rec
         secret.includes(k) ? { secret: true } : typeof v === "string" ? { value: v, secret: false } : { value: JSON.stringify(v), objectValue: v, secret: false }]));
 }
 
-function labConfig(values: Record<string, unknown>) {
-    return spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "lab-config.ts")],
-        { cwd: ROOT, input: JSON.stringify(configJson(values)), encoding: "utf8" });
+function labConfig(values: Record<string, unknown>, migrationsOutput?: string) {
+    const args = ["-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "lab-config.ts")];
+    const dir = migrationsOutput === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), "lml-done-"));
+    if (dir) {
+        fs.writeFileSync(path.join(dir, "migrations.json"), migrationsOutput!);
+        args.push(path.join(dir, "migrations.json"));
+    }
+    try {
+        return spawnSync(process.execPath, args, { cwd: ROOT, input: JSON.stringify(configJson(values)), encoding: "utf8" });
+    } finally {
+        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 describe("lab.sh's host values (scripts/lab-config.ts)", () => {
@@ -53,6 +62,22 @@ describe("lab.sh's host values (scripts/lab-config.ts)", () => {
         }
         const c = validateConfig(rawConfigFrom(flatConfig(configJson(w(["redis-server", "bash", "redis-server"]))).all), false);
         assert.deepEqual(hostFields(c).slice(6), ["bash redis-server"], "one image: its packages sorted and distinct");
+    });
+
+    it("read which workload a carried-out entry without one moved from the stack's migrations output, as the program does", () => {
+        const values = {
+            workloads: [{ name: "app", node: "master", containers: [{ name: "c", image: "localhost/app:1", packages: ["bash"], command: ["sleep", "inf"] }], probe: { container: "c", command: ["echo", "1"] } }],
+            migrations: [{ id: "m1", to: "master" }],
+        };
+        const fresh = labConfig(values);
+        assert.equal(fresh.status, 2, "without history the entry must name its workload");
+        assert.match(fresh.stderr, /migrations\[0\]\.workload: missing; the stack runs 2 workloads/);
+        // An output of today's main: the hop recorded with its workload (and outputs from before workloads, without one: Flink's).
+        for (const output of [JSON.stringify([{ id: "m1", workload: "flink", from: "worker", to: "master" }]), JSON.stringify([{ id: "m1", from: "worker", to: "master" }])]) {
+            const r = labConfig(values, output);
+            assert.equal(r.status, 0, r.stderr);
+        }
+        assert.equal(labConfig(values, "").status, 2, "an empty output (a new stack) is no history");
     });
 
     it("read a secret's presence, not its value", () => {
