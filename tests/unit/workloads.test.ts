@@ -13,6 +13,7 @@ import { buildLab } from "../../components/lab";
 import { checkHistory, checkPending } from "../../components/migration/plan";
 import { execProbeScript, firstFigureScript, restoredPodIgnores, rootfsName, workloadPodManifest } from "../../components/workload/pod";
 import { promiseOf, runWithMocks } from "./mocks";
+import { verifyScript } from "../../components/workload/workload";
 
 const EXAMPLE = path.join(__dirname, "..", "..", "examples", "redis-sidecar.yaml");
 /** The Redis example's workloads, as the stack config holds them. */
@@ -243,5 +244,21 @@ describe("a workload's probe programs run for real against a stand-in crictl (ex
         const never = run(firstFigureScript("redis", `echo '{"records": 0}'`, 1));
         assert.notEqual(never.status, 0);
         assert.match(never.stderr, /the probe of redis reported no figure above 0 within 1s/);
+    });
+
+    it("verify keeps the probe's last answer where a caller that stops it at its own deadline reads it (VERIFY_LAST)", () => {
+        // A restored job stuck at its figure (never growing): verify would wait its 30 s; the caller stops it after 3.
+        const stuck = `echo '{"pod": "redis-r1", "records": 120, "jobId": "7", "state": "RUNNING"}'`;
+        const last = path.join(dir, "verify.last");
+        const r = spawnSync("bash", ["-c", `VERIFY_LAST=${last} timeout 3 bash -c "$V"`], {
+            encoding: "utf8", env: { ...process.env, V: verifyScript({ namespace: "default", pod: "redis-r1", jobId: "7", recordsBefore: 100, timeoutSeconds: 30 }, stuck) },
+        });
+        assert.equal(r.status, 124, "stopped by the caller's timeout");
+        assert.match(fs.readFileSync(last, "utf8"), /^\{"pod": "redis-r1", "records": 120, "jobId": "7", "state": "RUNNING"\} \(no progress since verify.s first probe\)\n$/);
+        const failing = spawnSync("bash", ["-c", `VERIFY_LAST=${last} timeout 2 bash -c "$V"`], {
+            encoding: "utf8", env: { ...process.env, V: verifyScript({ namespace: "default", pod: "redis-r1", jobId: "7", recordsBefore: 100, timeoutSeconds: 30 }, "echo 'no running server container' >&2; exit 1") },
+        });
+        assert.equal(failing.status, 124);
+        assert.equal(fs.readFileSync(last, "utf8"), "the probe failed: no running server container\n");
     });
 });

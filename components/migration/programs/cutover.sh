@@ -80,8 +80,9 @@ left=$(( (paused / 1000 + MAX_PAUSE - 3) - $(date +%s) ))
 # Already committed (this cutover runs again after an update that failed past the commit): no hold
 # to beat, and the restored copy is the job.
 if [ "${decision:-}" = committed ]; then committed_before=1; left=60; fi
-if ! verified=$(timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
-  [ -s "$work/verify.err" ] || echo "no verified job within the source's hold (${MAX_PAUSE}s after its pause)" >"$work/verify.err"
+if ! verified=$(VERIFY_LAST="$work/verify.last" timeout "$left" bash -c "$VERIFY" 2>"$work/verify.err"); then
+  # Stopped at the hold's deadline: say what the probe saw last and how long verify had.
+  [ -s "$work/verify.err" ] || echo "no verified job within the source's hold (${MAX_PAUSE}s after its pause; verify had ${left}s of it; the probe's last answer: $(cat "$work/verify.last" 2>/dev/null || echo none))" >"$work/verify.err"
   # crictl's own log lines (time=...) say less than verify's; keep them when they are all there is.
   why=$({ grep -v '^time=' "$work/verify.err" || cat "$work/verify.err"; } | tail -n2 | tr '\n' ' ')
   give_back "verify on the target failed: $why" "$why"
