@@ -14,6 +14,7 @@ import { checkCrioSettings, CRIO_VERSIONS } from "../node/crio";
 import { MigrationPlan, planMigrations, WorkloadStart } from "../migration/plan";
 import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from "../cluster/networks";
 import { FLINK_WORKLOAD } from "./types";
+import { FLINK_FREEZE_TOLERANCE_MS, FLINK_MAX_PAUSE_SECONDS } from "../flink/flink";
 import type { FlinkSpec, LabConfig, RestoreMode, WorkloadSpec } from "./types";
 export * from "./types";
 export { checkOwnDirectory } from "./directories";
@@ -227,6 +228,10 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
     if (flink.node === undefined && firstWorker) flink.node = firstWorker;
     if (typeof flink.node === "string" && names.size > 0 && !names.has(flink.node)) {
         problems.push({ path: key("flink.node"), message: `got "${flink.node}"; allowed: ${[...names].map(n => `"${n}"`).join(", ")}` });
+    }
+    const hold = (c.cutover as { maxPauseSeconds?: unknown } | undefined)?.maxPauseSeconds;
+    if (flink.enabled !== false && typeof hold === "number" && hold > FLINK_MAX_PAUSE_SECONDS) {
+        problems.push({ path: key("cutover.maxPauseSeconds"), message: `got ${hold} while the Flink job runs; its heartbeat and RPC timeouts are ${FLINK_FREEZE_TOLERANCE_MS / 1000} s, so a longer hold would fail its tasks over: use at most ${FLINK_MAX_PAUSE_SECONDS}, or set flink.enabled false` });
     }
     if (flink.image === undefined && typeof flink.version === "string") {
         // The local lab builds its image with buildah; clusters with a registry use the official one.

@@ -60,10 +60,12 @@ export const REST_PORT = 8081;
 
 /**
  * How long Flink tolerates silence from its other half: the heartbeat timeout and the RPC (Pekko ask)
- * timeout. 60 s: above the longest hold a migration allows (cutover.maxPauseSeconds, at most 50 s),
- * and Flink's own default heartbeat.timeout is 50 s.
+ * timeout. 60 s: above the longest hold a migration of the Flink job allows (cutover.maxPauseSeconds,
+ * at most FLINK_MAX_PAUSE_SECONDS), and Flink's own default heartbeat.timeout is 50 s.
  */
 export const FLINK_FREEZE_TOLERANCE_MS = 60_000;
+/** The longest hold (cutover.maxPauseSeconds) a stack running the Flink job may ask for. */
+export const FLINK_MAX_PAUSE_SECONDS = 50;
 
 /**
  * Flink's configuration (config.yaml, Flink >= 1.19). Every address is loopback on purpose: the pod
