@@ -14,7 +14,7 @@ import { buildLab } from "./components/lab";
 import { desiredLab } from "./components/desired";
 import { probeNodes } from "./components/node/probe";
 import { archiveDirProblems } from "./components/node/drift";
-import { checkHistory, checkPending, DoneHop } from "./components/migration/plan";
+import { checkHistory, checkPending, DoneHop, doneHops } from "./components/migration/plan";
 import { cgroupWarnings } from "./components/node/kubelet";
 
 // Not in the SDK's typings, but exported by it: whether a config key is stored as a secret.
@@ -41,11 +41,10 @@ async function lastUpdate(): Promise<{ done: DoneHop[]; started: Set<string> }> 
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
     const [{ value: migrations }, { value: flink }, { value: workloads }] = await Promise.all(
         ["migrations", "flink", "workloads"].map(o => self.getOutputDetails(o)));
-    const ok = (h: any): h is DoneHop => typeof h?.id === "string" && typeof h?.from === "string" && typeof h?.to === "string";
     const started = new Set<string>(workloads && typeof workloads === "object" ? Object.entries(workloads).filter(([, w]: [string, any]) => typeof w?.pod === "string").map(([n]) => n) : []);
     if (typeof flink?.pod === "string") started.add(FLINK_WORKLOAD);
     return {
-        done: Array.isArray(migrations) ? migrations.filter(ok).map(h => ({ id: h.id, workload: typeof h.workload === "string" ? h.workload : FLINK_WORKLOAD, from: h.from, to: h.to })) : [],
+        done: doneHops(migrations, FLINK_WORKLOAD),
         started,
     };
 }

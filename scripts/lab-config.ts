@@ -18,6 +18,7 @@
 import * as fs from "fs";
 import { ConfigError, FLINK_WORKLOAD, LabConfig, rawConfigFrom, validateConfig } from "../components/config/config";
 import { CONFIG_NAMESPACE } from "../components/config/schema";
+import { doneHops } from "../components/migration/plan";
 
 interface Entry { value?: unknown; objectValue?: unknown; secret?: boolean }
 
@@ -41,12 +42,11 @@ export function hostFields(c: LabConfig): string[] {
         k8s && c.flink.enabled ? c.flink.version : "-", ...[...images].sort()];
 }
 
-/** The workload of each carried-out hop by id, from the stack's `migrations` output (before workloads: the Flink job's). */
+/** The workload of each carried-out hop by id, from the stack's `migrations` output (as the program reads it). */
 export function recordedWorkloads(migrationsOutput: string): Map<string, string> {
-    let hops: unknown;
-    try { hops = JSON.parse(migrationsOutput || "null"); } catch { hops = null; }
-    const ok = (h: any): h is { id: string; workload?: unknown } => typeof h?.id === "string";
-    return new Map(Array.isArray(hops) ? hops.filter(ok).map(h => [h.id, typeof h.workload === "string" ? h.workload : FLINK_WORKLOAD]) : []);
+    let output: unknown;
+    try { output = JSON.parse(migrationsOutput || "null"); } catch { output = null; }
+    return new Map(doneHops(output, FLINK_WORKLOAD).map(h => [h.id, h.workload]));
 }
 
 function main(): void {

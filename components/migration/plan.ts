@@ -113,6 +113,12 @@ const show = (r: MigrationRequest) => (r.workload === undefined ? `{id: ${r.id},
 /** A hop as the previous update's `migrations` output recorded it (outputs from before workloads: the Flink job's). */
 export interface DoneHop { readonly id: string; readonly workload: string; readonly from: string; readonly to: string }
 
+/** The hops a stack's `migrations` output recorded; one without a workload (outputs from before workloads) moved `unnamed`. */
+export function doneHops(output: unknown, unnamed: string): DoneHop[] {
+    const ok = (h: any): h is DoneHop => typeof h?.id === "string" && typeof h?.from === "string" && typeof h?.to === "string";
+    return Array.isArray(output) ? output.filter(ok).map(h => ({ id: h.id, workload: typeof h.workload === "string" ? h.workload : unnamed, from: h.from, to: h.to })) : [];
+}
+
 /**
  * Hops already carried out (the last successful update's `migrations` output) must stay the head
  * of the list, in order and unchanged, and each workload's start node must stay the same: removing,
