@@ -939,13 +939,16 @@ describe("migration hold (cutover.ts): the runtime wrapper and the lease run for
         assert.equal(fs.existsSync(path.join(dir, "hold", "pausedAt")), false);
     });
 
-    it("keeps CRIU's restore figures, which CRI-O deletes right after the restore", () => {
+    it("keeps CRIU's restore figures and log, which CRI-O deletes right after the restore", () => {
         // conmon runs `runtime restore` without --work-path: CRIU writes stats-restore in the bundle.
         fs.mkdirSync(path.join(dir, "bundle"));
         fs.writeFileSync(path.join(dir, "bundle", "stats-restore"), "figures");
+        fs.writeFileSync(path.join(dir, "bundle", "restore.log"), "Restore finished successfully");
         const r = runtime("restore", "--bundle", path.join(dir, "bundle"), "--detach", "--image-path", "/nowhere", CID);
         assert.equal(r.status, 0, r.stderr);
         assert.equal(fs.readFileSync(path.join(dir, "stats", `${CID}.restore`), "utf8"), "figures");
+        assert.equal(fs.readFileSync(path.join(dir, "stats", `${CID}.restore.log`), "utf8"), "Restore finished successfully");
+        assert.equal((fs.statSync(path.join(dir, "stats", `${CID}.restore.log`)).mode & 0o777), 0o600);
         assert.equal((fs.statSync(path.join(dir, "stats")).mode & 0o777), 0o700);
         assert.deepEqual(runtimeLog(), [`--root /run/runc restore --bundle ${dir}/bundle --detach --image-path /nowhere ${CID}`]);
     });

@@ -12,7 +12,8 @@
 #               then keeps the container as "paused", which is true.
 # The lease (lease.sh) removes the lease file when it decides, then resumes through CRI-O.
 # It also keeps CRIU's figures of every restore (stats-restore, which CRI-O deletes right after) as
-# STATS/<container id>.restore, for the migration's cutover to report.
+# STATS/<container id>.restore, for the migration's cutover to report, and CRIU's restore.log beside
+# it (STATS/<container id>.restore.log, root-only).
 # Before `create` and `exec` it fits the container's spec (an exec's process spec) to what the node
 # can grant (oci-spec-fit.py), on hosts whose capability bounding set lacks some capabilities,
 # logging what it changed to FIT_LOG.
@@ -157,6 +158,12 @@ if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
   for d in "${dirs[@]}" "$PWD"; do
     if [ -n "$d" ] && [ -f "$d/stats-restore" ]; then
       install -d -m 0700 "$STATS" && cp "$d/stats-restore" "$STATS/$id.restore" 2>/dev/null; break
+    fi
+  done
+  # And CRIU's log of it, which CRI-O deletes too when the restore succeeds (troubleshooting).
+  for d in "${dirs[@]}" "$PWD"; do
+    if [ -n "$d" ] && [ -f "$d/restore.log" ]; then
+      install -d -m 0700 "$STATS" && install -m 0600 "$d/restore.log" "$STATS/$id.restore.log" 2>/dev/null; break
     fi
   done
   if [ "$rc" -eq 0 ] && [ -n "$fence" ]; then fence_start "$fence" || true; fi
