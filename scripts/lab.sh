@@ -89,20 +89,17 @@ ensure_modules() {
   fi
 }
 
-# test_packages WHAT PACKAGE...: installs Debian packages the unit tests need (WHAT says which).
+# test_packages WHAT PACKAGE...: installs Debian packages the tests need (WHAT says which).
 test_packages() {
   local what=$1; shift
-  command -v apt-get >/dev/null || fail "the unit tests need $what; install it with your package manager"
-  echo "lab.sh: installing Debian's $what for the unit tests" >&2
+  command -v apt-get >/dev/null || fail "the tests need $what; install it with your package manager"
+  echo "lab.sh: installing Debian's $what for the tests" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; } ||
     fail "could not install $what (apt-get install --no-install-recommends $*)"
 }
 
-# The unit tests lint every node program (components/*/programs) with Debian's shellcheck.
-ensure_shellcheck() { command -v shellcheck >/dev/null || test_packages shellcheck shellcheck; }
-
-# The unit tests check the vagrant driver's Vagrantfile with `vagrant validate` (Debian's vagrant and
+# The end-to-end suite checks the vagrant driver's Vagrantfile with `vagrant validate` (Debian's vagrant and
 # vagrant-libvirt; no VM is made).
 ensure_vagrant() {
   local home
@@ -212,7 +209,8 @@ case "$cmd" in
 esac
 case "$cmd" in
   test)
-    ensure_shellcheck
+    # The unit tests install their pinned ShellCheck from PyPI (tests/harness/shellcheck.ts).
+    python3 -m pip --version >/dev/null 2>&1 || test_packages "Python's pip" python3-pip
     ensure_vagrant
     ensure_engine
     (cd engine && ensure_go && go test ./...)

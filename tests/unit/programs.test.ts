@@ -1,4 +1,5 @@
-// Every node program is a file that its linter passes: shellcheck for .sh, Python's own parser for .py.
+// Every node program is a file that its linter passes: ShellCheck for .sh (the pinned one the tests
+// install, tests/harness/shellcheck.ts), Python's own parser for .py.
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -8,6 +9,7 @@ import * as path from "path";
 import { renderKubeadmJoinConfig, renderKubeadmJoinScript, renderKubeadmResetScript } from "../../components/cluster/kubeadm";
 import { ensurePrivateDirScript, MANAGED_FILES_RECORD, NODE_ROOT, putBackFileScript, removeDirScript, writeFileScript } from "../../components/node/scripts";
 import { renderEntrypoint } from "../../components/flink/flink";
+import { shellcheck } from "../harness/shellcheck";
 
 const COMPONENTS = path.join(__dirname, "..", "..", "components");
 const programs = fs.readdirSync(COMPONENTS, { recursive: true, encoding: "utf8" })
@@ -23,8 +25,7 @@ describe("node programs as files (components/*/programs)", () => {
 
     for (const f of programs.filter(p => p.endsWith(".sh"))) {
         it(`${f} passes shellcheck`, () => {
-            const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", path.join(COMPONENTS, f)], { encoding: "utf8" });
-            assert.ok(!r.error, "shellcheck is not installed: apt-get install shellcheck (scripts/lab.sh test installs it)");
+            const r = spawnSync(shellcheck(), ["-s", "bash", "-S", "style", path.join(COMPONENTS, f)], { encoding: "utf8" });
             assert.equal(r.status, 0, r.stdout + r.stderr);
         });
     }
@@ -32,8 +33,7 @@ describe("node programs as files (components/*/programs)", () => {
     const ROOT = path.join(COMPONENTS, "..");
     for (const f of [".ci/run", ...fs.readdirSync(path.join(ROOT, "scripts")).filter(n => n.endsWith(".sh")).map(n => `scripts/${n}`), "tests/fixtures/tcp-workload/container.sh"]) {
         it(`${f} passes shellcheck`, () => {
-            const r = spawnSync("shellcheck", ["-x", "-s", "bash", "-S", "style", f], { encoding: "utf8", cwd: ROOT });
-            assert.ok(!r.error, "shellcheck is not installed: apt-get install shellcheck (scripts/lab.sh test installs it)");
+            const r = spawnSync(shellcheck(), ["-x", "-s", "bash", "-S", "style", f], { encoding: "utf8", cwd: ROOT });
             assert.equal(r.status, 0, r.stdout + r.stderr);
         });
     }
@@ -42,7 +42,7 @@ describe("node programs as files (components/*/programs)", () => {
             enabled: true, version: "1.20.0", image: "i", job: "StateMachineExample", args: ["--error-rate", "0.0"], parallelism: 1,
             jobManagerMemory: "768m", taskManagerMemory: "1024m", checkpointIntervalMs: 10000, node: "worker",
         });
-        const r = spawnSync("shellcheck", ["-s", "bash", "-S", "style", "-"], { input: entry, encoding: "utf8" });
+        const r = spawnSync(shellcheck(), ["-s", "bash", "-S", "style", "-"], { input: entry, encoding: "utf8" });
         assert.equal(r.status, 0, r.stdout + r.stderr);
     });
     for (const f of programs.filter(p => p.endsWith(".py"))) {
