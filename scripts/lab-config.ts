@@ -16,7 +16,7 @@
 // On an invalid one it prints the program's own message (every problem with its config path) to
 // stderr and exits 2.
 import * as fs from "fs";
-import { ConfigError, FLINK_WORKLOAD, LabConfig, rawConfigFrom, validateConfig } from "../components/config/config";
+import { ConfigError, FLINK_WORKLOAD, HIDDEN_SECRET, LabConfig, rawConfigFrom, validateConfig } from "../components/config/config";
 import { CONFIG_NAMESPACE } from "../components/config/schema";
 import { doneHops } from "../components/migration/plan";
 
@@ -27,7 +27,7 @@ export function flatConfig(json: Record<string, Entry>): { all: Record<string, s
     const all: Record<string, string> = {};
     for (const [k, e] of Object.entries(json)) {
         // A secret's value is not printed without --show-secrets; only its presence matters here.
-        if (e.secret && e.value === undefined && e.objectValue === undefined) all[k] = "(secret)";
+        if (e.secret && e.value === undefined && e.objectValue === undefined) all[k] = HIDDEN_SECRET;
         else all[k] = typeof e.value === "string" ? e.value : JSON.stringify(e.objectValue ?? e.value);
     }
     return { all, keyIsSecret: json[`${CONFIG_NAMESPACE}:sshPrivateKey`]?.secret === true };

@@ -148,15 +148,21 @@ select_stack() {
 # Sets LAB_WHERE (local | remote) and, for the local driver, LAB_STATE, LAB_NETNS and LAB_BINS
 # (the Kubernetes bin directory, or -). Returns non-zero, having said why, when anything fails.
 export LAB_ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-$CACHE_DIR/rootfs}
-lab_network() {
-  local json done_hops fields=()
+# lab_validate: the program's own validation of the stack config (scripts/lab-config.ts), which says
+# what is wrong on stderr; on success FIELDS holds the host's share of the config.
+lab_validate() {
+  local json done_hops
   json=$(pulumi config --json --stack "$STACK") || { echo "lab.sh: could not read the config of stack $STACK" >&2; return 1; }
   # The hops carried out (none on a new stack): an entry without workload means the one it moved.
   done_hops=$(pulumi stack output migrations --json --stack "$STACK" 2>/dev/null) || done_hops=null
   # The last field is lab-config's exit status (a process substitution's is not seen otherwise).
-  mapfile -d '' fields < <(rc=0; node -r ts-node/register/transpile-only "$ROOT/scripts/lab-config.ts" <(printf '%s' "$done_hops") <<<"$json" || rc=$?; echo -n "$rc")
-  [ "${fields[-1]}" = 0 ] || return 1
-  unset 'fields[-1]'
+  mapfile -d '' FIELDS < <(rc=0; node -r ts-node/register/transpile-only "$ROOT/scripts/lab-config.ts" <(printf '%s' "$done_hops") <<<"$json" || rc=$?; echo -n "$rc")
+  [ "${FIELDS[-1]}" = 0 ] || return 1
+  unset 'FIELDS[-1]'
+}
+lab_network() {
+  lab_validate || return 1
+  local fields=("${FIELDS[@]}")
   local driver=${fields[0]} state=${fields[1]} subnet=${fields[2]} k8s=${fields[3]} crio=${fields[4]} flink=${fields[5]}
   LAB_WHERE=remote
   [ "$driver" = local ] || return 0
@@ -244,14 +250,14 @@ case "$cmd" in
     pulumi config set --stack "$STACK" --path "migrations[$count].id" "$id"
     pulumi config set --stack "$STACK" --path "migrations[$count].to" "$node_name"
     [ -z "$workload" ] || pulumi config set --stack "$STACK" --path "migrations[$count].workload" "$workload"
-    # A request the program refuses (bad node, no Kubernetes, ...) is taken back, not left behind.
-    if ! lab_pulumi preview --stack "$STACK" ${POLICY[@]+"${POLICY[@]}"} >"$ROOT/.lab/migrate-preview.log" 2>&1; then
+    # A request the program's validation refuses (bad node, no Kubernetes, ...) is taken back, not
+    # left behind. The update then runs the policy pack once, as it goes (no preview first).
+    if ! lab_validate; then
       pulumi config rm --stack "$STACK" --path "migrations[$count]"
-      grep -E "live-migration-lab:|error:|mandatory" "$ROOT/.lab/migrate-preview.log" >&2 || cat "$ROOT/.lab/migrate-preview.log" >&2
       fail "migration $id to $node_name was not requested"
     fi
     echo "lab.sh: requested migration $id${workload:+ of $workload} to $node_name" >&2
-    lab_pulumi up --stack "$STACK" --yes ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
+    lab_pulumi up --stack "$STACK" --yes --skip-preview ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
   exec) exec "$@" ;;
 esac

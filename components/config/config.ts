@@ -16,6 +16,12 @@ import { overlaps, POD_SUBNET, SERVICE_SUBNET, VAGRANT_LIBVIRT_MANAGEMENT } from
 import { FLINK_WORKLOAD } from "./types";
 import { FLINK_FREEZE_TOLERANCE_MS, FLINK_MAX_PAUSE_SECONDS } from "../flink/flink";
 import type { FlinkSpec, LabConfig, RestoreMode, WorkloadSpec } from "./types";
+
+/**
+ * What scripts/lab-config.ts passes for a secret `pulumi config --json` does not show: it is there,
+ * and its content is checked where the program reads it (`pulumi up`), not by lab.sh.
+ */
+export const HIDDEN_SECRET = "(secret, not shown)";
 export * from "./types";
 export { checkOwnDirectory } from "./directories";
 export { checkMemory } from "./memory";
@@ -121,7 +127,7 @@ export function validateConfig(raw: Record<string, unknown>, sshKeyIsSecret: boo
             message: `missing; driver "existing" needs the private key for its hosts: pulumi config set --secret ${key("sshPrivateKey")} < ~/.ssh/id_ed25519`,
         });
     }
-    if (hasKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(c.sshPrivateKey!)) {
+    if (hasKey && c.sshPrivateKey !== HIDDEN_SECRET && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(c.sshPrivateKey!)) {
         problems.push({ path: key("sshPrivateKey"), message: "got a value (not shown) that is not a PEM or OpenSSH private key (no BEGIN ... PRIVATE KEY line)" });
     }
 

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { flatConfig, hostFields } from "../../scripts/lab-config";
-import { rawConfigFrom, validateConfig } from "../../components/config/config";
+import { HIDDEN_SECRET, rawConfigFrom, validateConfig } from "../../components/config/config";
 
 const ROOT = path.join(__dirname, "..", "..");
 const NS = "live-migration-lab";
@@ -83,7 +83,7 @@ describe("lab.sh's host values (scripts/lab-config.ts)", () => {
     it("read a secret's presence, not its value", () => {
         const { all, keyIsSecret } = flatConfig(configJson({ sshPrivateKey: "" }, ["sshPrivateKey"]));
         assert.ok(keyIsSecret);
-        assert.equal(all[`${NS}:sshPrivateKey`], "(secret)");
+        assert.equal(all[`${NS}:sshPrivateKey`], HIDDEN_SECRET);
     });
 });
 
@@ -100,7 +100,9 @@ describe("lab.sh touches the host only after validation (run for real with stand
         const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8"));
         const bin = path.join(home, "versions", pkg("package.json").devDependencies.pulumi, "bin");
         fs.mkdirSync(bin, { recursive: true });
-        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\ncase "$1" in config) cat "${dir}/config.json" ;; esac\n`, { mode: 0o755 });
+        // It records every call; `config --json` answers with the test's config, `config get` with no migrations yet.
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$*" >>"${dir}/pulumi.log"\n` +
+            `case "$1 $2" in "config --json") cat "${dir}/config.json" ;; "config get") echo '{"value":"[]"}' ;; "stack output") exit 1 ;; esac\n`, { mode: 0o755 });
         fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
         fs.writeFileSync(path.join(home, "engine-sources"), `pulumi-cli ${pkg("package.json").devDependencies.pulumi} downloaded\n`);
         for (const p of ["command", "kubernetes"]) {
@@ -111,9 +113,9 @@ describe("lab.sh touches the host only after validation (run for real with stand
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    function labSh(values: Record<string, unknown>, extra: Record<string, string> = {}) {
-        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(configJson(values)));
-        const r = spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), "preview", "--no-policy"], {
+    function labSh(values: Record<string, unknown>, extra: Record<string, string> = {}, args = ["preview", "--no-policy"]) {
+        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(configJson(values, values.sshPrivateKey ? ["sshPrivateKey"] : [])));
+        const r = spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args], {
             encoding: "utf8", cwd: ROOT,
             env: {
                 ...process.env, PATH: `${path.join(dir, "stubs")}:${path.dirname(process.execPath)}:${process.env.PATH}`,
@@ -121,8 +123,8 @@ describe("lab.sh touches the host only after validation (run for real with stand
                 LAB_IMAGES_CACHE: path.join(dir, "images"), LAB_ROOTFS_CACHE: path.join(dir, "rootfs"), ...extra,
             },
         });
-        const touched = fs.existsSync(path.join(dir, "touched")) ? fs.readFileSync(path.join(dir, "touched"), "utf8") : "";
-        return { ...r, touched };
+        const read = (f: string) => fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : "";
+        return { ...r, touched: read("touched"), pulumi: read("pulumi.log").split("\n").filter(Boolean) };
     }
 
     it("a system directory as local.stateDir is refused with the program's message, and nothing is run", () => {
@@ -151,6 +153,59 @@ describe("lab.sh touches the host only after validation (run for real with stand
         assert.match(r.stderr, /k8s-build\.sh: no official release binaries/);
         assert.doesNotMatch(r.touched, /^(install|ip|ssh-keygen) /m, "lab-up did not run");
         assert.ok(!fs.existsSync(path.join(dir, "lab")));
+    });
+});
+
+describe("lab.sh migrate (run for real with a stand-in engine)", () => {
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-labsh-migrate-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const hosts = {
+        driver: "existing", sshPrivateKey: "hidden", flink: { enabled: false },
+        nodes: [{ name: "master", role: "master", address: "10.0.0.1" }, { name: "worker", role: "worker", address: "10.0.0.2" }],
+        workloads: [{ name: "app", node: "worker", containers: [{ name: "c", image: "example.org/app:1", command: ["sleep", "inf"] }], probe: { container: "c", command: ["echo", "1"] } }],
+    };
+    const labSh = (values: Record<string, unknown>, ...args: string[]) => {
+        const home = path.join(dir, "pulumi-home");
+        const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8"));
+        const bin = path.join(home, "versions", pkg("package.json").devDependencies.pulumi, "bin");
+        fs.mkdirSync(bin, { recursive: true });
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$*" >>"${dir}/pulumi.log"\n` +
+            `case "$1 $2" in "config --json") cat "${dir}/config.json" ;; "config get") echo '{"value":"[]"}' ;; "stack output") exit 1 ;; esac\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(home, "engine-sources"), `pulumi-cli ${pkg("package.json").devDependencies.pulumi} downloaded\n`);
+        for (const p of ["command", "kubernetes"]) {
+            const d = path.join(home, "plugins", `resource-${p}-v${pkg(`node_modules/@pulumi/${p}/package.json`).pulumi.version}`);
+            fs.mkdirSync(d, { recursive: true });
+            fs.writeFileSync(path.join(d, `pulumi-resource-${p}`), "#!/bin/sh\n", { mode: 0o755 });
+        }
+        // The stand-in's config is the stack's after `config set` (the request included).
+        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(configJson(values, ["sshPrivateKey"])));
+        const r = spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), "migrate", ...args], {
+            encoding: "utf8", cwd: ROOT,
+            env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`, PULUMI_HOME: home, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: "test" },
+        });
+        const log = fs.existsSync(path.join(dir, "pulumi.log")) ? fs.readFileSync(path.join(dir, "pulumi.log"), "utf8") : "";
+        return { ...r, pulumi: log.split("\n").filter(Boolean) };
+    };
+
+    it("requests the hop and runs one update with the policy pack, without a preview first", () => {
+        const r = labSh({ ...hosts, migrations: [{ id: "m1", workload: "app", to: "master" }] }, "master", "app");
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(r.pulumi.includes("config set --stack dev --path migrations[0].id m1"), r.pulumi.join("\n"));
+        assert.ok(r.pulumi.includes("config set --stack dev --path migrations[0].to master"));
+        assert.ok(r.pulumi.includes("config set --stack dev --path migrations[0].workload app"));
+        assert.deepEqual(r.pulumi.filter(l => /^(up|preview) /.test(l)), [`up --stack dev --yes --skip-preview --policy-pack ${path.join(ROOT, "policy")}`],
+            "one update, which runs the policy pack once");
+    });
+
+    it("takes back a request the program's validation refuses, with its message, and runs no update", () => {
+        const r = labSh({ ...hosts, migrations: [{ id: "m1", workload: "app", to: "elsewhere" }] }, "elsewhere", "app");
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /live-migration-lab:migrations\[0\]\.to: got "elsewhere", which is not a node; allowed: "master", "worker"/);
+        assert.match(r.stderr, /lab\.sh: migration m1 to elsewhere was not requested/);
+        assert.ok(r.pulumi.includes("config rm --stack dev --path migrations[0]"), r.pulumi.join("\n"));
+        assert.deepEqual(r.pulumi.filter(l => /^(up|preview) /.test(l)), []);
     });
 });
 
