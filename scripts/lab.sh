@@ -11,6 +11,13 @@
 #   destroy [pulumi args]     remove everything the stack made; hosts get their own files back
 #                             (up, preview and migrate run the policy pack (policy/) too;
 #                             --no-policy or LAB_POLICY=0 leaves it out)
+#   status [N]                the nodes (address, cgroup, init, kernel, CRIU), where each workload
+#                             runs with the figure its last hop verified, and the last N hops (5)
+#   timeline [ID] [FILE]      the SVG timeline of hop ID (default: the last) from its outputs
+#   kubeconfig                write the lab's admin kubeconfig (root-only) to .lab/; print its path
+#   kubectl ARGS              kubectl against the lab's API server (inside the local lab's network)
+#   ssh NODE [COMMAND]        a shell or COMMAND on a node, as the program reaches it
+#   logs WORKLOAD [CONTAINER] the logs of the pod the workload runs in now (kubectl logs args follow)
 #   test [mocha args]         install what the project needs (Node 22, npm packages, the Pulumi
 #                             engine), then run the engine's Go tests, the unit suite (npm test: no
 #                             root, no engine) and the end-to-end suite (npm run test:e2e: the real
@@ -42,7 +49,7 @@ usage() { sed -n '/^# usage:/,/^[^#]/{/^#/!d; s/^# \{0,1\}//; p}' "${BASH_SOURCE
 case "${1:-}" in
   "") usage >&2; exit 2 ;;
   help | -h | --help) usage; exit 0 ;;
-  up | preview | migrate | destroy | test | bench | engine | pulumi | npm | exec)
+  up | preview | migrate | destroy | status | timeline | kubeconfig | kubectl | ssh | logs | test | bench | engine | pulumi | npm | exec)
     if [ "${2:-}" = --help ] || [ "${2:-}" = -h ]; then usage; exit 0; fi ;;
   *) echo "lab.sh: unknown command '$1'" >&2; usage >&2; exit 2 ;;
 esac
@@ -258,6 +265,11 @@ case "$cmd" in
     fi
     echo "lab.sh: requested migration $id${workload:+ of $workload} to $node_name" >&2
     lab_pulumi up --stack "$STACK" --yes --skip-preview ${POLICY[@]+"${POLICY[@]}"} "$@" ;;
+  status | timeline | kubeconfig | kubectl | ssh | logs)
+    ensure_engine && pulumi_env
+    # shellcheck source=scripts/lab-inspect.sh
+    . "$ROOT/scripts/lab-inspect.sh"
+    "lab_$cmd" "$@" ;;
   pulumi) ensure_engine && pulumi_env && exec pulumi "$@" ;;
   exec) exec "$@" ;;
 esac

@@ -223,7 +223,8 @@ describe("lab.sh's help installs nothing, and an unknown command is a usage erro
             const r = labSh(...args);
             assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
             assert.match(r.stdout, /^usage: scripts\/lab\.sh COMMAND \[ARGS\]\n/);
-            for (const c of ["up", "preview", "migrate NODE [WORKLOAD]", "destroy", "test", "bench", "pulumi", "exec COMMAND"]) {
+            for (const c of ["up", "preview", "migrate NODE [WORKLOAD]", "destroy", "status", "timeline", "kubeconfig", "kubectl ARGS", "ssh NODE", "logs WORKLOAD",
+                "test", "bench", "pulumi", "exec COMMAND"]) {
                 assert.match(r.stdout, new RegExp(`^ {2}${c.replace(/[[\]]/g, "\\$&")}\\s`, "m"), `${c} is listed`);
             }
             assert.ok(!fs.existsSync(path.join(dir, "cache")), "nothing was installed");
@@ -231,13 +232,13 @@ describe("lab.sh's help installs nothing, and an unknown command is a usage erro
     });
 
     it("prints the usage on stderr and exits 2 for an unknown command or none", () => {
-        for (const args of [["status"], []]) {
+        for (const args of [["statuz"], []]) {
             const r = labSh(...args);
             assert.equal(r.status, 2, r.stderr);
             assert.match(r.stderr, /usage: scripts\/lab\.sh COMMAND/);
             assert.equal(r.stdout, "");
             assert.ok(!fs.existsSync(path.join(dir, "cache")), "nothing was installed");
         }
-        assert.match(labSh("status").stderr, /^lab\.sh: unknown command 'status'\n/);
+        assert.match(labSh("statuz").stderr, /^lab\.sh: unknown command 'statuz'\n/);
     });
 });
