@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The commands of scripts/lab.sh that look at a lab that is up, changing nothing in it: status,
 # timeline, kubeconfig, kubectl, ssh and logs. Sourced by lab.sh after pulumi_env (the stack is
-# $STACK), with ROOT, STACK, FIELDS and lab_validate from it. Each reads the stack's outputs; the
+# $STACK), with ROOT, PROJECT, STACK, FIELDS and lab_validate from it. Each reads the stack's outputs; the
 # kubeconfig and the SSH key are secrets and go only into root-only files under .lab/.
 
 # outputs: the stack's outputs as JSON (secrets not shown); fails, saying so, for a stack never brought up.
@@ -21,7 +21,7 @@ lab_timeline() {
   local o out svg
   o=$(outputs) || return 1
   svg=$(printf '%s' "$o" | node -r ts-node/register/transpile-only "$ROOT/scripts/status.ts" timeline "${1:-}") || return 1
-  out=${2:-$ROOT/.lab/timeline-${1:-last}.svg}
+  out=${2:-$PROJECT/.lab/timeline-${1:-last}.svg}
   printf '%s\n' "$svg" >"$out"
   echo "lab.sh: timeline written to $out" >&2
 }
@@ -42,12 +42,12 @@ in_lab() { if [ "$LAB_DRIVER" = local ]; then nsenter --net="/run/netns/$LAB_NET
 
 # lab_kubeconfig: writes the admin kubeconfig to .lab/kubeconfig-STACK (root-only); prints its path.
 lab_kubeconfig() {
-  local file="$ROOT/.lab/kubeconfig-$STACK" text
+  local file="$PROJECT/.lab/kubeconfig-$STACK" text
   text=$(pulumi stack output kubeconfig --show-secrets --stack "$STACK" 2>/dev/null) || text=""
   if [ -z "$text" ] || [ "$text" = null ]; then
     echo "lab.sh: stack $STACK has no kubeconfig (kubernetes.enabled: false, or not up yet)" >&2; return 1
   fi
-  (umask 077 && mkdir -p "$ROOT/.lab" && printf '%s\n' "$text" >"$file")
+  (umask 077 && mkdir -p "$PROJECT/.lab" && printf '%s\n' "$text" >"$file")
   echo "$file"
 }
 
@@ -78,8 +78,8 @@ lab_ssh() {
     tmp=$(mktemp -d) && chmod 0700 "$tmp" && key="$tmp/key"
     (umask 077 && pulumi config get sshPrivateKey --stack "$STACK" >"$key") || { rm -rf "$tmp"; echo "lab.sh: no sshPrivateKey in stack $STACK" >&2; return 1; }
   fi
-  (umask 077 && mkdir -p "$ROOT/.lab")
-  in_lab ssh -i "$key" -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$ROOT/.lab/known_hosts-$STACK" -o LogLevel=ERROR \
+  (umask 077 && mkdir -p "$PROJECT/.lab")
+  in_lab ssh -i "$key" -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile="$PROJECT/.lab/known_hosts-$STACK" -o LogLevel=ERROR \
     "${LAB_SSH_USER:-root}@$address" "$@" || rc=$?
   [ -z "$tmp" ] || rm -rf "$tmp"
   return "$rc"

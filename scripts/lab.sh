@@ -32,7 +32,8 @@
 #
 # Pulumi state lives in a local file backend under .lab/state with a passphrase secrets provider
 # (passphrase kept in .lab/passphrase, mode 0600), unless PULUMI_BACKEND_URL or
-# PULUMI_CONFIG_PASSPHRASE(_FILE) say otherwise.
+# PULUMI_CONFIG_PASSPHRASE(_FILE) say otherwise. LAB_STACK picks the stack (default dev),
+# LAB_PROJECT_DIR another copy of the project.
 #
 # Node 22 LTS is the target. Where the system Node is older (Debian 12 ships 20, which is end of
 # life), Node 22 comes from the npm registry's `node-linux-<arch>` package and is cached on disk by
@@ -210,7 +211,9 @@ lab_pulumi() {
 
 cmd=$1
 shift
-cd "$ROOT"
+# The Pulumi project: this checkout, or a copy of it (LAB_PROJECT_DIR; the end-to-end tests' stacks).
+PROJECT=${LAB_PROJECT_DIR:-$ROOT}
+cd "$PROJECT"
 # The policy pack's guard rails go with every up and preview of the lab stack, unless asked not to.
 POLICY=(--policy-pack "$ROOT/policy")
 case "$cmd" in

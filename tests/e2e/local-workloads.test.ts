@@ -9,6 +9,7 @@
 // written before the hop are there after it, each container's archive is on both ends with the same
 // digest, and the other workload is not touched. Needs root.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -193,6 +194,32 @@ describe("workloads users bring in the local lab: the Redis example (server + si
     it("moves Redis back worker -> master (r2): the same connection since the pod started", () => {
         redisHop(2, "r2", "worker", "master", "redis-r1");
         assert.deepEqual(output("migrations").map((h: { id: string; workload: string }) => `${h.id}:${h.workload}`), ["r1:redis", "f1:flink", "r2:redis"]);
+    });
+
+    it("scripts/lab.sh status, kubectl, ssh, logs and timeline show the lab as it is", () => {
+        const labSh = (...args: string[]) => spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args], {
+            encoding: "utf8", timeout: 120_000,
+            env: { ...process.env, LAB_PROJECT_DIR: lab.project, LAB_STACK: "lab", PULUMI_BACKEND_URL: `file://${lab.run.backend}`, PULUMI_CONFIG_PASSPHRASE: "engine-test" },
+        });
+        const ok = (...args: string[]) => {
+            const r = labSh(...args);
+            assert.equal(r.status, 0, `lab.sh ${args.join(" ")}: ${r.stderr}`);
+            return r.stdout;
+        };
+        const status = ok("status");
+        console.log(status.replace(/^/gm, "      "));
+        assert.match(status, /^ {2}master +master +10\.231\.95\.10 +(v1|hybrid|v2) +\S+ +\S+ +\d+\.\d+/m, "the master with its cgroup, init, kernel and CRIU");
+        assert.match(status, /^ {2}redis +master +redis-r2 +\d+ \(after r2\) +\d+ /m, "Redis on the master, the figure r2 verified");
+        assert.match(status, /^ {2}flink +master +\S+ +\d+ \(after f1\) /m);
+        assert.match(status, /^ {2}r2 +redis +worker -> master +\d+\.\d+ s /m);
+        assert.deepEqual(ok("kubectl", "get", "pods", "-o", "name").trim().split("\n").filter(p => p.startsWith("pod/redis")), ["pod/redis-r2"],
+            "kubectl from the host reaches the lab's API server");
+        assert.equal(ok("ssh", "worker", "cat /proc/sys/kernel/hostname").trim(), "worker");
+        assert.match(ok("logs", "redis", "server", "--tail", "5"), /\S/, "the server's last log lines");
+        const svg = path.join(lab.work, "r2.svg");
+        ok("timeline", "r2", svg);
+        assert.match(fs.readFileSync(svg, "utf8"), /migration r2: worker -&gt; master/);
+        assert.equal(fs.statSync(path.join(lab.project, ".lab", "kubeconfig-lab")).mode & 0o777, 0o600, "the kubeconfig is root-only");
     });
 
     it("previews no changes once the hops are done", () => {
