@@ -105,10 +105,11 @@ build_kubernetes() {
   rm -rf "$src" "$out" && mv "$out.tmp" "$out" && touch "$out/.built"
 }
 
-# image_tag NAME: the tag of kubeadm's image NAME (etcd, coredns) for this Kubernetes, as the
-# kubeadm just built lists it (so etcd and CoreDNS are the versions its static pods and addons expect).
+# image_tag NAME [KUBEADM]: the tag of kubeadm's image NAME (etcd, coredns) for this Kubernetes, as
+# KUBEADM (default: the one just built) lists it, so etcd and CoreDNS are the versions its static
+# pods and addons expect.
 image_tag() {
-  "$(out_dir kubernetes "$K8S-kubeadm")/kubeadm" config images list --kubernetes-version "$K8S" 2>/dev/null |
+  "${2:-$(out_dir kubernetes "$K8S-kubeadm")/kubeadm}" config images list --kubernetes-version "$K8S" 2>/dev/null |
     sed -n "s#.*/$1:\(.*\)#\1#p"
 }
 
@@ -215,13 +216,13 @@ official_into() {
   get "$GITHUB_RAW/kubernetes/kubernetes/$K8S/build/pause/linux/pause.c" "$t/pause.c" || return 1
   verified "$t/pause.c" "$(pause_sha256 "$K8S")" || return 1
   gcc -Os -static -o "$d/pause" "$t/pause.c" -DVERSION="$K8S" || { why="cannot build pause.c"; return 1; }
-  tag=$("$d/kubeadm" config images list --kubernetes-version "$K8S" | sed -n 's#.*/etcd:##p'); version=v${tag%-*}
+  tag=$(image_tag etcd "$d/kubeadm"); version=v${tag%-*}
   f=etcd-$version-linux-$ARCH.tar.gz
   get "$GITHUB/etcd-io/etcd/releases/download/$version/SHA256SUMS" "$t/etcd.sums" || return 1
   get "$GITHUB/etcd-io/etcd/releases/download/$version/$f" "$t/etcd.tgz" || return 1
   verified "$t/etcd.tgz" "$(awk -v f="$f" '$2 == f {print $1}' "$t/etcd.sums")" || return 1
   tar -xzf "$t/etcd.tgz" -C "$d" --strip-components=1 "etcd-$version-linux-$ARCH/etcd" || { why="no etcd in $f"; return 1; }
-  version=$("$d/kubeadm" config images list --kubernetes-version "$K8S" | sed -n 's#.*/coredns:v##p')
+  version=$(image_tag coredns "$d/kubeadm"); version=${version#v}
   f=coredns_${version}_linux_$ARCH.tgz
   get "$GITHUB/coredns/coredns/releases/download/v$version/$f.sha256" "$t/coredns.sum" || return 1
   get "$GITHUB/coredns/coredns/releases/download/v$version/$f" "$t/coredns.tgz" || return 1
