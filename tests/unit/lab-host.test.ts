@@ -10,6 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { flatConfig, hostFields } from "../../scripts/lab-config";
 import { HIDDEN_SECRET, rawConfigFrom, validateConfig } from "../../components/config/config";
+import { standInCalls, standInEngine } from "../harness/stand-in-engine";
 
 const ROOT = path.join(__dirname, "..", "..");
 const NS = "live-migration-lab";
@@ -95,21 +96,8 @@ describe("lab.sh touches the host only after validation (run for real with stand
         const stubs = path.join(dir, "stubs");
         fs.mkdirSync(stubs);
         for (const t of TOUCH) fs.writeFileSync(path.join(stubs, t), `#!/bin/sh\necho "${t} $*" >>"${dir}/touched"\nexit 1\n`, { mode: 0o755 });
-        // The engine as ensure_engine finds it when the official CLI and plugins are installed.
-        const home = path.join(dir, "pulumi-home");
-        const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8"));
-        const bin = path.join(home, "versions", pkg("package.json").devDependencies.pulumi, "bin");
-        fs.mkdirSync(bin, { recursive: true });
         // It records every call; `config --json` answers with the test's config, `config get` with no migrations yet.
-        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$*" >>"${dir}/pulumi.log"\n` +
-            `case "$1 $2" in "config --json") cat "${dir}/config.json" ;; "config get") echo '{"value":"[]"}' ;; "stack output") exit 1 ;; esac\n`, { mode: 0o755 });
-        fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
-        fs.writeFileSync(path.join(home, "engine-sources"), `pulumi-cli ${pkg("package.json").devDependencies.pulumi} downloaded\n`);
-        for (const p of ["command", "kubernetes"]) {
-            const d = path.join(home, "plugins", `resource-${p}-v${pkg(`node_modules/@pulumi/${p}/package.json`).pulumi.version}`);
-            fs.mkdirSync(d, { recursive: true });
-            fs.writeFileSync(path.join(d, `pulumi-resource-${p}`), "#!/bin/sh\n", { mode: 0o755 });
-        }
+        standInEngine(dir, `case "$1 $2" in "config --json") cat "${dir}/config.json" ;; "config get") echo '{"value":"[]"}' ;; "stack output") exit 1 ;; esac`);
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -123,8 +111,8 @@ describe("lab.sh touches the host only after validation (run for real with stand
                 LAB_IMAGES_CACHE: path.join(dir, "images"), LAB_ROOTFS_CACHE: path.join(dir, "rootfs"), ...extra,
             },
         });
-        const read = (f: string) => fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : "";
-        return { ...r, touched: read("touched"), pulumi: read("pulumi.log").split("\n").filter(Boolean) };
+        const touched = fs.existsSync(path.join(dir, "touched")) ? fs.readFileSync(path.join(dir, "touched"), "utf8") : "";
+        return { ...r, touched, pulumi: standInCalls(dir) };
     }
 
     it("a system directory as local.stateDir is refused with the program's message, and nothing is run", () => {
@@ -166,27 +154,14 @@ describe("lab.sh migrate (run for real with a stand-in engine)", () => {
         workloads: [{ name: "app", node: "worker", containers: [{ name: "c", image: "example.org/app:1", command: ["sleep", "inf"] }], probe: { container: "c", command: ["echo", "1"] } }],
     };
     const labSh = (values: Record<string, unknown>, ...args: string[]) => {
-        const home = path.join(dir, "pulumi-home");
-        const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8"));
-        const bin = path.join(home, "versions", pkg("package.json").devDependencies.pulumi, "bin");
-        fs.mkdirSync(bin, { recursive: true });
-        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "$*" >>"${dir}/pulumi.log"\n` +
-            `case "$1 $2" in "config --json") cat "${dir}/config.json" ;; "config get") echo '{"value":"[]"}' ;; "stack output") exit 1 ;; esac\n`, { mode: 0o755 });
-        fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
-        fs.writeFileSync(path.join(home, "engine-sources"), `pulumi-cli ${pkg("package.json").devDependencies.pulumi} downloaded\n`);
-        for (const p of ["command", "kubernetes"]) {
-            const d = path.join(home, "plugins", `resource-${p}-v${pkg(`node_modules/@pulumi/${p}/package.json`).pulumi.version}`);
-            fs.mkdirSync(d, { recursive: true });
-            fs.writeFileSync(path.join(d, `pulumi-resource-${p}`), "#!/bin/sh\n", { mode: 0o755 });
-        }
+        const home = standInEngine(dir, `case "$1 $2" in "config --json") cat "${dir}/config.json" ;; "config get") echo '{"value":"[]"}' ;; "stack output") exit 1 ;; esac`);
         // The stand-in's config is the stack's after `config set` (the request included).
         fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(configJson(values, ["sshPrivateKey"])));
         const r = spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), "migrate", ...args], {
             encoding: "utf8", cwd: ROOT,
             env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`, PULUMI_HOME: home, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: "test" },
         });
-        const log = fs.existsSync(path.join(dir, "pulumi.log")) ? fs.readFileSync(path.join(dir, "pulumi.log"), "utf8") : "";
-        return { ...r, pulumi: log.split("\n").filter(Boolean) };
+        return { ...r, pulumi: standInCalls(dir) };
     };
 
     it("requests the hop and runs one update with the policy pack, without a preview first", () => {

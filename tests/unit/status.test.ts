@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { statusText, timelineSvg } from "../../scripts/status";
+import { standInEngine } from "../harness/stand-in-engine";
 
 const ROOT = path.join(__dirname, "..", "..");
 const T0 = 1_795_000_000_000;
@@ -52,19 +53,8 @@ describe("lab.sh status and timeline (scripts/status.ts)", () => {
         beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-status-")); });
         afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
         const labSh = (outputs: unknown, ...args: string[]) => {
-            const home = path.join(dir, "pulumi-home");
-            const pkg = (p: string) => JSON.parse(fs.readFileSync(path.join(ROOT, p), "utf8"));
-            const bin = path.join(home, "versions", pkg("package.json").devDependencies.pulumi, "bin");
-            fs.mkdirSync(bin, { recursive: true });
             fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs));
-            fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\ncase "$1 $2" in "stack output") [ -s "${dir}/outputs.json" ] && [ "$(cat "${dir}/outputs.json")" != null ] && cat "${dir}/outputs.json" || exit 255 ;; esac\n`, { mode: 0o755 });
-            fs.writeFileSync(path.join(bin, "pulumi-language-nodejs"), "#!/bin/sh\n", { mode: 0o755 });
-            fs.writeFileSync(path.join(home, "engine-sources"), `pulumi-cli ${pkg("package.json").devDependencies.pulumi} downloaded\n`);
-            for (const p of ["command", "kubernetes"]) {
-                const d = path.join(home, "plugins", `resource-${p}-v${pkg(`node_modules/@pulumi/${p}/package.json`).pulumi.version}`);
-                fs.mkdirSync(d, { recursive: true });
-                fs.writeFileSync(path.join(d, `pulumi-resource-${p}`), "#!/bin/sh\n", { mode: 0o755 });
-            }
+            const home = standInEngine(dir, `case "$1 $2" in "stack output") [ "$(cat "${dir}/outputs.json")" != null ] && cat "${dir}/outputs.json" || exit 255 ;; esac`);
             return spawnSync("bash", [path.join(ROOT, "scripts", "lab.sh"), ...args], {
                 encoding: "utf8", cwd: ROOT,
                 env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}`, PULUMI_HOME: home, PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: "test" },
