@@ -60,9 +60,12 @@ current() { [ -x "$BIN/kubeadm" ] && [ "$(cat "$BIN/cri-proxy.digest" 2>/dev/nul
 if current; then echo "$BIN"; exit 0; fi
 $find_only && fail "Kubernetes $K8S and CRI-O $CRIO are not built in $CACHE: run 'scripts/lab.sh up' (or 'scripts/k8s-build.sh ${1} ${2}') from the host's network namespace first"
 
-command -v go >/dev/null || fail "needs Go (the toolchain builds Kubernetes and CRI-O from the module proxy)"
-export GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
-export CGO_ENABLED=${CGO_ENABLED:-1}
+# need_go WHAT: Go for a build (official release binaries need none, only the CRI proxy does).
+need_go() {
+  command -v go >/dev/null || fail "needs Go to build $1 (apt-get install golang-go, or Go on PATH)"
+  export GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+  export CGO_ENABLED=${CGO_ENABLED:-1}
+}
 
 # module_src MODULE VERSION [H1]: a writable copy of the module's source, printed. With H1 the
 # module is fetched without sum.golang.org (which has no entry for it) and must have that hash.
@@ -175,6 +178,7 @@ build_cri_proxy() {
   local out
   out=$(out_dir cri-proxy "$PROXY")
   [ -f "$out/.built" ] && return
+  need_go "the lab's CRI proxy (cri-proxy/)"
   echo "k8s-build.sh: building cri-proxy $PROXY (seconds, once)" >&2
   rm -rf "$out.tmp" && mkdir -p "$out.tmp"
   (cd "$ROOT/cri-proxy" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp/cri-proxy" .) || fail "building cri-proxy failed"
@@ -267,6 +271,7 @@ fi
 if [ ! -x "$BIN/kubeadm" ]; then
   # LAB_K8S_BUILD=0: official binaries or nothing (the tests check the downloads this way).
   [ "${LAB_K8S_BUILD:-1}" != 0 ] || fail "no official release binaries ($why), and LAB_K8S_BUILD=0 forbids building them"
+  need_go "Kubernetes and CRI-O from the Go module proxy"
   build_kubernetes
   build_etcd
   build_coredns
