@@ -58,6 +58,9 @@ export const fencePath = (namespace: string, pod: string) => `${FENCES_DIR}/${na
 export const SPEC_FIT_LOG = "/run/live-migration-lab/oci-spec-fit.log";
 
 /** The runtime wrapper's file (programs/oci-runtime.sh), running `realPath` or the first candidate that exists. */
+/** The freezer helpers (v1 and v2) the wrapper, the fence, the hold and the lease share. */
+const FREEZER = "migration/programs/freezer.sh";
+
 export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, holds = HOLDS_DIR, stats = STATS_DIR,
     status = "/proc/self/status", fitLog = SPEC_FIT_LOG, fences = FENCES_DIR): string {
     return [
@@ -71,7 +74,8 @@ export function renderOciRuntime(runtime: "runc" | "crun", realPath?: string, ho
         `FIT_LOG=${q(fitLog)}`,
         `PY_FIT=${q(programText("migration/programs/oci-spec-fit.py"))}`,
         `FENCES=${q(fences)}`,
-        `FENCE_PROGRAM=${q(nodeProgram("migration/programs/fence.sh", "fence", {}, ["node/programs/pidns.sh"]))}`,
+        `FENCE_PROGRAM=${q(nodeProgram("migration/programs/fence.sh", "fence", {}, ["node/programs/pidns.sh", FREEZER]))}`,
+        libraryText(FREEZER).trimEnd(),
         libraryText("migration/programs/oci-runtime.sh").trimEnd(),
         "",
     ].join("\n");
@@ -92,7 +96,8 @@ export interface HoldArgs {
 }
 
 /** The lease tool (programs/lease.sh with the pidns library), written next to the lease by the hold step. */
-export const leaseTool = () => ["#!/usr/bin/env bash", libraryText("node/programs/pidns.sh").trimEnd(), libraryText("migration/programs/lease.sh")].join("\n");
+export const leaseTool = () => ["#!/usr/bin/env bash", libraryText("node/programs/pidns.sh").trimEnd(), libraryText(FREEZER).trimEnd(),
+    libraryText("migration/programs/lease.sh")].join("\n");
 
 /**
  * Runs on the source before the checkpoint: finds the job's container and its freezer cgroup,
@@ -104,7 +109,7 @@ export function holdScript(a: HoldArgs, attempt: string): string {
         LEASE_DIR: `${LEASE_ROOT}/${a.id}`, ID: a.id, POD: a.pod, NAMESPACE: a.namespace, CONTAINERS: a.containers.join(" "), ATTEMPT: attempt,
         MAX_PAUSE: a.maxPauseSeconds, CHECKPOINT_TIMEOUT: a.checkpointTimeoutSeconds, HOLDS: HOLDS_DIR,
         CRIO_ENDPOINT: CRIO_SOCKET, CRIO_SOCKET: CRIO_SOCKET_PATH, LEASE_TOOL: leaseTool(), CRIO_DROP_IN: CRIO_DROP_IN_PATH,
-    }, ["node/programs/container.sh", CRIO_SWITCH_LIB]);
+    }, ["node/programs/container.sh", CRIO_SWITCH_LIB, FREEZER]);
 }
 
 export interface CutoverArgs extends VerifyArgs {

@@ -10,11 +10,9 @@
 #     commit is in doubt, so the copy is frozen, not killed, until a later cutover settles it with the
 #     source's lease (thawed while that cutover watches).
 # Every change is logged to FENCE.log. Inputs: FENCE (the fence file), CID, PIDNS (the copy's pid
-# namespace link), CG (its freezer cgroup), KIND (v1|v2). Libraries: node/programs/pidns.sh.
+# namespace link), CG (its freezer cgroup), KIND (v1|v2). Libraries: node/programs/pidns.sh,
+# migration/programs/freezer.sh.
 log() { echo "$(date -u +%FT%T.%3NZ) container ${CID:0:12}: $*" >>"$FENCE.log"; }
-frozen() { if [ "$KIND" = v1 ]; then [ "$(cat "$CG/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$CG/cgroup.events" 2>/dev/null; fi; }
-freeze() { if [ "$KIND" = v1 ]; then echo FROZEN >"$CG/freezer.state"; else echo 1 >"$CG/cgroup.freeze"; fi; }
-thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$CG/freezer.state"; else echo 0 >"$CG/cgroup.freeze"; fi; }
 watched() { local p; p=$(cat "$FENCE.cutover" 2>/dev/null) && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 if [ "$PIDNS" = "$(readlink /proc/self/ns/pid)" ]; then log "shares the node's pid namespace; not fenced"; exit 0; fi
 log "restored under cutover pid $(cat "$FENCE.cutover" 2>/dev/null)"
@@ -24,7 +22,7 @@ log "restored under cutover pid $(cat "$FENCE.cutover" 2>/dev/null)"
 echo "$CID" >>"$FENCE.fences"
 while :; do
   if [ -e "$FENCE.committed" ] || [ ! -e "$FENCE" ]; then
-    if frozen; then thaw; fi
+    if frozen "$KIND" "$CG"; then thaw "$KIND" "$CG"; fi
     log "committed"
     if [ -e "$FENCE" ]; then
       echo "$CID" >>"$FENCE.released"
@@ -37,12 +35,12 @@ while :; do
   mapfile -t pids < <(members "$PIDNS")
   if [ "${#pids[@]}" -eq 0 ]; then log "gone"; exit 0; fi
   if watched; then
-    if frozen; then thaw; log "thawed: a cutover watches it again"; fi
+    if frozen "$KIND" "$CG"; then thaw "$KIND" "$CG"; log "thawed: a cutover watches it again"; fi
   elif [ -e "$FENCE.committing" ]; then
-    if ! frozen; then freeze; log "frozen: its cutover is gone while asking the source to commit; the next cutover settles it"; fi
+    if ! frozen "$KIND" "$CG"; then freeze "$KIND" "$CG"; log "frozen: its cutover is gone while asking the source to commit; the next cutover settles it"; fi
   else
     kill -KILL "${pids[@]}" 2>/dev/null || true
-    if frozen; then thaw; fi
+    if frozen "$KIND" "$CG"; then thaw "$KIND" "$CG"; fi
     log "killed: its cutover is gone and nothing was committed; the source takes the job back when its hold ends"
     echo killed >"$FENCE.state"; exit 0
   fi

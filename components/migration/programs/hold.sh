@@ -24,8 +24,7 @@ fi
 cids=(); cgs=(); pidnss=(); kind=
 for name in $CONTAINERS; do
   found=$(find_container "$CRIO_ENDPOINT" "$name" "$POD" "$NAMESPACE"); read -r cid pid <<<"$found"
-  if [ -d /sys/fs/cgroup/freezer ] && grep -q ':freezer:' "/proc/$pid/cgroup"; then kind=v1; cg="/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")"
-  else kind=v2; cg="/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"; fi
+  read -r kind cg < <(freezer_of "$pid")
   [ -d "$cg" ] || { echo "no freezer cgroup for container ${name} of ${POD} at $cg" >&2; exit 1; }
   cids+=("$cid"); cgs+=("$cg"); pidnss+=("$(readlink "/proc/$pid/ns/pid")")
 done

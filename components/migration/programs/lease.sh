@@ -20,24 +20,21 @@
 # CRI-O's thaw after each dump; heldAt once every container is held. So the pod never runs between
 # its checkpoint and the decision. Deciding removes the lease files before any resume.
 # State lives in hold/; the abort log (one line per give-back) is ./aborted. The tool as written
-# (cutover.ts leaseTool) starts with node/programs/pidns.sh, which defines `members`.
+# (cutover.ts leaseTool) starts with node/programs/pidns.sh, which defines `members`, and
+# migration/programs/freezer.sh (frozen, freeze, thaw).
 set -euo pipefail
 dir=$(cd "$(dirname "$0")" && pwd); hold="$dir/hold"
 # shellcheck source=/dev/null
 . "$hold/env"
 now() { date +%s%3N; }
-# frozen, freeze, thaw CG: a container's freezer cgroup.
-frozen() { if [ "$KIND" = v1 ]; then [ "$(cat "$1/freezer.state" 2>/dev/null)" = FROZEN ]; else grep -qx 'frozen 1' "$1/cgroup.events" 2>/dev/null; fi; }
-freeze() { if [ "$KIND" = v1 ]; then echo FROZEN >"$1/freezer.state"; else echo 1 >"$1/cgroup.freeze"; fi; }
-thaw() { if [ "$KIND" = v1 ]; then echo THAWED >"$1/freezer.state"; else echo 0 >"$1/cgroup.freeze"; fi; }
 # crio_unpause CID: CRI-O's /unpause/{id}: runc resume, then CRI-O reads the state again (200); 409
 # when CRI-O sees the container running; 500 when CRI-O says paused but runc finds it running.
 crio_unpause() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 --unix-socket "$CRIO_SOCKET" "http://localhost/unpause/$1" 2>/dev/null || true; }
 # Thaws every container through CRI-O where CRI-O sees it paused, else by hand: never leaves the job frozen.
-resume() { local k; for k in "${!CIDS[@]}"; do [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "${CGS[k]}"; done; }
+resume() { local k; for k in "${!CIDS[@]}"; do [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "$KIND" "${CGS[k]}"; done; }
 decide() { mkdir "$hold/decision" 2>/dev/null && echo "$1" >"$hold/decision/by" && rm -f "${HOLD_FILES[@]}"; }
 gone() { local cg; for cg in "${CGS[@]}"; do [ -d "$cg" ] || return 0; done; return 1; }
-running() { local cg; for cg in "${CGS[@]}"; do ! frozen "$cg" || return 1; done; }
+running() { local cg; for cg in "${CGS[@]}"; do ! frozen "$KIND" "$cg" || return 1; done; }
 give_back() { resume; echo "$(date -u +%FT%TZ) attempt $ATTEMPT: $1" >>"$dir/aborted"; }
 case "${1:-}" in
 watch)
@@ -80,9 +77,9 @@ retire)
 # thaw, or anyone's runc resume, that CRI-O did not see) is frozen and resumed through CRI-O.
 mend)
   for k in "${!CIDS[@]}"; do
-    if frozen "${CGS[k]}" || [ "$(crio_unpause "${CIDS[k]}")" != 500 ]; then continue; fi
-    freeze "${CGS[k]}"
-    [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "${CGS[k]}"
+    if frozen "$KIND" "${CGS[k]}" || [ "$(crio_unpause "${CIDS[k]}")" != 500 ]; then continue; fi
+    freeze "$KIND" "${CGS[k]}"
+    [ "$(crio_unpause "${CIDS[k]}")" = 200 ] || thaw "$KIND" "${CGS[k]}"
     echo "CRI-O saw ${POD} as paused while it ran; resumed through CRI-O"
   done ;;
 status)

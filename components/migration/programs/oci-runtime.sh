@@ -20,6 +20,7 @@
 # A pod with a fence (FENCES/<namespace>_<pod>, written by the migration's transfer) is restored only
 # while the migration's cutover watches it (else refused once the source's hold ends); the fence
 # (FENCE_PROGRAM, fence.sh) then runs detached: the copy dies with its cutover unless committed.
+# Library: migration/programs/freezer.sh (cutover.ts renderOciRuntime puts it first).
 # Inputs: REAL (the runtime binary; empty: the first of CANDIDATES that exists), HOLDS (the lease
 # directory), STATS (where restore figures are kept), CANDIDATES (where CRI-O packages and
 # distributions put the runtime), STATUS_FILE (/proc/self/status: its CapBnd), PY_FIT
@@ -92,8 +93,7 @@ fence_start() {
   pidns=$(readlink "/proc/$pid/ns/pid") || return 0
   # A container in the node's own pid namespace (hostPID) cannot be fenced by its namespace.
   [ "$pidns" != "$(readlink /proc/self/ns/pid)" ] || { echo "$(date -u +%FT%T.%3NZ) container ${id:0:12}: shares the node's pid namespace; not fenced" >>"$1.log"; return 0; }
-  if [ -d /sys/fs/cgroup/freezer ] && grep -q ':freezer:' "/proc/$pid/cgroup"; then kind=v1; cg="/sys/fs/cgroup/freezer$(awk -F: '$2 == "freezer" { print $3 }' "/proc/$pid/cgroup")"
-  else kind=v2; cg="/sys/fs/cgroup$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")"; fi
+  read -r kind cg < <(freezer_of "$pid")
   # Detached, and holding none of conmon's descriptors (its sync pipe would wait for the fence).
   (
     for fd in /proc/self/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null
@@ -188,7 +188,7 @@ case $sub in
     # in both dumps (a connection between them is restored consistent on both ends).
     if [ -f "$hold/cgroups" ]; then
       while read -r kind cg; do
-        if [ "$kind" = v1 ]; then echo FROZEN >"$cg/freezer.state"; else echo 1 >"$cg/cgroup.freeze"; fi
+        freeze "$kind" "$cg"
       done <"$hold/cgroups"
     fi
     echo "$at" >"$mine/pausedAt"; [ -s "$hold/pausedAt" ] || echo "$at" >"$hold/pausedAt" ;;
