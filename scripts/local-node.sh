@@ -172,7 +172,8 @@ remove_cgroup_root() {
 
 node_up() {
   local name=$1 address=$2 subnet=$3 state=$4 bins=${5:-} images=${6:-}
-  local ns lab br veth dir base instance
+  local ns lab br veth dir base instance init
+  init=$(node_init) || fail "node $name: no init program (scripts/local-node-init.sh beside local-node.sh)"
   ns=$(node_netns "$name" "$state")
   lab=$(lab_up "$subnet" "$state")
   br=$(bridge_name "$state")
@@ -211,7 +212,7 @@ node_up() {
   instance=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n'); echo "$instance" >"$dir/instance"
   # nsenter, not `ip netns exec`: the latter remounts /sys and would hide the host cgroup tree.
   setsid nsenter --net="/run/netns/$ns" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private \
-    bash -c "$(node_init)" node-init "$dir/merged" "$name" "$bins" "${bins:+$dir/storage}" "${bins:+$KUBELET_SYSCTLS}" "${bins:+$images}" </dev/null >"$dir/init.log" 2>&1 &
+    bash -c "$init" node-init "$dir/merged" "$name" "$bins" "${bins:+$dir/storage}" "${bins:+$KUBELET_SYSCTLS}" "${bins:+$images}" </dev/null >"$dir/init.log" 2>&1 &
   for _ in $(seq 1 100); do
     if ip netns exec "$lab" bash -c "exec 3<>/dev/tcp/$address/22" 2>/dev/null; then
       echo "{\"name\":\"$name\",\"address\":\"$address\",\"state\":\"started\",\"instance\":\"$instance\"}"
@@ -220,6 +221,8 @@ node_up() {
     sleep 0.2
   done
   cat "$dir/init.log" >&2
+  # Nothing of a node that never came up stays behind (its mounts, namespaces, cgroups).
+  node_down "$name" "$address" "$subnet" "$state" >/dev/null 2>&1 || true
   fail "node $name: sshd did not answer on $address:22"
 }
 

@@ -57,7 +57,7 @@ export function projectCopy(into: string): string {
         fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
     }
     fs.mkdirSync(path.join(dir, "scripts"));
-    for (const f of ["local-node.sh", "k8s-build.sh", "flink-build.sh", "rootfs-build.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
+    for (const f of ["local-node.sh", "local-node-init.sh", "k8s-build.sh", "flink-build.sh", "rootfs-build.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
     fs.cpSync(path.join(FIXTURES, "cluster-stack"), path.join(dir, "tests", "fixtures", "cluster-stack"), { recursive: true });
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
