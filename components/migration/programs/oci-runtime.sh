@@ -155,15 +155,13 @@ if [ "$sub" = restore ] && [[ $id =~ ^[0-9a-f]{64}$ ]]; then
       rst_drop -D; rm -f "$fence.rst-drop"; echo "$(date -u +%FT%T.%3NZ) pod: loopback RSTs pass again" >>"$fence.log"
     fi
   fi
+  # Both from CRIU's work directory: its figures, and its log (troubleshooting), which CRI-O deletes too.
   for d in "${dirs[@]}" "$PWD"; do
-    if [ -n "$d" ] && [ -f "$d/stats-restore" ]; then
-      install -d -m 0700 "$STATS" && cp "$d/stats-restore" "$STATS/$id.restore" 2>/dev/null; break
-    fi
-  done
-  # And CRIU's log of it, which CRI-O deletes too when the restore succeeds (troubleshooting).
-  for d in "${dirs[@]}" "$PWD"; do
-    if [ -n "$d" ] && [ -f "$d/restore.log" ]; then
-      install -d -m 0700 "$STATS" && install -m 0600 "$d/restore.log" "$STATS/$id.restore.log" 2>/dev/null; break
+    if [ -n "$d" ] && { [ -f "$d/stats-restore" ] || [ -f "$d/restore.log" ]; }; then
+      install -d -m 0700 "$STATS"
+      [ ! -f "$d/stats-restore" ] || cp "$d/stats-restore" "$STATS/$id.restore" 2>/dev/null
+      [ ! -f "$d/restore.log" ] || install -m 0600 "$d/restore.log" "$STATS/$id.restore.log" 2>/dev/null
+      break
     fi
   done
   if [ "$rc" -eq 0 ] && [ -n "$fence" ]; then fence_start "$fence" || true; fi
