@@ -56,8 +56,9 @@ export function projectCopy(into: string): string {
     for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "index.ts", "components", "policy", "images", "cri-proxy"]) {
         fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
     }
-    fs.mkdirSync(path.join(dir, "scripts"));
-    for (const f of ["local-node.sh", "local-node-init.sh", "k8s-build.sh", "flink-build.sh", "rootfs-build.sh"]) fs.copyFileSync(path.join(ROOT, "scripts", f), path.join(dir, "scripts", f));
+    // scripts/ whole: the program runs some of them (local-node.sh and the init it starts, the build
+    // scripts), and naming them one by one once left a new one out (nodes that never started).
+    fs.cpSync(path.join(ROOT, "scripts"), path.join(dir, "scripts"), { recursive: true });
     fs.cpSync(path.join(FIXTURES, "cluster-stack"), path.join(dir, "tests", "fixtures", "cluster-stack"), { recursive: true });
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
