@@ -6,8 +6,6 @@ import { libraryText, nodeProgram, programText, words } from "../node/program";
 import { CRIO_SOCKET } from "../node/crio";
 import { IMAGE_INPUTS_DIR, MigratingWorkload, NODE_OUTAGE_TOLERATIONS, ProbeArgs, restoreAnnotation, VerifyArgs, verifyScript, WorkloadProbe } from "../workload/workload";
 
-export type { ProbeArgs, VerifyArgs } from "../workload/workload";
-
 export const FLINK_HOME = "/opt/flink";
 export const FLINK_CONTAINER = "flink";
 /** The first stage's pod name, and the start of every later stage's (flinkJob.ts podName). */
