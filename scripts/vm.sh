@@ -147,11 +147,13 @@ up() {
     rm -f "$dir/overlay.qcow2" "$dir/console.log" "$dir/qemu.pid"
     qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$dir/overlay.qcow2"
     # thread=single: a JVM crashed in 2 of 10 runs under multi-threaded TCG (LAB-NOTES). A kernel
-    # panic reboots (panic=-1), which ends QEMU (-no-reboot).
+    # panic reboots (panic=-1), which ends QEMU (-no-reboot). damon_stat.enabled=N: sid's kernel
+    # starts DAMON_STAT at boot (CONFIG_DAMON_STAT_ENABLED_DEFAULT=y), a kdamond sampling all memory
+    # every few ms: seen busy on a master VM at a load of 20 under emulation.
     in_net "$name" qemu-system-x86_64 -name "lab-$name" -machine q35 -accel "tcg,thread=${LAB_VM_TCG_THREAD:-multi}" -cpu max \
       -smp "${LAB_VM_CPUS:-2}" -m "${LAB_VM_MEMORY_MB:-2048}" \
       -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
-      -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 quiet panic=-1" -no-reboot \
+      -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 damon_stat.enabled=N quiet panic=-1" -no-reboot \
       -drive "file=$dir/overlay.qcow2,if=virtio,format=qcow2" \
       -nic "user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$port-:22" \
       "${virtfs[@]}" "${net[@]}" -display none -serial "file:$dir/console.log" -monitor none \

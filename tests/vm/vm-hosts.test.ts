@@ -20,6 +20,7 @@ import { k8sBinaries, workloadInputs } from "../harness/local-lab-helpers";
 import { projectCopy, pulumiRunner, requireEngine, ROOT } from "../harness/engine-helpers";
 import { RedisSample, redisSampleScript, redisWentWrong } from "../harness/redis-helpers";
 import { libraryText } from "../../components/node/program";
+import { goldenHostFiles, restoredDiagnosis, watchRestored } from "../harness/vm-helpers";
 import { CRIO_DROP_IN_PATH, CRIO_SOCKET } from "../../components/node/crio";
 
 const VM = path.join(ROOT, "scripts", "vm.sh");
@@ -34,49 +35,6 @@ const FIXTURE = path.join(ROOT, "tests", "fixtures", "tcp-workload");
 const SEED_ERROR = "Connected TCP socket, consider using --tcp-established option";
 const IMAGES = process.env.LAB_IMAGES_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "live-migration-lab", "images");
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-/** What the CRI-O and Kubernetes packages install: their units, kubeadm's kubelet drop-in, a CNI bridge. */
-const HOST_FILES = (index: number): Record<string, string> => ({
-    "/etc/systemd/system/crio.service": `[Unit]
-Description=Container Runtime Interface for OCI (CRI-O), the host's own unit
-After=network-online.target
-[Service]
-Type=notify
-Environment=PATH=/opt/lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ExecStart=/opt/lab/bin/crio
-Restart=on-failure
-[Install]
-WantedBy=multi-user.target
-`,
-    "/etc/crio/crio.conf.d/00-host.conf": `# the host's own: Debian's CNI plugins\n[crio.network]\nplugin_dirs = ["/usr/lib/cni"]\n`,
-    "/etc/cni/net.d/11-crio-ipv4-bridge.conflist": JSON.stringify({
-        cniVersion: "1.0.0", name: "crio",
-        plugins: [{ type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, hairpinMode: true,
-            ipam: { type: "host-local", routes: [{ dst: "0.0.0.0/0" }], ranges: [[{ subnet: `10.85.${index + 1}.0/24` }]] } }],
-    }, null, 2),
-    "/etc/systemd/system/kubelet.service": `[Unit]
-Description=kubelet: The Kubernetes Node Agent
-Wants=network-online.target
-After=network-online.target
-[Service]
-ExecStart=/opt/lab/bin/kubelet
-Restart=always
-StartLimitInterval=0
-RestartSec=10
-[Install]
-WantedBy=multi-user.target
-`,
-    "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf": `[Service]
-Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
-Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
-EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
-EnvironmentFile=-/etc/default/kubelet
-ExecStart=
-ExecStart=/opt/lab/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
-`,
-    "/etc/modules-load.d/k8s.conf": "overlay\nbr_netfilter\n",
-    "/etc/sysctl.d/90-k8s.conf": "net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\n",
-});
 
 /**
  * Redis in one container: the server, and a client that keeps ONE loopback connection to it for the
@@ -133,7 +91,7 @@ describe("the program on cgroup v2 + systemd hosts (two QEMU VMs: driver existin
             }).trim());
             console.log(`      ${h}: VM booted to SSH in ${((Date.now() - t) / 1000).toFixed(1)} s (address ${up.address})`);
             key = up.key;
-            for (const [file, content] of Object.entries(HOST_FILES(i))) vmOk(h, `mkdir -p ${path.dirname(file)} && cat >${file}`, content);
+            for (const [file, content] of Object.entries(goldenHostFiles(i))) vmOk(h, `mkdir -p ${path.dirname(file)} && cat >${file}`, content);
             vmOk(h, "systemctl restart systemd-modules-load && sysctl -q --system && systemctl daemon-reload && systemctl enable -q --now crio && systemctl enable -q kubelet");
             vmOk(h, "install -d /etc/criu && cat >/etc/criu/runc.conf && chmod 0640 /etc/criu/runc.conf", hostCriu);
         }
@@ -198,7 +156,7 @@ describe("the program on cgroup v2 + systemd hosts (two QEMU VMs: driver existin
             } else {
                 last = r.stderr.trim();
             }
-            sleep(1000);
+            sleep(2000); // each sample asks CRI-O twice: about a second of the VM's CPU under emulation
         }
         return assert.fail(`timed out after ${seconds}s waiting for ${what}; last sample: ${JSON.stringify(last)}`);
     };
@@ -242,13 +200,22 @@ describe("the program on cgroup v2 + systemd hosts (two QEMU VMs: driver existin
         const before = sampleUntil("a sample before the hop", from, sourcePod, () => true);
         for (const [k, v] of [["id", id], ["workload", "redis"], ["to", to]]) run.ok(["config", "set", "--path", `live-migration-lab:migrations[${index}].${k}`, v, "--stack", "vms"], project);
         const t = Date.now();
+        const watched = watchRestored(`bash ${VM} ssh ${HOSTS[to].vm}`, `redis-${id}`, path.join(work, `diagnosis-${id}.txt`));
         const r = run.pulumi(["up", "--yes", "--stack", "vms"], project);
+        const seenRestored = watched();
+        if (r.status !== 0) console.log(`      the restored copy on ${to}, as the node saw it:\n${seenRestored.replace(/^/gm, "        ")}`);
         assert.equal(r.status, 0, `pulumi up for ${id} failed:\n${said(r.out)}`);
         const m = output("migrations")[index];
         assert.deepEqual([m.id, m.workload, m.from, m.to, m.restoredFrom], [id, "redis", from, to, "image"]);
         assert.equal(m.jobId, String(first.id), "the identity the probe reported: the client's connection");
         assert.ok(m.records.before >= before.counter && m.records.after >= m.records.before, JSON.stringify(m.records));
-        const after = sampleUntil("the restored pod to count on", to, `redis-${id}`, s => s.counter > m.records.after, before.counter);
+        let after: RedisSample;
+        try {
+            after = sampleUntil("the restored pod to count on", to, `redis-${id}`, s => s.counter > m.records.after, before.counter);
+        } catch (e) {
+            console.log(`      the restored copy on ${to}, as the node sees it:\n${(vm(to, restoredDiagnosis(`redis-${id}`)).stdout ?? "").replace(/^/gm, "        ")}`);
+            throw e;
+        }
         assert.equal(after.id, first.id, "the client's connection survived the hop (no reconnect)");
         assert.equal(after.key, String(before.counter), `key:${before.counter}, written before the hop, is there after it`);
         assert.equal(kubectl(`get pod redis-${id} -o jsonpath={.spec.nodeName}`).trim(), to);
