@@ -1,6 +1,6 @@
 // One migration hop as data: the ordered table of its steps. The Migration component
 // (migration.ts) declares one resource per row in this order, each after the row(s) it names;
-// `pulumi preview` lists them as migrate-<id>-<step>; the README's "How a migration runs" lists
+// `pulumi preview` lists them as migrate-<id>-<step>; docs/how-a-migration-runs.md lists
 // the same rows (a unit test keeps the two equal).
 import * as pulumi from "@pulumi/pulumi";
 import type { NodeHandle } from "../node/command";

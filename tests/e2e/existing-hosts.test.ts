@@ -100,7 +100,7 @@ describe("the existing driver against two hosts it does not own (non-root sudo u
                 kubelet: localKubeletSettings(cgroupRoot(h)),
             })),
             existing: { install: "present", services: "supervised", images: "build" },
-            // A kubeadm built with Go 1.26 fails this check (see the README's local lab section).
+            // A kubeadm built with Go 1.26 fails this check (see docs/local-lab.md).
             // ... and a node's network namespace cannot set the host's nf_conntrack_max: leave it.
             kubernetes: { ignorePreflightErrors: ["HTTPProxyCIDR"], kubeProxy: { conntrack: { maxPerCore: 0 } } },
             crio: { settings: { crio: { network: { network_dir: "/etc/cni/net.d/", plugin_dirs: ["/usr/lib/cni"] } } } },

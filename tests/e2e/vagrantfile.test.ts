@@ -1,6 +1,6 @@
 // The vagrant driver's Vagrantfile as vagrant itself reads it: `vagrant validate` with Debian's vagrant
 // and vagrant-libvirt (scripts/lab.sh test installs them; no VM is made). Here rather than in the unit
-// suite, which runs with nothing but Node and Python (README, Tests).
+// suite, which runs with nothing but Node and Python (docs/development.md).
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
