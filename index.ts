@@ -73,6 +73,8 @@ export = async () => {
 
     // The desired lab, once: what the drift probe reads from the nodes and what the resources declare.
     const desired = desiredLab(c);
+    const misplaced = desired.driver.placementProblem?.(pulumi.runtime.isDryRun(), desired.nodes.some(n => desired.driver.isUp(n.spec)));
+    if (misplaced) throw new pulumi.RunError(misplaced);
     // Drift review: read the managed files' digests (and hops' abort logs) from the nodes that are up.
     const key = desired.driver.probeKey(pulumi.runtime.getConfig(keyName));
     const observed = key === undefined ? {} : probeNodes(desired.nodes.filter(n => desired.driver.isUp(n.spec)).map(n => ({

@@ -38,9 +38,12 @@ PACKAGES=criu,python3-pycriu,runc,crun,conmon,iproute2,iptables,nftables,openssh
 ROOTFS_CACHE=${LAB_ROOTFS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/live-migration-lab/rootfs}
 
 fail() { echo "local-node.sh: $*" >&2; exit 1; }
+lab_id() { printf '%s' "$1" | sha256sum | cut -c1-6; }
+lab_netns() { echo "lml$(lab_id "$1")-lab"; }
+# A name needs no root (the program asks for it under any user, to know where the lab's nodes answer).
+if [ "${1:-}" = lab-netns ]; then lab_netns "${2:?state dir}"; exit 0; fi
 [ "$(id -u)" = 0 ] || fail "the local driver needs root (namespaces, mounts, veth)"
 
-lab_id() { printf '%s' "$1" | sha256sum | cut -c1-6; }
 cgroup_root() { echo "/lml$(lab_id "$2")-$1"; }
 # cgroup v1 hierarchies (one directory each) or the v2 tree (cgroup.controllers at the top).
 # `cgroup_dirs all` adds the v2 tree of a hybrid host (/sys/fs/cgroup/unified), where runc
@@ -55,7 +58,6 @@ cgroup_dirs() {
 }
 # The sysctls the kubelet sets when they differ (pkg/kubelet/cm: setupKernelTunables).
 KUBELET_SYSCTLS="vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000"
-lab_netns() { echo "lml$(lab_id "$1")-lab"; }
 node_netns() { echo "lml$(lab_id "$2")-$1"; }
 # Interface names have at most 15 characters.
 veth_name() { echo "l$(lab_id "$2")$(printf '%s' "$1" | sha256sum | cut -c1-6)"; }
@@ -249,7 +251,6 @@ shift
 case "$action" in
   lab-up) lab_up "${1:?subnet}" "${2:?state dir}" >/dev/null; lab_netns "$2" ;;
   lab-down) lab_down "${1:?state dir}" ;;
-  lab-netns) lab_netns "${1:?state dir}" ;;
   key) ensure_key "${1:?state dir}" && cat "$1/ssh/id_ed25519" ;;
   up) node_up "${1:?name}" "${2:?address}" "${3:?subnet}" "${4:?state dir}" "${5:-}" "${6:-}" ;;
   cgroup-root) cgroup_root "${1:?name}" "${2:?state dir}" ;;

@@ -47,6 +47,11 @@ export interface NodeDriver {
     probeKey(plainConfigKey: string | undefined): string | undefined;
     /** Whether the node exists yet (one that was never brought up is not probed, not waited for). */
     isUp(node: NodeSpec): boolean;
+    /**
+     * Why the engine cannot drive this lab from where it runs, in one line saying what to run
+     * instead, or undefined when it can. `dryRun`: a preview; `anyUp`: some node exists.
+     */
+    placementProblem?(dryRun: boolean, anyUp: boolean): string | undefined;
     /** Declares the nodes under `parent` and hands every one to the rest of the program. */
     declareNodes(parent: pulumi.ComponentResource, name: string, args: DeclareNodesArgs): NodeHandle[];
     /** How its nodes run CRI-O and the kubelet, which the cluster (cluster.ts) bootstraps Kubernetes on. */

@@ -76,9 +76,29 @@ export function localDriver(c: LabConfig): NodeDriver {
             return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
         },
         isUp: node => fs.existsSync(path.join(c.local.stateDir, "nodes", node.name)),
+        placementProblem: (dryRun, anyUp) => outsideLocalLab(c.local.stateDir, dryRun, anyUp),
         declareNodes: (parent, name) => declareLocalNodes(c, parent, name),
         cluster: localClusterPlan(c),
     };
+}
+
+/** Where outsideLocalLab looks: this process's network namespace, and the named ones (`ip netns`). */
+export const NETNS_PATHS = { self: "/proc/self/ns/net", named: "/run/netns" };
+
+/**
+ * The local lab's nodes answer only inside its network namespace, which scripts/lab.sh makes (after
+ * building what the nodes need) and runs pulumi in. Outside it, an update (which would start nodes
+ * it cannot reach) and a preview of a lab that is up (whose drift review could not reach its nodes)
+ * stop at once, saying what to run; a preview of a lab never brought up only plans, and runs anywhere.
+ */
+export function outsideLocalLab(stateDir: string, dryRun: boolean, anyUp: boolean, where = NETNS_PATHS): string | undefined {
+    const ns = execFileSync("bash", [path.join(SCRIPTS_DIR, "local-node.sh"), "lab-netns", stateDir], { encoding: "utf8" }).trim();
+    let inside = false;
+    try {
+        inside = fs.readlinkSync(where.self) === `net:[${fs.statSync(path.join(where.named, ns)).ino}]`;
+    } catch { /* no such namespace yet: not inside it */ }
+    if (inside || (dryRun && !anyUp)) return undefined;
+    return `driver local: run this through scripts/lab.sh (sudo scripts/lab.sh ${dryRun ? "preview" : "up"}): it builds what the nodes need and runs pulumi inside the lab's network namespace ${ns}, the only place its nodes answer; this pulumi runs outside it`;
 }
 
 /** The namespace nodes, the lab network and the lab's SSH key (read back as a secret). */

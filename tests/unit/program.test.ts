@@ -1,5 +1,10 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { NETNS_PATHS } from "../../components/drivers/local";
 import { promiseOf, runWithMocks } from "./mocks";
 
 const INDEX = require.resolve("../../index");
@@ -23,12 +28,39 @@ const M1 = { id: "m1", from: "worker", to: "master", sha256: "ab" };
 const M2 = { id: "m2", from: "master", to: "worker", sha256: "cd" };
 
 describe("the program (index.ts)", () => {
+    // Run as scripts/lab.sh runs it: inside the local lab's network namespace (a stand-in: the
+    // named namespaces' directory holds the dev stack's lab namespace as this process's own).
+    const saved = { ...NETNS_PATHS };
+    let netns: string;
+    before(() => {
+        netns = fs.mkdtempSync(path.join(os.tmpdir(), "lml-netns-"));
+        const ns = execFileSync("bash", [path.join(__dirname, "..", "..", "scripts", "local-node.sh"), "lab-netns", "/var/lib/live-migration-lab"], { encoding: "utf8" }).trim();
+        fs.writeFileSync(path.join(netns, ns), "");
+        fs.symlinkSync(`net:[${fs.statSync(path.join(netns, ns)).ino}]`, path.join(netns, "self"));
+        Object.assign(NETNS_PATHS, { self: path.join(netns, "self"), named: netns });
+    });
+    after(() => { Object.assign(NETNS_PATHS, saved); fs.rmSync(netns, { recursive: true, force: true }); });
+
     it("stops on bad stack config before declaring anything, listing every problem with its config path", async () => {
         const { text, resources } = await failure({ driver: "existing", nodes: [{ name: "a", role: "master" }, { name: "a", role: "worker" }], migrations: [{ id: "m1", to: "b" }] });
         for (const line of ["live-migration-lab:nodes[1].name", "live-migration-lab:nodes[0].address", "live-migration-lab:sshPrivateKey", "live-migration-lab:migrations[0].to", "nothing was changed"]) {
             assert.ok(text.includes(line), `missing ${line} in:\n${text}`);
         }
         assert.deepEqual(resources, [], "no resource was declared");
+    });
+
+    it("outside the local lab's network namespace, `pulumi up` stops in one line naming the command to run, before declaring anything", async () => {
+        const named = NETNS_PATHS.named;
+        NETNS_PATHS.named = fs.mkdtempSync(path.join(os.tmpdir(), "lml-elsewhere-"));
+        try {
+            const { text, resources } = await failure({});
+            assert.match(text, /^driver local: run this through scripts\/lab\.sh \(sudo scripts\/lab\.sh up\)/);
+            assert.equal(text.split("\n").length, 1);
+            assert.deepEqual(resources.filter(r => r.type !== "pulumi:pulumi:StackReference"), []);
+        } finally {
+            fs.rmSync(NETNS_PATHS.named, { recursive: true, force: true });
+            NETNS_PATHS.named = named;
+        }
     });
 
     it("exports nodes, the Flink placement, migrations and a secret kubeconfig for the dev stack defaults", async () => {
