@@ -3,8 +3,9 @@
 //
 // migrate: the whole program on a local lab with the Flink job; N stack config changes move the
 // job back and forth (master <-> worker), each one `pulumi up` while a sampler probes the job.
-// Prints min/median/max for each phase, the no-progress window, archive bytes against the pod's
-// RSS, and whether the job's count ever went back; draws the last hop as an SVG timeline.
+// Prints median, p95, p99 (nearest rank), min and max for each phase, the no-progress window,
+// archive bytes against the pod's RSS, and whether the job's count ever went back; draws the last
+// hop as an SVG timeline.
 // Beside each hop it measures the stop-and-copy floor of that same hop: CRIU's own frozen time for
 // the dump (its stats-dump) + a raw copy of the same archive between the same two nodes right
 // after the hop (ssh, no digests) + CRIU's own restore time (its stats-restore), and prints the
@@ -29,6 +30,7 @@ import type { LocalLab } from "../tests/harness/local-lab-helpers";
 import { flinkProbeScript, FlinkProbe } from "../components/flink/flink";
 import type { MigrationSummary } from "../components/migration/migration";
 import { renderTimeline } from "./timeline";
+import { median, percentile } from "./stats";
 
 function time<T>(samples: Record<string, number[]>, phase: string, f: () => T): T {
     const t = performance.now();
@@ -44,11 +46,11 @@ function machine(): string {
 
 function report(samples: Record<string, number[]>) {
     console.log(`machine: ${machine()}`);
-    console.log("phase".padEnd(26) + "runs  median    min       max");
+    console.log("phase".padEnd(26) + "runs  median    p95       p99       min       max");
     for (const [phase, xs] of Object.entries(samples)) {
         const s = [...xs].sort((a, b) => a - b);
-        const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-        console.log(`${phase.padEnd(26)}${String(s.length).padEnd(6)}${median.toFixed(3).padEnd(10)}${s[0].toFixed(3).padEnd(10)}${s[s.length - 1].toFixed(3)}`);
+        const cells = [median(s), percentile(s, 95), percentile(s, 99), s[0]].map(x => x.toFixed(3).padEnd(10)).join("");
+        console.log(`${phase.padEnd(26)}${String(s.length).padEnd(6)}${cells}${s[s.length - 1].toFixed(3)}`);
     }
 }
 

@@ -1,4 +1,5 @@
 // The migration timeline picture (scripts/timeline.ts).
+import { median, percentile } from "../../scripts/stats";
 import { strict as assert } from "assert";
 import { phases, renderTimeline } from "../../scripts/timeline";
 
@@ -41,5 +42,19 @@ describe("migration timeline picture (scripts/timeline.ts)", () => {
         const svg = renderTimeline({ ...direct, criu: { dump: { unavailable: "x" }, restore: { unavailable: "y" } } }, probes, "test machine");
         assert.ok(!/NaN|undefined/.test(svg));
         assert.ok(svg.includes("CRIU dump: no figures; restore: no figures"));
+    });
+});
+
+describe("benchmark figures (scripts/stats.ts)", () => {
+    it("median and nearest-rank percentiles, never a figure that was not measured", () => {
+        const twenty = Array.from({ length: 20 }, (_, i) => i + 1);
+        assert.equal(median(twenty), 10.5);
+        assert.equal(median([1, 2, 9]), 2);
+        assert.equal(percentile(twenty, 50), 10);
+        assert.equal(percentile(twenty, 95), 19);
+        assert.equal(percentile(twenty, 99), 20);
+        assert.equal(percentile([2.5], 99), 2.5);
+        const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+        assert.equal(percentile(hundred, 99), 99);
     });
 });
