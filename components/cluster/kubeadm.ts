@@ -62,6 +62,19 @@ function nodeRegistration(node: KubeadmNode, f: KubeadmFacts): Record<string, un
 const yamlDocs = (docs: Record<string, unknown>[]) => "# Managed by live-migration-lab.\n" + docs.map(d => YAML.stringify(d)).join("---\n");
 
 /**
+ * kubeadm's waits (v1beta4 `timeouts`), longer than its defaults (API calls 1m, control plane and
+ * kubelet health 4m, discovery and TLS bootstrap 5m). They bound how long kubeadm waits, so a fast
+ * host finishes as soon as it did; a slow one gets there instead of failing half-way. Seen on a
+ * cgroup v2 VM under emulation: `kubeadm init` gave up bootstrapping the admin user ("unable to
+ * create ClusterRoleBinding ... context deadline exceeded") after its 1m of API calls while the
+ * API server answered in tens of seconds, and left a control plane without RBAC bindings or addons.
+ */
+export const KUBEADM_TIMEOUTS = {
+    controlPlaneComponentHealthCheck: "10m0s", kubeletHealthCheck: "10m0s", kubernetesAPICall: "5m0s",
+    etcdAPICall: "5m0s", tlsBootstrap: "10m0s", discovery: "10m0s",
+} as const;
+
+/**
  * kubeadm's config for `kubeadm init` on the master: InitConfiguration, ClusterConfiguration,
  * KubeletConfiguration (only what kubeadm must know; the node's own settings are its drop-in) and
  * KubeProxyConfiguration.
@@ -72,6 +85,7 @@ export function renderKubeadmInitConfig(a: { kubernetesVersion: string; master: 
             apiVersion: "kubeadm.k8s.io/v1beta4", kind: "InitConfiguration",
             localAPIEndpoint: { advertiseAddress: a.master.address, bindPort: 6443 },
             nodeRegistration: nodeRegistration(a.master, a.facts),
+            timeouts: KUBEADM_TIMEOUTS,
         },
         {
             apiVersion: "kubeadm.k8s.io/v1beta4", kind: "ClusterConfiguration",
@@ -92,6 +106,7 @@ export function renderKubeadmJoinConfig(a: { node: KubeadmNode; facts: KubeadmFa
         discovery: {
             bootstrapToken: { apiServerEndpoint: JOIN_PLACEHOLDERS.endpoint, token: JOIN_PLACEHOLDERS.token, caCertHashes: [JOIN_PLACEHOLDERS.caHash] },
         },
+        timeouts: KUBEADM_TIMEOUTS,
     }]);
 }
 

@@ -50,6 +50,8 @@ describe("vagrant and kubeadm", () => {
         assert.equal(join.kind, "JoinConfiguration");
         assert.deepEqual(join.nodeRegistration.ignorePreflightErrors, ["Swap"]);
         assert.equal(join.discovery.bootstrapToken.token, "@BOOTSTRAP_TOKEN@");
+        // kubeadm waits longer than its defaults on both, so slow hosts finish instead of stopping half-way.
+        for (const t of [docs[0].timeouts, join.timeouts]) assert.deepEqual(t, { controlPlaneComponentHealthCheck: "10m0s", kubeletHealthCheck: "10m0s", kubernetesAPICall: "5m0s", etcdAPICall: "5m0s", tlsBootstrap: "10m0s", discovery: "10m0s" });
     });
 });
 
