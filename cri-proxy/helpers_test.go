@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,14 @@ import (
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
+
+// fakeCRIO records what reaches CRI-O through the proxy.
+type fakeCRIO struct {
+	runtimeapi.UnimplementedRuntimeServiceServer
+	mu      sync.Mutex
+	creates []*runtimeapi.CreateContainerRequest
+	md      metadata.MD
+}
 
 func (f *fakeCRIO) Version(ctx context.Context, r *runtimeapi.VersionRequest) (*runtimeapi.VersionResponse, error) {
 	f.mu.Lock()

@@ -5,25 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
-
-// fakeCRIO records what reaches CRI-O through the proxy.
-type fakeCRIO struct {
-	runtimeapi.UnimplementedRuntimeServiceServer
-	mu      sync.Mutex
-	creates []*runtimeapi.CreateContainerRequest
-	md      metadata.MD
-}
 
 func TestUnaryCallsPassThroughWithMetadata(t *testing.T) {
 	c, fake, _ := lab(t)
