@@ -73,11 +73,12 @@ export = async () => {
 
     // The desired lab, once: what the drift probe reads from the nodes and what the resources declare.
     const desired = desiredLab(c);
-    const misplaced = desired.driver.placementProblem?.(pulumi.runtime.isDryRun(), desired.nodes.some(n => desired.driver.isUp(n.spec)));
+    const up = desired.nodes.filter(n => desired.driver.isUp(n.spec));
+    const misplaced = desired.driver.placementProblem?.(pulumi.runtime.isDryRun(), up.length > 0);
     if (misplaced) throw new pulumi.RunError(misplaced);
     // Drift review: read the managed files' digests (and hops' abort logs) from the nodes that are up.
     const key = desired.driver.probeKey(pulumi.runtime.getConfig(keyName));
-    const observed = key === undefined ? {} : probeNodes(desired.nodes.filter(n => desired.driver.isUp(n.spec)).map(n => ({
+    const observed = key === undefined ? {} : probeNodes(up.map(n => ({
         node: n.spec.name, address: n.address, user: n.spec.sshUser, port: n.spec.sshPort, paths: n.probePaths,
     })), key);
 
