@@ -5,7 +5,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import { FENCES_DIR, STATS_DIR } from "../../components/migration/cutover";
-import { q } from "../../components/node/program";
+import { libraryText, q } from "../../components/node/program";
 
 /**
  * A shell program for the host: what the restored copy of `pod` is doing, as the node sees it. Each
@@ -14,13 +14,13 @@ import { q } from "../../components/node/program";
  * firewall there, Redis' own view of its clients, the fence's log and CRIU's restore.log.
  */
 export const restoredDiagnosis = (pod: string) => `set +e
+${libraryText("node/programs/pidns.sh")}
 cid=$(crictl ps -q --label io.kubernetes.pod.name=${pod} | head -n1); pid=$(crictl inspect -o go-template --template '{{.info.pid}}' "$cid")
 echo "== containers"; crictl ps -a --label io.kubernetes.pod.name=${pod}
 echo "== uptime $(cat /proc/uptime)"
-pidns=$(readlink "/proc/$pid/ns/pid")
-for p in /proc/[0-9]*; do
-  [ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$pidns" ] || continue
-  echo "== process \${p#/proc/}: $(tr '\\0' ' ' <"$p/cmdline" | cut -c1-100)"
+for m in $(members "$(readlink "/proc/$pid/ns/pid")"); do
+  p=/proc/$m
+  echo "== process $m: $(tr '\\0' ' ' <"$p/cmdline" | cut -c1-100)"
   grep -E '^(State|SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt)' "$p/status" | tr '\\n' ' '; echo
   echo "wchan $(cat "$p/wchan"); syscall $(cut -d' ' -f1-4 "$p/syscall")"; cat "$p/stack"
 done
