@@ -1,9 +1,7 @@
 // The node drivers' decisions, as data: what each driver answers for the same lab.
 import { strict as assert } from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { standInNetns, StandInNetns } from "../harness/stand-in-netns";
 import { outsideLocalLab } from "../../components/drivers/local";
 import { validateConfig } from "../../components/config/config";
 import { desiredLab } from "../../components/desired";
@@ -99,33 +97,25 @@ describe("node drivers", () => {
 
 describe("the local driver: where the engine runs", () => {
     const state = "/var/lib/live-migration-lab-unit";
-    const ns = execFileSync("bash", [path.join(__dirname, "..", "..", "scripts", "local-node.sh"), "lab-netns", state], { encoding: "utf8" }).trim();
-    let dir: string;
-    let self: string;
-    before(() => {
-        // A stand-in namespace directory: the lab's namespace as a file, and a "self" link naming it or another.
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "lml-netns-"));
-        fs.writeFileSync(path.join(dir, ns), "");
-        self = path.join(dir, "self");
-    });
-    after(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const at = (inode: number | bigint) => { fs.rmSync(self, { force: true }); fs.symlinkSync(`net:[${inode}]`, self); };
+    let netns: StandInNetns;
+    before(() => { netns = standInNetns(state); });
+    after(() => netns.remove());
 
     it("inside the lab's network namespace: previews and updates run", () => {
-        at(fs.statSync(path.join(dir, ns)).ino);
-        assert.equal(outsideLocalLab(state, true, true, { self, named: dir }), undefined);
-        assert.equal(outsideLocalLab(state, false, true, { self, named: dir }), undefined);
+        netns.at(true);
+        assert.equal(outsideLocalLab(state, true, true, netns), undefined);
+        assert.equal(outsideLocalLab(state, false, true, netns), undefined);
     });
 
     it("outside it: a preview of a lab never brought up plans; an update, or a preview of a lab that is up, says in one line what to run", () => {
-        at(fs.statSync(path.join(dir, ns)).ino + 1);
-        assert.equal(outsideLocalLab(state, true, false, { self, named: dir }), undefined);
-        const up = outsideLocalLab(state, false, false, { self, named: dir })!;
+        netns.at(false);
+        assert.equal(outsideLocalLab(state, true, false, netns), undefined);
+        const up = outsideLocalLab(state, false, false, netns)!;
         assert.match(up, /^driver local: run this through scripts\/lab\.sh \(sudo scripts\/lab\.sh up\): .* network namespace lml[0-9a-f]{6}-lab, the only place its nodes answer; this pulumi runs outside it$/);
         assert.ok(!up.includes("\n"));
-        assert.match(outsideLocalLab(state, true, true, { self, named: dir })!, /\(sudo scripts\/lab\.sh preview\)/);
+        assert.match(outsideLocalLab(state, true, true, netns)!, /\(sudo scripts\/lab\.sh preview\)/);
         // No namespace of that name at all (the lab was never brought up): outside.
-        fs.rmSync(path.join(dir, ns));
-        assert.match(outsideLocalLab(state, false, false, { self, named: dir })!, /sudo scripts\/lab\.sh up/);
+        fs.rmSync(netns.file);
+        assert.match(outsideLocalLab(state, false, false, netns)!, /sudo scripts\/lab\.sh up/);
     });
 });

@@ -1,9 +1,6 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { execFileSync } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { standInNetns, StandInNetns } from "../harness/stand-in-netns";
 import { NETNS_PATHS } from "../../components/drivers/local";
 import { promiseOf, runWithMocks } from "./mocks";
 
@@ -31,15 +28,12 @@ describe("the program (index.ts)", () => {
     // Run as scripts/lab.sh runs it: inside the local lab's network namespace (a stand-in: the
     // named namespaces' directory holds the dev stack's lab namespace as this process's own).
     const saved = { ...NETNS_PATHS };
-    let netns: string;
+    let netns: StandInNetns;
     before(() => {
-        netns = fs.mkdtempSync(path.join(os.tmpdir(), "lml-netns-"));
-        const ns = execFileSync("bash", [path.join(__dirname, "..", "..", "scripts", "local-node.sh"), "lab-netns", "/var/lib/live-migration-lab"], { encoding: "utf8" }).trim();
-        fs.writeFileSync(path.join(netns, ns), "");
-        fs.symlinkSync(`net:[${fs.statSync(path.join(netns, ns)).ino}]`, path.join(netns, "self"));
-        Object.assign(NETNS_PATHS, { self: path.join(netns, "self"), named: netns });
+        netns = standInNetns("/var/lib/live-migration-lab");
+        Object.assign(NETNS_PATHS, { self: netns.self, named: netns.named });
     });
-    after(() => { Object.assign(NETNS_PATHS, saved); fs.rmSync(netns, { recursive: true, force: true }); });
+    after(() => { Object.assign(NETNS_PATHS, saved); netns.remove(); });
 
     it("stops on bad stack config before declaring anything, listing every problem with its config path", async () => {
         const { text, resources } = await failure({ driver: "existing", nodes: [{ name: "a", role: "master" }, { name: "a", role: "worker" }], migrations: [{ id: "m1", to: "b" }] });
@@ -50,16 +44,14 @@ describe("the program (index.ts)", () => {
     });
 
     it("outside the local lab's network namespace, `pulumi up` stops in one line naming the command to run, before declaring anything", async () => {
-        const named = NETNS_PATHS.named;
-        NETNS_PATHS.named = fs.mkdtempSync(path.join(os.tmpdir(), "lml-elsewhere-"));
+        netns.at(false);
         try {
             const { text, resources } = await failure({});
             assert.match(text, /^driver local: run this through scripts\/lab\.sh \(sudo scripts\/lab\.sh up\)/);
             assert.equal(text.split("\n").length, 1);
             assert.deepEqual(resources.filter(r => r.type !== "pulumi:pulumi:StackReference"), []);
         } finally {
-            fs.rmSync(NETNS_PATHS.named, { recursive: true, force: true });
-            NETNS_PATHS.named = named;
+            netns.at(true);
         }
     });
 
